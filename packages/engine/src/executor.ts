@@ -1,0 +1,205 @@
+/**
+ * The run loop: validate, plan the ancestors of the requested outputs, then execute in a deterministic
+ * topological order, serving unchanged nodes from the signature cache. A failing node fails only its
+ * descendants; cancellation stops the run between nodes and interrupts a node that polls its signal.
+ */
+import { randomUUID } from 'node:crypto';
+import type { NodeContext, NodeInputs, NodeOutputs, Workflow } from './types.ts';
+import { isLink } from './types.ts';
+import type { NodeRegistry } from './registry.ts';
+import { validateWorkflow, type ValidationError } from './validate.ts';
+import { ancestors, topologicalOrder, upstreamOf } from './graph.ts';
+import { nodeSignature } from './signature.ts';
+import { OutputCache } from './cache.ts';
+import { EventBus, type NodeFailure, type OutputResult } from './events.ts';
+
+export class InvalidWorkflowError extends Error {
+  constructor(readonly errors: ValidationError[]) {
+    super(`The workflow is invalid (${errors.length} problem${errors.length === 1 ? '' : 's'}): ${errors.map((e) => e.message).join(' ')}`);
+    this.name = 'InvalidWorkflowError';
+  }
+}
+
+export interface ExecutorOptions {
+  /** Byte budget of the output cache (default 1 GiB). */
+  cacheBytes?: number;
+  /** Services every node context gets (output directory, model store, …). */
+  services?: Record<string, unknown>;
+}
+
+export interface RunOptions {
+  runId?: string;
+  /** Overrides the workflow's own `outputs`. */
+  outputs?: readonly string[];
+  signal?: AbortSignal;
+  /** Per-run services, merged over the executor's. */
+  services?: Record<string, unknown>;
+}
+
+export interface RunResult {
+  runId: string;
+  status: 'succeeded' | 'failed' | 'cancelled';
+  outputs: Record<string, OutputResult>;
+  /** Nodes whose `run` was called, in order. */
+  executed: string[];
+  /** Nodes served from the cache, in order. */
+  cached: string[];
+}
+
+/** Lets timers, I/O and cancellation requests in while a long computation awaits only promises. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error('The run was cancelled');
+}
+
+/** Settles with the node's result, or rejects as soon as the run is cancelled. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(abortReason(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortReason(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
+      (e) => { signal.removeEventListener('abort', onAbort); reject(e); },
+    );
+  });
+}
+
+export class Executor {
+  readonly events = new EventBus();
+  readonly cache: OutputCache;
+  private readonly services: Record<string, unknown>;
+
+  constructor(readonly registry: NodeRegistry, options: ExecutorOptions = {}) {
+    this.cache = new OutputCache(options.cacheBytes ?? 1024 ** 3);
+    this.services = options.services ?? {};
+  }
+
+  async run(input: unknown, options: RunOptions = {}): Promise<RunResult> {
+    const validation = validateWorkflow(input, this.registry, options.outputs);
+    if (!validation.ok) throw new InvalidWorkflowError(validation.errors);
+    const { workflow, outputs: targets } = validation;
+    const runId = options.runId ?? randomUUID();
+    const signal = options.signal ?? new AbortController().signal;
+    const services = { ...this.services, ...options.services };
+    const emit = this.events.emit.bind(this.events);
+
+    const deps = upstreamOf(workflow);
+    const planned = ancestors(deps, targets);
+    const order = topologicalOrder(deps, planned, (id) => (this.registry.get(workflow.nodes[id].type)?.output ? 0 : 1));
+    const consumers = countConsumers(workflow, planned);
+    const keep = new Set(targets);
+
+    const values = new Map<string, NodeOutputs>();
+    const signatures = new Map<string, string>();
+    const failures = new Map<string, NodeFailure>();
+    const executed: string[] = [];
+    const cached: string[] = [];
+    let cancelled = false;
+
+    emit({ type: 'run.started', runId, nodes: order });
+    for (const nodeId of order) {
+      if (signal.aborted) { cancelled = true; break; }
+      const node = workflow.nodes[nodeId];
+      const def = this.registry.get(node.type)!;
+      const nodeType = def.type;
+      const links = Object.values(node.inputs ?? {}).filter(isLink);
+      const upstreamFailure = links.map((l) => failures.get(l.from)).find((f) => f !== undefined);
+      if (upstreamFailure) {
+        failures.set(nodeId, upstreamFailure);
+        emit({ type: 'node.failed', runId, nodeId, nodeType, error: { nodeId: upstreamFailure.nodeId, message: `Not run: upstream node "${upstreamFailure.nodeId}" failed.` } });
+        continue;
+      }
+      const signature = nodeSignature(def, node, (id) => signatures.get(id)!);
+      signatures.set(nodeId, signature);
+
+      const hit = this.cache.get(signature);
+      if (hit) {
+        values.set(nodeId, hit);
+        cached.push(nodeId);
+        emit({ type: 'node.cached', runId, nodeId, nodeType });
+      } else {
+        emit({ type: 'node.started', runId, nodeId, nodeType });
+        const started = performance.now();
+        const ctx: NodeContext = {
+          runId, nodeId, signal, services,
+          progress: (value, max) => emit({ type: 'node.progress', runId, nodeId, value, max }),
+          preview: (image) => emit({ type: 'node.preview', runId, nodeId, image }),
+          log: (message) => emit({ type: 'node.log', runId, nodeId, message }),
+        };
+        try {
+          const inputs = resolveInputs(node.inputs ?? {}, values);
+          executed.push(nodeId);
+          const result = await untilAborted(Promise.resolve().then(() => def.run(inputs, ctx)), signal);
+          checkOutputs(nodeType, def.outputs, result);
+          values.set(nodeId, result);
+          this.cache.set(signature, result);
+          emit({ type: 'node.finished', runId, nodeId, nodeType, seconds: (performance.now() - started) / 1000 });
+        } catch (e) {
+          if (signal.aborted) { cancelled = true; break; }
+          const failure = { nodeId, message: e instanceof Error ? e.message : String(e) };
+          failures.set(nodeId, failure);
+          emit({ type: 'node.failed', runId, nodeId, nodeType, error: failure });
+          continue;
+        }
+        await yieldToEventLoop();
+      }
+      // Free what no later node reads, so a long graph holds only live tensors.
+      for (const link of links) {
+        const left = consumers.get(link.from)! - 1;
+        consumers.set(link.from, left);
+        if (left === 0 && !keep.has(link.from)) values.delete(link.from);
+      }
+    }
+
+    const outputs: Record<string, OutputResult> = {};
+    for (const id of targets) {
+      const failure = failures.get(id);
+      const value = values.get(id);
+      outputs[id] = failure ? { status: 'failed', error: failure } : value ? { status: 'succeeded', values: value } : { status: 'cancelled' };
+    }
+    if (cancelled) {
+      emit({ type: 'run.cancelled', runId, outputs });
+      return { runId, status: 'cancelled', outputs, executed, cached };
+    }
+    const failed = Object.entries(outputs).filter(([, r]) => r.status === 'failed');
+    if (failed.length > 0) {
+      const message = `${failed.length} of ${targets.length} output${targets.length === 1 ? '' : 's'} failed: ${failed.map(([id]) => id).join(', ')}`;
+      emit({ type: 'run.failed', runId, outputs, message });
+      return { runId, status: 'failed', outputs, executed, cached };
+    }
+    emit({ type: 'run.finished', runId, outputs });
+    return { runId, status: 'succeeded', outputs, executed, cached };
+  }
+}
+
+function resolveInputs(inputs: Record<string, unknown>, values: Map<string, NodeOutputs>): NodeInputs {
+  const resolved: NodeInputs = {};
+  for (const [name, value] of Object.entries(inputs)) {
+    // Literals are cloned so a node that mutates its input cannot alter the workflow or the cache key.
+    resolved[name] = isLink(value) ? values.get(value.from)![value.output] : structuredClone(value);
+  }
+  return resolved;
+}
+
+function checkOutputs(nodeType: string, declared: Record<string, unknown>, result: unknown): asserts result is NodeOutputs {
+  if (typeof result !== 'object' || result === null) {
+    throw new Error(`${nodeType} returned ${String(result)} instead of an object of outputs`);
+  }
+  for (const name of Object.keys(declared)) {
+    if (!(name in result)) throw new Error(`${nodeType} returned no value for its output "${name}"`);
+  }
+}
+
+function countConsumers(workflow: Workflow, planned: Set<string>): Map<string, number> {
+  const counts = new Map<string, number>([...planned].map((id) => [id, 0]));
+  for (const id of planned) {
+    for (const value of Object.values(workflow.nodes[id].inputs ?? {})) {
+      if (isLink(value)) counts.set(value.from, (counts.get(value.from) ?? 0) + 1);
+    }
+  }
+  return counts;
+}

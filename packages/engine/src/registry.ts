@@ -1,0 +1,66 @@
+import type { NodeDefinition, NodePack } from './types.ts';
+import { isPrimitiveType } from './types.ts';
+
+const PASCAL_CASE = /^[A-Z][A-Za-z0-9]*$/;
+const INPUT_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Node packs register here; the engine looks node types up by name. */
+export class NodeRegistry {
+  private readonly defs = new Map<string, NodeDefinition>();
+  private readonly packOf = new Map<string, string>();
+
+  register(def: NodeDefinition, pack = 'user'): void {
+    checkDefinition(def);
+    const existing = this.packOf.get(def.type);
+    if (existing !== undefined) {
+      throw new Error(`Node type "${def.type}" from pack "${pack}" is already registered by pack "${existing}"`);
+    }
+    this.defs.set(def.type, def);
+    this.packOf.set(def.type, pack);
+  }
+
+  registerPack(pack: NodePack): void {
+    for (const def of pack.nodes) this.register(def, pack.name);
+  }
+
+  get(type: string): NodeDefinition | undefined {
+    return this.defs.get(type);
+  }
+
+  has(type: string): boolean {
+    return this.defs.has(type);
+  }
+
+  pack(type: string): string | undefined {
+    return this.packOf.get(type);
+  }
+
+  list(): NodeDefinition[] {
+    return [...this.defs.values()].sort((a, b) => a.type.localeCompare(b.type));
+  }
+}
+
+function checkDefinition(def: NodeDefinition): void {
+  const where = `Node definition "${def.type}"`;
+  if (!PASCAL_CASE.test(def.type)) throw new Error(`${where}: type must be PascalCase`);
+  if (!Number.isInteger(def.version) || def.version < 1) throw new Error(`${where}: version must be a positive integer`);
+  if (typeof def.run !== 'function') throw new Error(`${where}: run must be a function`);
+  for (const [name, spec] of Object.entries(def.inputs)) {
+    if (!INPUT_NAME.test(name)) throw new Error(`${where}: input name "${name}" is not an identifier`);
+    if (!spec.type) throw new Error(`${where}: input "${name}" has no type`);
+    if (spec.default !== undefined && !isPrimitiveType(spec.type)) {
+      throw new Error(`${where}: input "${name}" of socket type ${spec.type} cannot have a default`);
+    }
+    if (spec.enum && spec.type !== 'STRING') throw new Error(`${where}: input "${name}": enum needs type STRING`);
+    if (spec.enum && spec.default !== undefined && !spec.enum.includes(spec.default as string)) {
+      throw new Error(`${where}: input "${name}": default "${String(spec.default)}" is not in its enum`);
+    }
+    if (typeof spec.default === 'number') {
+      if (spec.min !== undefined && spec.default < spec.min) throw new Error(`${where}: input "${name}": default below min`);
+      if (spec.max !== undefined && spec.default > spec.max) throw new Error(`${where}: input "${name}": default above max`);
+    }
+  }
+  for (const name of Object.keys(def.outputs)) {
+    if (!INPUT_NAME.test(name)) throw new Error(`${where}: output name "${name}" is not an identifier`);
+  }
+}

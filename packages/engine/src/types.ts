@@ -1,0 +1,98 @@
+/**
+ * The node-definition API (DESIGN §3) and the workflow format (DESIGN §2). The engine knows socket
+ * types only as strings: node packs decide what flows through them.
+ */
+
+/** Primitive input types: these may be literals in a workflow or links from a node that outputs them. */
+export const PRIMITIVE_TYPES = ['INT', 'FLOAT', 'STRING', 'BOOLEAN', 'JSON'] as const;
+export type PrimitiveType = (typeof PRIMITIVE_TYPES)[number];
+
+export function isPrimitiveType(type: string): type is PrimitiveType {
+  return (PRIMITIVE_TYPES as readonly string[]).includes(type);
+}
+
+export interface InputSpec {
+  /** A socket type (`MODEL`, `LATENT`, …) or a primitive (`INT`, `FLOAT`, `STRING`, `BOOLEAN`, `JSON`). */
+  type: string;
+  default?: unknown;
+  min?: number;
+  max?: number;
+  step?: number;
+  /** Allowed values of a STRING input (rendered as a dropdown). */
+  enum?: readonly string[];
+  multiline?: boolean;
+  /** An optional input may be left out; one with a default is filled in when left out. */
+  optional?: boolean;
+  tooltip?: string;
+  /** JSON Schema for the literal value of a `JSON` input. */
+  schema?: Record<string, unknown>;
+}
+
+export interface OutputSpec {
+  type: string;
+  tooltip?: string;
+}
+
+export interface NodeContext {
+  readonly runId: string;
+  readonly nodeId: string;
+  /** Aborted when the run is cancelled. Long loops check it every step. */
+  readonly signal: AbortSignal;
+  progress(value: number, max: number): void;
+  preview(image: unknown): void;
+  log(message: string): void;
+  /** What the host injects: output directory, model store, file store, … */
+  readonly services: Readonly<Record<string, unknown>>;
+}
+
+export type NodeInputs = Record<string, any>;
+export type NodeOutputs = Record<string, unknown>;
+
+export interface NodeDefinition {
+  /** PascalCase, unique in a registry. */
+  type: string;
+  category: string;
+  description: string;
+  /** Bump when the node's behaviour changes: it is part of every cache signature. */
+  version: number;
+  inputs: Record<string, InputSpec>;
+  outputs: Record<string, OutputSpec>;
+  /** A sink: computed when a workflow names no outputs. */
+  output?: boolean;
+  /** Never served from cache (and so neither are its descendants). */
+  nondeterministic?: boolean;
+  run(inputs: NodeInputs, ctx: NodeContext): NodeOutputs | Promise<NodeOutputs>;
+}
+
+export interface NodePack {
+  name: string;
+  nodes: readonly NodeDefinition[];
+}
+
+export const WORKFLOW_FORMAT = 'diffgraph/workflow@1';
+
+export interface Link {
+  from: string;
+  output: string;
+}
+
+export interface WorkflowNode {
+  type: string;
+  inputs?: Record<string, unknown>;
+}
+
+export interface Workflow {
+  format: typeof WORKFLOW_FORMAT;
+  nodes: Record<string, WorkflowNode>;
+  outputs?: string[];
+  ui?: Record<string, unknown>;
+  meta?: Record<string, unknown>;
+}
+
+/** A link is exactly `{ from, output }` with two strings: any other object is a literal. */
+export function isLink(value: unknown): value is Link {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const keys = Object.keys(value);
+  const v = value as Record<string, unknown>;
+  return keys.length === 2 && typeof v.from === 'string' && typeof v.output === 'string';
+}
