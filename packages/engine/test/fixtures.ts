@@ -39,7 +39,7 @@ export function arithmeticRegistry() {
       type: 'Sum', category: 'test', description: 'Sum of a tensor', version: 1,
       inputs: { tensor: { type: 'TENSOR' } },
       outputs: { value: { type: 'FLOAT' } },
-      run: ({ tensor }) => { count('Sum'); return { value: (tensor as Tensor).data.reduce((a: number, b: number) => a + b, 0) }; },
+      run: ({ tensor }) => { count('Sum'); return { value: Array.from((tensor as Tensor).data).reduce((a, b) => a + b, 0) }; },
     },
     {
       type: 'Noise', category: 'test', description: 'Unseeded randomness', version: 1, nondeterministic: true,
