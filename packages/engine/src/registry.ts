@@ -8,6 +8,18 @@ const INPUT_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export class NodeRegistry {
   private readonly defs = new Map<string, NodeDefinition>();
   private readonly packOf = new Map<string, string>();
+  /** sub → the socket types it may feed besides itself (INT feeds FLOAT). */
+  private readonly supertypes = new Map<string, Set<string>>([['INT', new Set(['FLOAT'])]]);
+
+  /** Let outputs of type `sub` feed inputs of type `sup` (a LATENT is a TENSOR). */
+  declareSubtype(sub: string, sup: string): void {
+    if (!this.supertypes.has(sub)) this.supertypes.set(sub, new Set());
+    this.supertypes.get(sub)!.add(sup);
+  }
+
+  isAssignable(from: string, to: string): boolean {
+    return from === to || (this.supertypes.get(from)?.has(to) ?? false);
+  }
 
   register(def: NodeDefinition, pack = 'user'): void {
     checkDefinition(def);

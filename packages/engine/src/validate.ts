@@ -93,11 +93,6 @@ const suggestion = (name: string, candidates: readonly string[]) => {
   return near ? ` Did you mean "${near}"?` : '';
 };
 
-/** An output of type `from` can feed an input of type `to`. */
-export function typesCompatible(from: string, to: string): boolean {
-  return from === to || (from === 'INT' && to === 'FLOAT');
-}
-
 function envelopeErrors(errors: ErrorObject[]): ValidationError[] {
   return errors.map((e) => {
     const where = e.instancePath || '(root)';
@@ -177,7 +172,7 @@ function checkNode(workflow: Workflow, registry: NodeRegistry, nodeId: string, d
       errors.push({ nodeId, input, code: 'LINK_MISSING_OUTPUT', message: `Input "${input}" links to output "${value.output}" of node "${value.from}" (${source.type}), which has ${names.length ? `outputs: ${names.join(', ')}` : 'no outputs'}.${suggestion(value.output, names)}` });
       continue;
     }
-    if (!typesCompatible(out.type, spec.type)) {
+    if (!registry.isAssignable(out.type, spec.type)) {
       errors.push({ nodeId, input, code: 'TYPE_MISMATCH', message: `Input "${input}" expects ${spec.type}, but output "${value.output}" of node "${value.from}" (${source.type}) is ${out.type}.` });
     }
   }
