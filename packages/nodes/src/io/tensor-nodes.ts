@@ -5,6 +5,7 @@ import { Tensor } from '@diffgraph/engine';
 import { decodeNpy, encodeNpy } from './npy.ts';
 import { tensorFromJson, tensorToJson } from './tensor-json.ts';
 import { resolveInput, resolveOutput } from './services.ts';
+import type { DiffusionModel } from '../sampling/contracts.ts';
 
 export const LoadTensor: NodeDefinition = {
   type: 'LoadTensor',
@@ -54,14 +55,20 @@ export const SaveTensor: NodeDefinition = {
 export const EmptyLatent: NodeDefinition = {
   type: 'EmptyLatent',
   category: 'latent',
-  description: 'A zero latent of the given shape: the start of a text-to-image (or unconditional) run.',
+  description: 'A zero latent: the start of a text-to-image (or unconditional) run. Its item shape and dtype come from the model, or are given.',
   version: 1,
   inputs: {
-    shape: { type: 'JSON', default: [1, 4, 8, 8], schema: { type: 'array', items: { type: 'integer', minimum: 1 }, minItems: 1, maxItems: 8 }, tooltip: 'Batch first, e.g. [batch, channels, height, width]' },
-    dtype: { type: 'STRING', enum: ['float32', 'float64'], default: 'float32' },
+    batch: { type: 'INT', default: 1, min: 1, max: 4096 },
+    model: { type: 'MODEL', optional: true, tooltip: 'Takes the sample shape and dtype from this model' },
+    shape: { type: 'JSON', optional: true, schema: { type: 'array', items: { type: 'integer', minimum: 1 }, minItems: 1, maxItems: 8 }, tooltip: 'Shape of one item, e.g. [4, 64, 64], when no model is linked' },
+    dtype: { type: 'STRING', enum: ['auto', 'float32', 'float64'], default: 'auto', tooltip: 'auto: the model\'s dtype, else float32' },
   },
   outputs: { latent: { type: 'LATENT' } },
-  run({ shape, dtype }) {
-    return { latent: Tensor.zeros(shape as number[], dtype) };
+  run({ batch, model, shape, dtype }) {
+    const m = model as DiffusionModel | undefined;
+    const item = (shape as number[] | undefined) ?? m?.sampleShape;
+    if (!item) throw new Error('EmptyLatent needs either a linked "model" or a "shape"');
+    const resolved = dtype === 'auto' ? (m?.dtype ?? 'float32') : dtype;
+    return { latent: Tensor.zeros([batch, ...item], resolved) };
   },
 };

@@ -47,7 +47,48 @@ export interface SolveArgs {
   times: readonly number[];
   hooks?: SolverHooks;
   noise?: NoiseSource;
+  /** The rule that built `times` (e.g. 'logSNR'); singlestep solvers place their inner points by it. */
+  spacing?: string;
 }
 
 /** A solver is a pure function over a denoiser and a time grid. */
 export type SolverFn = (args: SolveArgs) => Promise<Tensor>;
+
+/** What flows through a CONDITIONING socket: model-specific fields (a prompt embedding, a class subset). */
+export type Conditioning = Readonly<Record<string, unknown>>;
+
+/** What flows through a MODEL socket: a data predictor on its own noise schedule. */
+export interface DiffusionModel {
+  readonly name: string;
+  readonly schedule: NoiseSchedule;
+  /** Shape of one sample (without the batch dimension). */
+  readonly sampleShape: readonly number[];
+  /** The dtype the model computes in; latents it starts from are made in it. */
+  readonly dtype: 'float32' | 'float64';
+  /** x0 prediction for a batch of states at continuous time t. */
+  predictX0(x: Tensor, t: number, conditioning?: Conditioning): Promise<Tensor>;
+}
+
+/** What flows through a GUIDER socket: the denoiser a sampler calls, built from one or more models. */
+export interface Guider {
+  readonly schedule: NoiseSchedule;
+  readonly denoise: Denoiser;
+}
+
+/** What flows through a NOISE socket. Stream 0 is the start noise; stream k > 0 the noise of step k. */
+export interface NoiseGenerator {
+  readonly seed: number | null;
+  sample(like: Tensor, stream: number): Tensor;
+}
+
+/** What flows through a SIGMAS socket: decreasing times of the model's schedule, and how they were made. */
+export interface TimeGrid {
+  readonly times: readonly number[];
+  readonly spacing: string;
+}
+
+/** What flows through a SOLVER socket: a solver with its options bound. */
+export interface Solver {
+  readonly kind: string;
+  readonly solve: SolverFn;
+}

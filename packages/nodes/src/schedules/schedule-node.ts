@@ -1,0 +1,50 @@
+import type { NodeDefinition } from '@diffgraph/engine';
+import type { DiffusionModel, NoiseSchedule, TimeGrid } from '../sampling/contracts.ts';
+import { customTimeGrid, timeGrid, truncateForDenoise, type GridSpacing } from './grids.ts';
+import { kdiffusionTimes } from './sigma-grids.ts';
+
+export const SPACINGS = ['logSNR', 'time_uniform', 'time_quadratic', 'karras', 'exponential', 'uniform', 'trailing', 'leading', 'custom'] as const;
+export type Spacing = (typeof SPACINGS)[number];
+
+export interface GridRequest {
+  spacing: Spacing;
+  steps: number;
+  denoise: number;
+  rho: number;
+  tEnd?: number;
+  custom?: readonly number[];
+}
+
+/** A time grid by name. karras and exponential end at t = 0 (sigma = 0), as k-diffusion's do. */
+export function buildGrid(schedule: NoiseSchedule, r: GridRequest): TimeGrid {
+  switch (r.spacing) {
+    case 'custom':
+      if (!r.custom) throw new Error('spacing "custom" needs the "times" input (a decreasing list of times)');
+      return { times: customTimeGrid(r.custom, schedule), spacing: r.spacing };
+    case 'karras':
+    case 'exponential':
+      return { times: truncateForDenoise((n) => kdiffusionTimes(schedule, r.spacing as 'karras', n, { rho: r.rho }), r.steps, r.denoise), spacing: r.spacing };
+    default:
+      return { times: timeGrid(schedule, { spacing: r.spacing as GridSpacing, steps: r.steps, denoise: r.denoise, tEnd: r.tEnd }), spacing: r.spacing };
+  }
+}
+
+export const Schedule: NodeDefinition = {
+  type: 'Schedule',
+  category: 'sampling/schedulers',
+  description: 'The time grid a solver steps over, built on the model\'s noise schedule. logSNR / time_uniform / time_quadratic are DPM-Solver\'s; karras and exponential are k-diffusion\'s and end at sigma = 0; uniform / trailing / leading are diffusers\' discrete spacings.',
+  version: 1,
+  inputs: {
+    model: { type: 'MODEL' },
+    spacing: { type: 'STRING', enum: SPACINGS, default: 'logSNR' },
+    steps: { type: 'INT', default: 20, min: 1, max: 1000 },
+    denoise: { type: 'FLOAT', default: 1, min: 0.01, max: 1, step: 0.01, tooltip: 'Below 1: img2img, the last steps of a longer grid' },
+    rho: { type: 'FLOAT', default: 7, min: 0.1, max: 100, tooltip: 'karras: concentration of steps at low noise' },
+    t_end: { type: 'FLOAT', optional: true, min: 0, max: 1, tooltip: 'DPM-Solver grids: last time (default: the schedule\'s tMin, 1/N or 1e-3)' },
+    times: { type: 'JSON', optional: true, schema: { type: 'array', items: { type: 'number' }, minItems: 2 }, tooltip: 'custom: a decreasing list of times' },
+  },
+  outputs: { sigmas: { type: 'SIGMAS' } },
+  run({ model, spacing, steps, denoise, rho, t_end, times }) {
+    return { sigmas: buildGrid((model as DiffusionModel).schedule, { spacing, steps, denoise, rho, tEnd: t_end, custom: times }) };
+  },
+};

@@ -1,0 +1,82 @@
+/**
+ * Every solver by name, with the options the Solver node exposes mapped onto each one's own options.
+ * A new solver is one file in this folder and one entry here.
+ */
+import type { SolverFn } from '../sampling/contracts.ts';
+import { ddim } from './ddim.ts';
+import { deis } from './deis.ts';
+import { dpmSolver, type SkipType } from './dpm-solver.ts';
+import { uniPc } from './unipc.ts';
+import { sampleEuler } from './kdiffusion-euler.ts';
+import { sampleHeun } from './kdiffusion-heun.ts';
+import { sampleDpm2 } from './kdiffusion-dpm2.ts';
+import { sampleLms } from './kdiffusion-lms.ts';
+import { sampleDpmpp2m } from './kdiffusion-dpmpp-2m.ts';
+import { sampleDpmpp2sAncestral } from './kdiffusion-dpmpp-2s-ancestral.ts';
+import { sampleEulerAncestral } from './kdiffusion-euler-ancestral.ts';
+import { sampleDpmpp2mSde } from './kdiffusion-dpmpp-2m-sde.ts';
+
+export interface SolverSettings {
+  order: 1 | 2 | 3;
+  method: 'multistep' | 'singlestep';
+  lowerOrderFinal: boolean;
+  /** UniPC: B(h) variant. */
+  variant: 'bh1' | 'bh2';
+  /** UniPC and DEIS: which model output the update is built on. */
+  prediction: 'data' | 'noise';
+  /** Stochastic solvers: noise amount (0 = deterministic where the method allows). */
+  eta: number;
+  sNoise: number;
+  /** DPM-Solver++: dynamic thresholding of x0 (ratio ≤ 0 disables). */
+  thresholdRatio: number;
+  thresholdMax: number;
+}
+
+export const SOLVER_KINDS = [
+  'dpmsolver++', 'dpmsolver', 'unipc', 'deis', 'ddim',
+  'euler', 'heun', 'dpm_2', 'lms', 'dpmpp_2m', 'dpmpp_2s_ancestral', 'euler_ancestral', 'dpmpp_2m_sde',
+] as const;
+export type SolverKind = (typeof SOLVER_KINDS)[number];
+
+/** Kinds that draw fresh noise during sampling (given eta > 0). */
+export const STOCHASTIC_KINDS: ReadonlySet<SolverKind> = new Set(['ddim', 'dpmpp_2s_ancestral', 'euler_ancestral', 'dpmpp_2m_sde']);
+
+const CONTINUOUS_SPACINGS = new Set(['time_uniform', 'logSNR', 'time_quadratic']);
+
+export function makeSolver(kind: SolverKind, s: SolverSettings): SolverFn {
+  const noiseOptions = { eta: s.eta, sNoise: s.sNoise };
+  switch (kind) {
+    case 'dpmsolver++':
+    case 'dpmsolver':
+      return (args) => dpmSolver(args, {
+        algorithm: kind,
+        order: s.order,
+        method: s.method,
+        lowerOrderFinal: s.lowerOrderFinal,
+        skipType: (args.spacing && CONTINUOUS_SPACINGS.has(args.spacing) ? args.spacing : 'logSNR') as SkipType,
+        thresholding: kind === 'dpmsolver++' && s.thresholdRatio > 0 ? { ratio: s.thresholdRatio, maxValue: s.thresholdMax } : undefined,
+      });
+    case 'unipc':
+      return (args) => uniPc(args, { order: s.order, variant: s.variant, prediction: s.prediction, lowerOrderFinal: s.lowerOrderFinal });
+    case 'deis':
+      return (args) => deis(args, { order: s.order, prediction: s.prediction, lowerOrderFinal: s.lowerOrderFinal });
+    case 'ddim':
+      return (args) => ddim(args, { eta: s.eta });
+    case 'euler':
+      return (args) => sampleEuler(args);
+    case 'heun':
+      return (args) => sampleHeun(args);
+    case 'dpm_2':
+      return (args) => sampleDpm2(args);
+    case 'lms':
+      return (args) => sampleLms(args);
+    case 'dpmpp_2m':
+      return (args) => sampleDpmpp2m(args);
+    case 'dpmpp_2s_ancestral':
+      return (args) => sampleDpmpp2sAncestral(args, noiseOptions);
+    case 'euler_ancestral':
+      return (args) => sampleEulerAncestral(args, noiseOptions);
+    case 'dpmpp_2m_sde':
+      return (args) => sampleDpmpp2mSde(args, noiseOptions);
+  }
+}
