@@ -67,7 +67,15 @@ export interface DiffusionModel {
   readonly dtype: 'float32' | 'float64';
   /** x0 prediction for a batch of states at continuous time t. */
   predictX0(x: Tensor, t: number, conditioning?: Conditioning): Promise<Tensor>;
+  /**
+   * x0 predictions of the same states under several conditionings, in ONE model call where the model
+   * can batch them (CFG, composable guidance). Result i belongs to conditionings[i].
+   */
+  predictX0Many?(x: Tensor, t: number, conditionings: readonly (Conditioning | undefined)[]): Promise<Tensor[]>;
 }
+
+/** IMAGE: Tensor [B, 3, H, W], float32, RGB in [0, 1]. MASK: Tensor [B, 1, H, W] in [0, 1], 1 = repaint. */
+export const IMAGE_LAYOUT = 'BCHW, RGB in [0, 1]';
 
 /** What flows through a GUIDER socket: the denoiser a sampler calls, built from one or more models. */
 export interface Guider {
