@@ -55,6 +55,31 @@ function interpolate(x: number, xs: Float64Array, ys: Float64Array): number {
 }
 
 /**
+ * A VP schedule (alpha² + sigma² = 1) is fixed by log alpha(t); sigma and lambda follow from it
+ * without cancellation near alpha = 1.
+ */
+abstract class VPSchedule implements NoiseSchedule {
+  abstract readonly kind: 'discrete' | 'linear_vp';
+  abstract readonly tMax: number;
+  abstract readonly tMin: number;
+  abstract logAlpha(t: number): number;
+  abstract tOfLambda(lambda: number): number;
+  abstract modelTime(t: number): number;
+
+  alpha(t: number): number {
+    return Math.exp(this.logAlpha(t));
+  }
+
+  sigma(t: number): number {
+    return vpSigmaFromLogAlpha(this.logAlpha(t));
+  }
+
+  lambda(t: number): number {
+    return vpLambdaFromLogAlpha(this.logAlpha(t));
+  }
+}
+
+/**
  * A discrete-time VP schedule (DDPM / Stable Diffusion), made continuous as in DPM-Solver:
  * training step n = 0..N−1 sits at t_n = (n + 1)/N with log alpha(t_n) = ½·log(alphas_cumprod[n]),
  * and log alpha is piecewise linear in t between knots, extended linearly above t = 1.
@@ -65,7 +90,7 @@ function interpolate(x: number, xs: Float64Array, ys: Float64Array): number {
  * first segment's by under 1 %: identical at every knot, and it keeps alpha ≤ 1 so a grid can end at t = 0.
  * The inverse interpolates t in log alpha through the same knots, so it is the exact inverse.
  */
-export class DiscreteVPSchedule implements NoiseSchedule {
+export class DiscreteVPSchedule extends VPSchedule {
   readonly kind = 'discrete' as const;
   readonly numTrainTimesteps: number;
   readonly tMax = 1;
@@ -76,6 +101,7 @@ export class DiscreteVPSchedule implements NoiseSchedule {
   private readonly knotLogAlphas: Float64Array;
 
   constructor(alphasCumprod: ArrayLike<number>) {
+    super();
     const n = alphasCumprod.length;
     if (n < 2) throw new Error('DiscreteVPSchedule: need at least 2 alphas_cumprod entries');
     this.alphasCumprod = Float64Array.from(alphasCumprod);
@@ -114,17 +140,6 @@ export class DiscreteVPSchedule implements NoiseSchedule {
     return interpolate(t, this.knotTimes, this.knotLogAlphas);
   }
 
-  alpha(t: number): number {
-    return Math.exp(this.logAlpha(t));
-  }
-
-  sigma(t: number): number {
-    return vpSigmaFromLogAlpha(this.logAlpha(t));
-  }
-
-  lambda(t: number): number {
-    return vpLambdaFromLogAlpha(this.logAlpha(t));
-  }
 
   tOfLambda(lambda: number): number {
     const logAlpha = vpLogAlphaOfLambda(lambda);
@@ -203,7 +218,7 @@ export function makeBetas(name: BetaScheduleName, options: BetaScheduleOptions =
  * log alpha(t) = −¼·t²·(beta1 − beta0) − ½·t·beta0, with a closed-form inverse of lambda.
  * The network takes the continuous t directly.
  */
-export class LinearVPSchedule implements NoiseSchedule {
+export class LinearVPSchedule extends VPSchedule {
   readonly kind = 'linear_vp' as const;
   readonly tMax = 1;
   readonly tMin: number;
@@ -212,6 +227,7 @@ export class LinearVPSchedule implements NoiseSchedule {
 
   /** Defaults: beta0 = 0.1, beta1 = 20 (score-SDE / DPM-Solver), tMin = 1e-3. */
   constructor(options: { beta0?: number; beta1?: number; tMin?: number } = {}) {
+    super();
     this.beta0 = options.beta0 ?? 0.1;
     this.beta1 = options.beta1 ?? 20;
     this.tMin = options.tMin ?? 1e-3;
@@ -223,17 +239,6 @@ export class LinearVPSchedule implements NoiseSchedule {
     return -0.25 * t * t * (this.beta1 - this.beta0) - 0.5 * t * this.beta0;
   }
 
-  alpha(t: number): number {
-    return Math.exp(this.logAlpha(t));
-  }
-
-  sigma(t: number): number {
-    return vpSigmaFromLogAlpha(this.logAlpha(t));
-  }
-
-  lambda(t: number): number {
-    return vpLambdaFromLogAlpha(this.logAlpha(t));
-  }
 
   /**
    * Solve ¼(b1 − b0)t² + ½b0·t = −log alpha for t ≥ 0, written without cancellation:
