@@ -12,18 +12,13 @@
  * Tensors handed to the denoiser or to hooks are never written afterwards: every update makes a new
  * state tensor (in the dtype of args.x), so passing u itself when alpha = 1 is safe.
  */
-import { Tensor, linearCombination } from '@diffgraph/engine';
+import { Tensor, combine } from '@diffgraph/engine';
 import type { NoiseSource, SolveArgs } from '../sampling/contracts.ts';
 import { timeOfVeSigma, veSigmaOf } from '../schedules/noise-schedules.ts';
 
-/** sum_i coeffs[i]·terms[i] as a new tensor shaped and typed like `like` (the state's dtype). */
-export function lin(like: Tensor, coeffs: readonly number[], terms: readonly Tensor[]): Tensor {
-  return linearCombination(like.zerosLike(), coeffs, terms);
-}
-
 /** k-diffusion's `to_d`: the probability-flow ODE derivative du/dsigma = (u − D)/sigma. */
 export function toD(u: Tensor, denoised: Tensor, sigma: number): Tensor {
-  return lin(u, [1 / sigma, -1 / sigma], [u, denoised]);
+  return combine([1 / sigma, -1 / sigma], [u, denoised]);
 }
 
 /**
@@ -72,8 +67,8 @@ export function kRun(args: SolveArgs): KRun {
     if (!(sigmas[i] < sigmas[i - 1])) throw new Error('k-diffusion sampler: sigmas must decrease');
   }
   // x·(1/alpha) in the state's dtype; a copy even when alpha = 1, since the caller owns args.x.
-  const toVe = (x: Tensor, alpha: number) => lin(x, [1 / alpha], [x]);
-  const toVp = (u: Tensor, alpha: number) => (alpha === 1 ? u : lin(u, [alpha], [u]));
+  const toVe = (x: Tensor, alpha: number) => combine([1 / alpha], [x]);
+  const toVp = (u: Tensor, alpha: number) => (alpha === 1 ? u : combine([alpha], [u]));
   const last = times.length - 1;
   return {
     sigmas,
@@ -121,6 +116,6 @@ export async function churnAndDenoise(
   if (gamma <= 0) return { u, sigmaHat: sigma, denoised: await run.denoise(u, i) };
   const sigmaHat = sigma * (gamma + 1);
   const eps = requireNoise(run.noise, sampler)(u, i);
-  const uHat = lin(u, [1, sNoise * Math.sqrt(sigmaHat ** 2 - sigma ** 2)], [u, eps]);
+  const uHat = combine([1, sNoise * Math.sqrt(sigmaHat ** 2 - sigma ** 2)], [u, eps]);
   return { u: uHat, sigmaHat, denoised: await run.denoiseAt(uHat, sigmaHat) };
 }

@@ -5,8 +5,9 @@
  * (NFE = 2·steps − 1 on grids ending at 0).
  */
 import type { Tensor } from '@diffgraph/engine';
+import { combine } from '@diffgraph/engine';
 import type { SolveArgs } from '../sampling/contracts.ts';
-import { type ChurnOptions, churnAndDenoise, kRun, lin, toD } from './kdiffusion-common.ts';
+import { type ChurnOptions, churnAndDenoise, kRun, toD } from './kdiffusion-common.ts';
 
 export type KDpm2Options = ChurnOptions;
 
@@ -19,12 +20,12 @@ export async function sampleDpm2(args: SolveArgs, options: KDpm2Options = {}): P
     const c = await churnAndDenoise(run, u, i, options, 'sample_dpm_2');
     const d = toD(c.u, c.denoised, c.sigmaHat);
     if (sigmas[i + 1] === 0) {
-      u = lin(u, [1, sigmas[i + 1] - c.sigmaHat], [c.u, d]); // Euler step
+      u = combine([1, sigmas[i + 1] - c.sigmaHat], [c.u, d]); // Euler step
     } else {
       const sigmaMid = Math.exp((Math.log(c.sigmaHat) + Math.log(sigmas[i + 1])) / 2);
-      const u2 = lin(u, [1, sigmaMid - c.sigmaHat], [c.u, d]);
+      const u2 = combine([1, sigmaMid - c.sigmaHat], [c.u, d]);
       const d2 = toD(u2, await run.denoiseAt(u2, sigmaMid), sigmaMid);
-      u = lin(u, [1, sigmas[i + 1] - c.sigmaHat], [c.u, d2]);
+      u = combine([1, sigmas[i + 1] - c.sigmaHat], [c.u, d2]);
     }
     run.report(i, u, c.denoised);
   }

@@ -8,8 +8,9 @@
  * The step to sigma = 0 returns D. NFE = steps.
  */
 import type { Tensor } from '@diffgraph/engine';
+import { combine } from '@diffgraph/engine';
 import type { SolveArgs } from '../sampling/contracts.ts';
-import { kRun, lin, requireNoise } from './kdiffusion-common.ts';
+import { kRun, requireNoise } from './kdiffusion-common.ts';
 
 export interface KDpmpp2mSdeOptions {
   /** Noise amount (k-diffusion default 1; 0 gives the ODE sampler). */
@@ -32,7 +33,7 @@ export async function sampleDpmpp2mSde(args: SolveArgs, options: KDpmpp2mSdeOpti
     run.check();
     const denoised = await run.denoise(u, i);
     if (sigmas[i + 1] === 0) {
-      u = lin(u, [1], [denoised]); // the limit h → ∞ of the step below
+      u = combine([1], [denoised]); // the limit h → ∞ of the step below
     } else {
       const h = Math.log(sigmas[i]) - Math.log(sigmas[i + 1]);
       const etaH = eta * h;
@@ -51,7 +52,7 @@ export async function sampleDpmpp2mSde(args: SolveArgs, options: KDpmpp2mSdeOpti
         coeffs.push(sigmas[i + 1] * Math.sqrt(-Math.expm1(-2 * etaH)) * sNoise);
         terms.push(eps);
       }
-      u = lin(u, coeffs, terms);
+      u = combine(coeffs, terms);
       hLast = h;
     }
     oldDenoised = denoised;

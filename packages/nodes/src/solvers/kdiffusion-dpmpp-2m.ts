@@ -7,8 +7,9 @@
  * are first order. NFE = steps.
  */
 import type { Tensor } from '@diffgraph/engine';
+import { combine } from '@diffgraph/engine';
 import type { SolveArgs } from '../sampling/contracts.ts';
-import { kRun, lin } from './kdiffusion-common.ts';
+import { kRun } from './kdiffusion-common.ts';
 
 /** DPM-Solver++(2M) has no settings; the parameter keeps every sampler's signature alike. */
 export type KDpmpp2mOptions = Record<never, never>;
@@ -26,10 +27,10 @@ export async function sampleDpmpp2m(args: SolveArgs, _options: KDpmpp2mOptions =
     const ratio = sigmas[i + 1] / sigmas[i];
     const phi = -Math.expm1(-h); // 1 − e^{−h}
     if (!oldDenoised || sigmas[i + 1] === 0) {
-      u = lin(u, [ratio, phi], [u, denoised]);
+      u = combine([ratio, phi], [u, denoised]);
     } else {
       const r = (tOf(sigmas[i]) - tOf(sigmas[i - 1])) / h;
-      u = lin(u, [ratio, phi * (1 + 1 / (2 * r)), -phi / (2 * r)], [u, denoised, oldDenoised]);
+      u = combine([ratio, phi * (1 + 1 / (2 * r)), -phi / (2 * r)], [u, denoised, oldDenoised]);
     }
     oldDenoised = denoised;
     run.report(i, u, denoised);

@@ -5,8 +5,9 @@
  * Euler step (NFE = 2·steps − 1 on grids ending at 0).
  */
 import type { Tensor } from '@diffgraph/engine';
+import { combine } from '@diffgraph/engine';
 import type { SolveArgs } from '../sampling/contracts.ts';
-import { ancestralStep, kRun, lin, requireNoise, toD } from './kdiffusion-common.ts';
+import { ancestralStep, kRun, requireNoise, toD } from './kdiffusion-common.ts';
 
 export interface KDpmpp2sAncestralOptions {
   /** Noise amount (k-diffusion default 1; 0 makes the sampler deterministic). */
@@ -28,18 +29,18 @@ export async function sampleDpmpp2sAncestral(args: SolveArgs, options: KDpmpp2sA
     const { sigmaDown, sigmaUp } = ancestralStep(sigmas[i], sigmas[i + 1], eta);
     let next: Tensor;
     if (sigmaDown === 0) {
-      next = lin(u, [1, sigmaDown - sigmas[i]], [u, toD(u, denoised, sigmas[i])]); // Euler step
+      next = combine([1, sigmaDown - sigmas[i]], [u, toD(u, denoised, sigmas[i])]); // Euler step
     } else {
       const t = tOf(sigmas[i]);
       const h = tOf(sigmaDown) - t;
       const s = t + h / 2;
-      const u2 = lin(u, [sigmaOf(s) / sigmas[i], -Math.expm1(-h / 2)], [u, denoised]);
+      const u2 = combine([sigmaOf(s) / sigmas[i], -Math.expm1(-h / 2)], [u, denoised]);
       const denoised2 = await run.denoiseAt(u2, sigmaOf(s));
-      next = lin(u, [sigmaDown / sigmas[i], -Math.expm1(-h)], [u, denoised2]);
+      next = combine([sigmaDown / sigmas[i], -Math.expm1(-h)], [u, denoised2]);
     }
     if (sigmas[i + 1] > 0 && sigmaUp > 0) {
       const eps = requireNoise(run.noise, 'sample_dpmpp_2s_ancestral')(u, i);
-      next = lin(next, [1, sNoise * sigmaUp], [next, eps]);
+      next = combine([1, sNoise * sigmaUp], [next, eps]);
     }
     u = next;
     run.report(i, u, denoised);

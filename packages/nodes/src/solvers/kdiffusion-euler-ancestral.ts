@@ -4,8 +4,9 @@
  * ancestral (DDPM-like) sampler, eta = 0 is plain Euler. NFE = steps.
  */
 import type { Tensor } from '@diffgraph/engine';
+import { combine } from '@diffgraph/engine';
 import type { SolveArgs } from '../sampling/contracts.ts';
-import { ancestralStep, kRun, lin, requireNoise, toD } from './kdiffusion-common.ts';
+import { ancestralStep, kRun, requireNoise, toD } from './kdiffusion-common.ts';
 
 export interface KEulerAncestralOptions {
   /** Noise amount (k-diffusion default 1). */
@@ -23,10 +24,10 @@ export async function sampleEulerAncestral(args: SolveArgs, options: KEulerAnces
     run.check();
     const denoised = await run.denoise(u, i);
     const { sigmaDown, sigmaUp } = ancestralStep(sigmas[i], sigmas[i + 1], eta);
-    let next = lin(u, [1, sigmaDown - sigmas[i]], [u, toD(u, denoised, sigmas[i])]);
+    let next = combine([1, sigmaDown - sigmas[i]], [u, toD(u, denoised, sigmas[i])]);
     if (sigmas[i + 1] > 0 && sigmaUp > 0) {
       const eps = requireNoise(run.noise, 'sample_euler_ancestral')(u, i);
-      next = lin(next, [1, sNoise * sigmaUp], [next, eps]);
+      next = combine([1, sNoise * sigmaUp], [next, eps]);
     }
     u = next;
     run.report(i, u, denoised);

@@ -4,8 +4,9 @@
  * The step to sigma = 0 lands exactly on the denoised value D(u, sigma_min).
  */
 import type { Tensor } from '@diffgraph/engine';
+import { combine } from '@diffgraph/engine';
 import type { SolveArgs } from '../sampling/contracts.ts';
-import { type ChurnOptions, churnAndDenoise, kRun, lin, toD } from './kdiffusion-common.ts';
+import { type ChurnOptions, churnAndDenoise, kRun, toD } from './kdiffusion-common.ts';
 
 export type KEulerOptions = ChurnOptions;
 
@@ -17,7 +18,7 @@ export async function sampleEuler(args: SolveArgs, options: KEulerOptions = {}):
     run.check();
     const c = await churnAndDenoise(run, u, i, options, 'sample_euler');
     const d = toD(c.u, c.denoised, c.sigmaHat);
-    u = lin(u, [1, sigmas[i + 1] - c.sigmaHat], [c.u, d]);
+    u = combine([1, sigmas[i + 1] - c.sigmaHat], [c.u, d]);
     run.report(i, u, c.denoised);
   }
   return run.finish(u);

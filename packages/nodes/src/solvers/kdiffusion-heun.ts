@@ -5,8 +5,9 @@
  * ending at 0 costs NFE = 2·steps − 1.
  */
 import type { Tensor } from '@diffgraph/engine';
+import { combine } from '@diffgraph/engine';
 import type { SolveArgs } from '../sampling/contracts.ts';
-import { type ChurnOptions, churnAndDenoise, kRun, lin, toD } from './kdiffusion-common.ts';
+import { type ChurnOptions, churnAndDenoise, kRun, toD } from './kdiffusion-common.ts';
 
 export type KHeunOptions = ChurnOptions;
 
@@ -20,11 +21,11 @@ export async function sampleHeun(args: SolveArgs, options: KHeunOptions = {}): P
     const d = toD(c.u, c.denoised, c.sigmaHat);
     const dt = sigmas[i + 1] - c.sigmaHat;
     if (sigmas[i + 1] === 0) {
-      u = lin(u, [1, dt], [c.u, d]); // Euler step
+      u = combine([1, dt], [c.u, d]); // Euler step
     } else {
-      const u2 = lin(u, [1, dt], [c.u, d]);
+      const u2 = combine([1, dt], [c.u, d]);
       const d2 = toD(u2, await run.denoise(u2, i + 1), sigmas[i + 1]);
-      u = lin(u, [1, dt / 2, dt / 2], [c.u, d, d2]);
+      u = combine([1, dt / 2, dt / 2], [c.u, d, d2]);
     }
     run.report(i, u, c.denoised);
   }

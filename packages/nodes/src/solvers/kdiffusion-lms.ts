@@ -5,8 +5,9 @@
  * an Euler step, so it converges to the true sigma = 0 solution.
  */
 import type { Tensor } from '@diffgraph/engine';
+import { combine } from '@diffgraph/engine';
 import type { SolveArgs } from '../sampling/contracts.ts';
-import { kRun, lin, toD } from './kdiffusion-common.ts';
+import { kRun, toD } from './kdiffusion-common.ts';
 
 export interface KLmsOptions {
   /** Number of past derivatives used (k-diffusion default 4). */
@@ -53,7 +54,7 @@ export async function sampleLms(args: SolveArgs, options: KLmsOptions = {}): Pro
     if (ds.length > order) ds.pop();
     const q = ds.length; // = min(i + 1, order)
     const coeffs = ds.map((_, j) => lmsCoefficient(sigmas, i, j, q));
-    u = lin(u, [1, ...coeffs], [u, ...ds]);
+    u = combine([1, ...coeffs], [u, ...ds]);
     run.report(i, u, denoised);
   }
   return run.finish(u);
