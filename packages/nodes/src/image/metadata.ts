@@ -1,0 +1,64 @@
+/**
+ * What SaveImage embeds in a PNG, as ComfyUI does: the whole workflow under the "workflow" key (so
+ * dropping the image on the editor, or LoadImage, gives the graph back) and a short summary of the
+ * run's settings under "parameters" (JSON: seed, steps, cfg, solver, …) for people and image browsers.
+ *
+ * The workflow reaches a node through `ctx.services.workflow`: hosts (the CLI, the server) pass the
+ * workflow they run there, e.g. `executor.run(wf, { services: { workflow: wf } })`. The engine itself
+ * does not, since a node's output should not depend on anything outside its inputs unless a host asks.
+ */
+import { isLink, type NodeContext, type Workflow } from '@diffgraph/engine';
+
+export const WORKFLOW_KEY = 'workflow';
+export const PARAMETERS_KEY = 'parameters';
+
+/** The workflow the host passed in `ctx.services.workflow`, as JSON text; undefined if none. */
+export function workflowText(ctx: NodeContext): string | undefined {
+  const wf = ctx.services.workflow;
+  if (wf === undefined || wf === null) return undefined;
+  return typeof wf === 'string' ? wf : JSON.stringify(wf);
+}
+
+/** node type → (input name → parameter name) of the settings worth summarizing. */
+const SUMMARIZED: Record<string, Record<string, string>> = {
+  RandomNoise: { seed: 'seed' },
+  Schedule: { steps: 'steps', spacing: 'spacing', denoise: 'denoise' },
+  Solver: { kind: 'solver', order: 'order', eta: 'eta' },
+  CFGGuider: { cfg: 'cfg', scale: 'cfg' },
+  TextEncode: { text: 'prompt' },
+  LoadPipeline: { path: 'model' },
+  LoadOnnxModel: { path: 'model' },
+  GaussianMixtureModel: { schedule: 'model_schedule' },
+};
+
+/**
+ * A flat summary of a workflow's literal settings. A parameter set by several nodes (two prompts, a
+ * refiner's steps) becomes a list of its distinct values, in node-id order; linked values are skipped.
+ */
+export function runParameters(workflow: unknown): Record<string, unknown> {
+  const wf = (typeof workflow === 'string' ? safeParse(workflow) : workflow) as Partial<Workflow> | undefined;
+  const nodes = wf && typeof wf === 'object' ? wf.nodes : undefined;
+  if (!nodes || typeof nodes !== 'object') return {};
+  const found = new Map<string, unknown[]>();
+  for (const id of Object.keys(nodes).sort()) {
+    const node = nodes[id];
+    const wanted = node && SUMMARIZED[node.type];
+    if (!wanted) continue;
+    for (const [input, name] of Object.entries(wanted)) {
+      const value = node.inputs?.[input];
+      if (value === undefined || isLink(value)) continue;
+      const list = found.get(name) ?? [];
+      if (!list.some((v) => JSON.stringify(v) === JSON.stringify(value))) list.push(value);
+      found.set(name, list);
+    }
+  }
+  return Object.fromEntries([...found].map(([k, v]) => [k, v.length === 1 ? v[0] : v]));
+}
+
+function safeParse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
