@@ -1,0 +1,141 @@
+/** The model store: confinement to the model roots, session sharing and LRU, provider notice, clear load errors. */
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { resolveModelPath } from '../src/runtime/model-paths.ts';
+import { planProviders } from '../src/runtime/execution-providers.ts';
+import { loadPipeline } from '../src/models/onnx/pipeline.ts';
+import { buildModel } from './fixtures/onnx-builder.ts';
+import { textEncoderGraph, unetGraph, vaeDecoderGraph, writeTinyPipeline } from './fixtures/tiny-pipeline.ts';
+import { tempRoot, testStore } from './fixtures/onnx-helpers.ts';
+
+describe('model roots', () => {
+  const base = tempRoot();
+  const root = path.join(base, 'models');
+  const outside = path.join(base, 'secret');
+  mkdirSync(path.join(root, 'pack'), { recursive: true });
+  mkdirSync(outside, { recursive: true });
+  writeFileSync(path.join(outside, 'model.onnx'), 'x');
+  symlinkSync(outside, path.join(root, 'escape'));
+
+  it('resolves a name inside a root to its real path', () => {
+    expect(resolveModelPath([root], 'pack')).toBe(path.join(root, 'pack'));
+  });
+
+  it('refuses names that lead outside the roots, lexically or through a symlink', () => {
+    expect(() => resolveModelPath([root], '../secret')).toThrow(/"\.\.\/secret" is outside the model roots/);
+    expect(() => resolveModelPath([root], outside)).toThrow(/outside the model roots/);
+    expect(() => resolveModelPath([root], 'escape/model.onnx')).toThrow(/leads outside the model roots .* through a symlink/);
+  });
+
+  it('says which roots were searched when a name is missing', () => {
+    expect(() => resolveModelPath([root], 'nope')).toThrow(`"nope" was not found in the model roots (${root})`);
+  });
+
+  it('LoadPipeline refuses a pipeline outside the roots', async () => {
+    const { store } = testStore([root]);
+    await expect(loadPipeline(store, '../secret')).rejects.toThrow(/outside the model roots/);
+  });
+
+  it('refuses a component of a pipeline that is a symlink out of the roots', async () => {
+    const dir = writeTinyPipeline(path.join(root, 'linked'));
+    const elsewhere = writeTinyPipeline(path.join(outside, 'other'));
+    const { rmSync } = await import('node:fs');
+    rmSync(path.join(dir, 'unet'), { recursive: true });
+    symlinkSync(path.join(elsewhere, 'unet'), path.join(dir, 'unet'));
+    const { store } = testStore([root]);
+    await expect(loadPipeline(store, 'linked')).rejects.toThrow(/unet\/model\.onnx resolves to .*, outside the model roots/);
+  });
+});
+
+describe('execution providers', () => {
+  it('falls back to CPU with a one-line notice when the CUDA provider is not installed', () => {
+    const plan = planProviders('auto');
+    // This machine's onnxruntime-node has only the bundled CPU provider.
+    expect(plan.providers).toEqual(['cpu']);
+    expect(plan.notice).toMatch(/CUDA execution provider not installed, falling back to CPU/);
+    expect(() => planProviders('cuda')).toThrow(/CUDA execution provider was requested but is not installed/);
+  });
+});
+
+describe('session sharing and errors', () => {
+  const root = tempRoot();
+  writeTinyPipeline(path.join(root, 'tiny'));
+
+  it('loads each file once, shares it, logs the provider once, and evicts least recently used sessions', async () => {
+    const { store, log } = testStore([root], { maxSessions: 2 });
+    const unet = path.join(root, 'tiny', 'unet', 'model.onnx');
+    const a = await store.open(unet);
+    const b = await store.open(unet);
+    expect(store.loads).toBe(1);
+    expect(a.file).toBe(b.file);
+    expect(log.filter((l) => l.includes('falling back to CPU'))).toHaveLength(1);
+    await store.open(path.join(root, 'tiny', 'text_encoder', 'model.onnx'));
+    await store.open(path.join(root, 'tiny', 'vae_decoder', 'model.onnx'));
+    expect(store.loaded().map((f) => path.basename(path.dirname(f)))).toEqual(['text_encoder', 'vae_decoder']);
+    // The evicted UNet reloads transparently on its next run.
+    const { Tensor } = await import('@diffgraph/engine');
+    const { toOrt } = await import('../src/runtime/ort-tensors.ts');
+    const ort = await import('onnxruntime-node');
+    const out = await a.run({
+      sample: toOrt(Tensor.zeros([1, 3, 6, 10])),
+      timestep: new ort.Tensor('float32', new Float32Array([10]), [1]),
+      encoder_hidden_states: toOrt(Tensor.zeros([1, 7, 5])),
+    }, ['out_sample']);
+    expect(out.out_sample.dims).toEqual([1, 3, 6, 10]);
+    expect(store.loads).toBe(4);
+    await store.close();
+  });
+
+  it('names the file of a corrupt model', async () => {
+    const dir = writeTinyPipeline(path.join(root, 'corrupt'));
+    writeFileSync(path.join(dir, 'unet', 'model.onnx'), Buffer.from('this is not protobuf at all \u0000\u0001'));
+    const { store } = testStore([root]);
+    await expect(loadPipeline(store, 'corrupt')).rejects.toThrow(/cannot load ONNX model .*corrupt\/unet\/model\.onnx: .*not a valid ONNX model/);
+  });
+
+  it('names a missing component', async () => {
+    const dir = writeTinyPipeline(path.join(root, 'missing'));
+    const { rmSync } = await import('node:fs');
+    rmSync(path.join(dir, 'vae_decoder', 'model.onnx'));
+    const { store } = testStore([root]);
+    await expect(loadPipeline(store, 'missing')).rejects.toThrow(/missing: vae_decoder\/model\.onnx is missing/);
+    rmSync(path.join(dir, 'scheduler', 'scheduler_config.json'));
+    await expect(loadPipeline(store, 'missing')).rejects.toThrow(/scheduler\/scheduler_config\.json is missing/);
+  });
+
+  it('lists every IO mismatch with file, input, expected and found', async () => {
+    const dir = writeTinyPipeline(path.join(root, 'wrong'), { sampleName: 'x', timestep: { type: 'int32', dims: ['batch'] } });
+    const { store } = testStore([root]);
+    const error = await loadPipeline(store, 'wrong').then(() => null, (e: Error) => e.message);
+    expect(error).toContain(path.join(dir, 'unet', 'model.onnx'));
+    expect(error).toContain("missing input 'sample' (the model declares inputs: x, timestep, encoder_hidden_states)");
+    expect(error).toContain("input 'timestep': expected dtype int64 or float32, found int32");
+    expect(error).toContain("unexpected input 'x'");
+  });
+
+  it('rejects a text encoder without last_hidden_state and a VAE with other latent channels than the UNet', async () => {
+    const dir = writeTinyPipeline(path.join(root, 'wrong2'));
+    const te = textEncoderGraph();
+    te.outputs = te.outputs.filter((o) => o.name !== 'last_hidden_state');
+    te.nodes = te.nodes.map((n) => (n.outputs[0] === 'last_hidden_state' ? { ...n, outputs: ['hidden'] } : n));
+    writeFileSync(path.join(dir, 'text_encoder', 'model.onnx'), buildModel(te));
+    const { store } = testStore([root]);
+    await expect(loadPipeline(store, 'wrong2')).rejects.toThrow(/text_encoder\/model\.onnx: not a valid text encoder model:\n {2}- missing output 'last_hidden_state' \(the model declares outputs: pooler_output\)/);
+
+    writeFileSync(path.join(dir, 'text_encoder', 'model.onnx'), buildModel(textEncoderGraph()));
+    const dec = vaeDecoderGraph();
+    dec.inputs[0] = { ...dec.inputs[0], dims: ['batch', 4, 'h', 'w'] };
+    dec.inits![0] = { name: 'K', dims: [3, 4, 1, 1], floats: Array.from({ length: 12 }, () => 1) };
+    writeFileSync(path.join(dir, 'vae_decoder', 'model.onnx'), buildModel(dec));
+    await expect(loadPipeline(testStore([root]).store, 'wrong2')).rejects.toThrow(/the UNet works on 3 latent channels but the VAE decoder on 4/);
+  });
+
+  it('rejects a UNet whose context width differs from the text encoder\'s', async () => {
+    const dir = writeTinyPipeline(path.join(root, 'width'));
+    const g = unetGraph();
+    g.inputs[2] = { ...g.inputs[2], dims: ['batch', 7, 6] };
+    writeFileSync(path.join(dir, 'unet', 'model.onnx'), buildModel(g));
+    await expect(loadPipeline(testStore([root]).store, 'width')).rejects.toThrow(/text encoder makes embeddings of width 5 but unet\/model\.onnx expects encoder_hidden_states of width 6/);
+  });
+});
