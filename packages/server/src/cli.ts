@@ -11,10 +11,27 @@ import { createRegistry } from '@diffgraph/nodes';
 import { applySets, readWorkflowFile, UnreadableFileError } from './workflow-file.ts';
 import { eventToJson, formatErrors, formatOutputs } from './format.ts';
 import { terminalReporter } from './progress.ts';
+import { runRemote } from './remote.ts';
+import { ConfigError, startServer } from './server.ts';
+import { DEFAULT_LIMITS, type Limits } from './guard.ts';
 
 class UsageError extends Error {}
 
 const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** `1073741824`, `512MB`, `1GiB`, `64k` → bytes. */
+export function parseBytes(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$/i.exec(text);
+  if (!m) throw new UsageError(`"${text}" is not a size (e.g. 1073741824, 512MB, 1GiB)`);
+  const power = ' kmgt'.indexOf((m[2] || ' ').toLowerCase());
+  return Math.round(Number(m[1]) * 1024 ** power);
+}
+
+function parseCount(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`"${text}" is not a whole number`);
+  return n;
+}
 
 function load(file: string, sets: string[]): unknown {
   const read = readWorkflowFile(file);
@@ -44,11 +61,22 @@ export function buildProgram(): Command {
     .option('--out <dir>', 'output folder', 'out')
     .option('--json', 'print one JSON event per line instead of progress bars')
     .option('--outputs <ids>', 'comma-separated node ids to compute instead of the workflow\'s outputs')
-    .action(async (file: string, opts: { set: string[]; out: string; json?: boolean; outputs?: string }) => {
+    .option('--server <url>', 'submit to a diffgraph server (e.g. http://127.0.0.1:8188) and stream its progress')
+    .option('--token <token>', 'bearer token for --server (default: $DIFFGRAPH_TOKEN)')
+    .action(async (file: string, opts: { set: string[]; out: string; json?: boolean; outputs?: string; server?: string; token?: string }) => {
       const workflow = load(file, opts.set);
       if (workflow === undefined) return;
-      const registry = createRegistry();
       const outputs = opts.outputs?.split(',').map((s) => s.trim()).filter(Boolean);
+      if (opts.server) {
+        try {
+          new URL(opts.server);
+        } catch {
+          throw new UsageError(`--server "${opts.server}" is not a URL (e.g. http://127.0.0.1:8188)`);
+        }
+        process.exitCode = await runRemote({ server: opts.server, token: opts.token ?? process.env.DIFFGRAPH_TOKEN, workflow, outputs, json: opts.json, label: file });
+        return;
+      }
+      const registry = createRegistry();
       const validation = validateWorkflow(workflow, registry, outputs);
       if (!validation.ok) {
         if (opts.json) for (const error of validation.errors) process.stdout.write(`${JSON.stringify({ type: 'validation.error', ...error })}\n`);
@@ -72,6 +100,58 @@ export function buildProgram(): Command {
       } finally {
         process.off('SIGINT', onInterrupt);
       }
+    });
+
+  program
+    .command('serve')
+    .description('Run the HTTP + WebSocket server (docs/api.md)')
+    .option('--host <host>', 'address to bind; anything but loopback needs --token', '127.0.0.1')
+    .option('--port <port>', 'port (0: any free port)', '8188')
+    .option('--token <token>', 'require "Authorization: Bearer <token>" (default: $DIFFGRAPH_TOKEN)')
+    .option('--models <dir>', 'model folder (LoadPipeline, LoadOnnxModel)', 'models')
+    .option('--data <dir>', 'folder for the database, uploads and outputs', '.diffgraph')
+    .option('--cache-bytes <size>', 'output-cache budget (e.g. 512MB, 2GiB)', '1GiB')
+    .option('--requeue <n>', 'times a run interrupted by a crash is re-queued', '1')
+    .option('--max-steps <n>', 'largest "steps" input', String(DEFAULT_LIMITS.maxSteps))
+    .option('--max-batch <n>', 'largest "batch" input', String(DEFAULT_LIMITS.maxBatch))
+    .option('--max-resolution <n>', 'largest width/height (and latent shape dimension)', String(DEFAULT_LIMITS.maxResolution))
+    .option('--max-particles <n>', 'largest "particles" input', String(DEFAULT_LIMITS.maxParticles))
+    .option('--max-nodes <n>', 'most nodes in a workflow', String(DEFAULT_LIMITS.maxNodes))
+    .option('--max-body-bytes <size>', 'largest JSON request body', String(DEFAULT_LIMITS.bodyBytes))
+    .option('--max-upload-bytes <size>', 'largest upload', String(DEFAULT_LIMITS.uploadBytes))
+    .option('--max-workflow-bytes <size>', 'largest workflow', String(DEFAULT_LIMITS.workflowBytes))
+    .option('--allow-origin <origin>', 'another origin that may change state (repeatable)', collect, [])
+    .option('--allow-host <host>', 'another Host name to answer on loopback (repeatable)', collect, [])
+    .action(async (opts: Record<string, any>) => {
+      const port = parseCount(opts.port);
+      const limits: Partial<Limits> = {
+        maxSteps: parseCount(opts.maxSteps), maxBatch: parseCount(opts.maxBatch), maxResolution: parseCount(opts.maxResolution),
+        maxParticles: parseCount(opts.maxParticles), maxNodes: parseCount(opts.maxNodes),
+        bodyBytes: parseBytes(opts.maxBodyBytes), uploadBytes: parseBytes(opts.maxUploadBytes), workflowBytes: parseBytes(opts.maxWorkflowBytes),
+      };
+      let server;
+      try {
+        server = await startServer({
+          host: opts.host, port, token: opts.token ?? (process.env.DIFFGRAPH_TOKEN || undefined), modelsDir: opts.models, dataDir: opts.data,
+          cacheBytes: parseBytes(opts.cacheBytes), maxRequeues: parseCount(opts.requeue), limits,
+          allowedOrigins: opts.allowOrigin, allowedHosts: opts.allowHost,
+        });
+      } catch (e) {
+        if (e instanceof ConfigError) throw new UsageError(e.message);
+        if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new UsageError(`port ${port} on ${opts.host} is in use (pick another with --port)`);
+        throw e;
+      }
+      process.stdout.write(`diffgraph server listening on ${server.url} (data: ${opts.data}, models: ${opts.models}${server.http ? '' : ''})\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          process.stderr.write('diffgraph: shutting down (a running run goes back to the queue)\n');
+          void server.close().then(resolve);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
     });
 
   program

@@ -1,0 +1,176 @@
+/**
+ * What the server refuses before anything is queued: paths that leave their root (after symlinks,
+ * `..`, absolute paths and percent-encoded variants) and workflows over the configured limits.
+ */
+import { existsSync, realpathSync } from 'node:fs';
+import path from 'node:path';
+import type { NodeRegistry, Workflow } from '@diffgraph/engine';
+import { isLink } from '@diffgraph/engine';
+
+export interface Limits {
+  /** Largest JSON request body (bytes). */
+  bodyBytes: number;
+  /** Largest upload (bytes). */
+  uploadBytes: number;
+  /** Largest workflow, as JSON text (bytes). */
+  workflowBytes: number;
+  /** Most nodes in one workflow. */
+  maxNodes: number;
+  /** Any literal input named `steps`. */
+  maxSteps: number;
+  /** Any literal input named `batch` / `batch_size`. */
+  maxBatch: number;
+  /** Any literal `width` / `height`, and each dimension of a literal `shape`. */
+  maxResolution: number;
+  /** Any literal input named `particles` / `num_particles`. */
+  maxParticles: number;
+  /** Runs waiting in the queue; a submit beyond this is refused with 503. */
+  maxQueued: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  bodyBytes: 2 * 1024 ** 2,
+  uploadBytes: 32 * 1024 ** 2,
+  workflowBytes: 1024 ** 2,
+  maxNodes: 256,
+  maxSteps: 1000,
+  maxBatch: 4096,
+  maxResolution: 2048,
+  maxParticles: 64,
+  maxQueued: 100_000,
+};
+
+export interface GuardError {
+  nodeId: string | null;
+  input?: string;
+  code: 'LIMIT_EXCEEDED' | 'PATH_OUTSIDE_ROOT' | 'WORKFLOW_TOO_LARGE';
+  message: string;
+}
+
+export type RootKind = 'inputs' | 'outputs' | 'models';
+
+/**
+ * Inputs that name files, by node type, and the root each is resolved in. A node definition can also
+ * declare it itself with `path: 'inputs' | 'outputs' | 'models'` on the input spec.
+ */
+export const PATH_INPUTS: Record<string, Record<string, RootKind>> = {
+  LoadTensor: { path: 'inputs' },
+  SaveTensor: { filename: 'outputs' },
+  LoadImage: { image: 'inputs', path: 'inputs' },
+  LoadMask: { image: 'inputs', path: 'inputs' },
+  SaveImage: { filename_prefix: 'outputs', filename: 'outputs' },
+  PreviewImage: { filename_prefix: 'outputs' },
+  LoadPipeline: { path: 'models' },
+  LoadOnnxModel: { path: 'models' },
+  LoadClassifier: { path: 'models' },
+  LoadTPM: { path: 'models' },
+};
+
+export class PathError extends Error {
+  constructor(message: string, readonly status = 403) {
+    super(message);
+  }
+}
+
+function inside(root: string, target: string): boolean {
+  const rel = path.relative(root, target);
+  return rel === '' || (!rel.startsWith(`..${path.sep}`) && rel !== '..' && !path.isAbsolute(rel));
+}
+
+/** The real path of the deepest existing ancestor, with the rest appended. */
+function realpathOfNearest(target: string): string {
+  let existing = target;
+  const rest: string[] = [];
+  while (!existsSync(existing)) {
+    rest.unshift(path.basename(existing));
+    const parent = path.dirname(existing);
+    if (parent === existing) break;
+    existing = parent;
+  }
+  return path.join(realpathSync(existing), ...rest);
+}
+
+/**
+ * Resolves `name` inside `root` after following every symlink; throws PathError when the result is
+ * outside. Absolute names, NUL bytes and names whose percent-decoded form escapes are refused too.
+ */
+export function confine(root: string, name: string, what = 'path'): string {
+  if (typeof name !== 'string' || name.length === 0) throw new PathError(`${what} is empty`, 400);
+  if (name.includes('\0')) throw new PathError(`${what} "${name}" contains a NUL byte`);
+  const variants = new Set([name]);
+  try {
+    variants.add(decodeURIComponent(name));
+  } catch {
+    // Not valid percent-encoding: only the raw name matters.
+  }
+  const realRoot = realpathOfNearest(path.resolve(root));
+  let resolved = '';
+  for (const variant of variants) {
+    if (variant.includes('\0')) throw new PathError(`${what} "${name}" contains a NUL byte`);
+    if (path.isAbsolute(variant) || /^[a-zA-Z]:[\\/]/.test(variant) || variant.startsWith('\\')) {
+      throw new PathError(`${what} "${name}" is absolute; name a file inside the ${path.basename(root)} folder instead`);
+    }
+    const target = realpathOfNearest(path.resolve(realRoot, variant));
+    if (!inside(realRoot, target)) throw new PathError(`${what} "${name}" is outside the allowed folder`);
+    if (variant === name) resolved = target;
+  }
+  return resolved;
+}
+
+const LIMITED: Record<string, { limit: keyof Limits; what: string }> = {
+  steps: { limit: 'maxSteps', what: 'steps' },
+  batch: { limit: 'maxBatch', what: 'batch size' },
+  batch_size: { limit: 'maxBatch', what: 'batch size' },
+  width: { limit: 'maxResolution', what: 'resolution' },
+  height: { limit: 'maxResolution', what: 'resolution' },
+  particles: { limit: 'maxParticles', what: 'particles' },
+  num_particles: { limit: 'maxParticles', what: 'particles' },
+};
+
+export interface GuardContext {
+  registry: NodeRegistry;
+  limits: Limits;
+  roots: Record<RootKind, string>;
+  /** Output paths are resolved inside this run's own folder (a subfolder of the outputs root). */
+  runOutputDir: string;
+}
+
+/** Every limit and path problem of a (schema-valid) workflow, all at once. */
+export function guardWorkflow(workflow: Workflow, ctx: GuardContext): GuardError[] {
+  const errors: GuardError[] = [];
+  const { limits } = ctx;
+  const ids = Object.keys(workflow.nodes);
+  if (ids.length > limits.maxNodes) {
+    errors.push({ nodeId: null, code: 'LIMIT_EXCEEDED', message: `The workflow has ${ids.length} nodes; this server accepts at most ${limits.maxNodes} (--max-nodes).` });
+  }
+  for (const id of ids) {
+    const node = workflow.nodes[id];
+    const def = ctx.registry.get(node.type);
+    for (const [input, value] of Object.entries(node.inputs ?? {})) {
+      if (isLink(value)) continue;
+      const limited = LIMITED[input];
+      if (limited && typeof value === 'number' && value > (limits[limited.limit] as number)) {
+        const max = limits[limited.limit] as number;
+        errors.push({ nodeId: id, input, code: 'LIMIT_EXCEEDED', message: `Input "${input}" is ${value}; this server allows at most ${max} ${limited.what} (--${flagOf(limited.limit)}).` });
+      }
+      if (input === 'shape' && Array.isArray(value) && value.some((d) => typeof d === 'number' && d > limits.maxResolution)) {
+        errors.push({ nodeId: id, input, code: 'LIMIT_EXCEEDED', message: `Input "shape" has a dimension above ${limits.maxResolution}, this server's resolution limit (--max-resolution).` });
+      }
+      const declared = def?.inputs[input] as { path?: RootKind } | undefined;
+      const root = declared?.path ?? PATH_INPUTS[node.type]?.[input];
+      if (root && typeof value === 'string') {
+        const base = root === 'outputs' ? ctx.runOutputDir : ctx.roots[root];
+        try {
+          confine(base, value, `${root === 'models' ? 'model' : root === 'inputs' ? 'input' : 'output'} path`);
+        } catch (e) {
+          errors.push({ nodeId: id, input, code: 'PATH_OUTSIDE_ROOT', message: (e as Error).message });
+        }
+      }
+    }
+  }
+  return errors;
+}
+
+function flagOf(limit: keyof Limits): string {
+  return limit.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}

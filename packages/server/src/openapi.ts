@@ -1,0 +1,273 @@
+/**
+ * The OpenAPI 3.1 document. The request schemas here are the ones the routes validate with (ajv), and
+ * the workflow schema is the engine's, generated from the node registry, so the document describes
+ * what the server really accepts. A test checks that its paths are exactly the router's routes.
+ */
+import { workflowSchema, type NodeRegistry } from '@diffgraph/engine';
+import { RUN_STATUSES } from './store.ts';
+
+type Schema = Record<string, unknown>;
+
+export const submitRequestSchema: Schema = {
+  type: 'object',
+  properties: {
+    workflow: { $ref: '#/components/schemas/Workflow' },
+    outputs: { type: 'array', items: { type: 'string', minLength: 1 }, maxItems: 256, description: 'Node ids to compute instead of the workflow\'s own `outputs`' },
+    clientId: { type: 'string', minLength: 1, maxLength: 128, description: 'Free-form id of the submitting client, for filtering the run list' },
+  },
+  required: ['workflow'],
+  additionalProperties: false,
+};
+
+/** What ajv checks on POST /api/runs before the engine validates the workflow itself (with coded errors). */
+export const submitEnvelopeSchema: Schema = {
+  ...submitRequestSchema,
+  properties: { ...(submitRequestSchema.properties as Schema), workflow: { type: 'object' } },
+};
+
+export const listQuerySchema: Schema = {
+  type: 'object',
+  properties: {
+    status: { type: 'string', pattern: `^(${RUN_STATUSES.join('|')})(,(${RUN_STATUSES.join('|')}))*$`, description: 'Comma-separated statuses' },
+    clientId: { type: 'string', maxLength: 128 },
+    limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+    offset: { type: 'integer', minimum: 0, default: 0 },
+  },
+  additionalProperties: false,
+};
+
+export const eventsQuerySchema: Schema = {
+  type: 'object',
+  properties: { after: { type: 'integer', minimum: 0, default: 0, description: 'Only events with a larger `seq`' } },
+  additionalProperties: false,
+};
+
+const errorSchema: Schema = {
+  type: 'object',
+  properties: {
+    errors: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          nodeId: { type: ['string', 'null'] },
+          input: { type: 'string' },
+          code: { type: 'string', description: 'A stable code: the engine\'s validation codes (docs/workflow-format.md), LIMIT_EXCEEDED, PATH_OUTSIDE_ROOT, WORKFLOW_TOO_LARGE, INVALID_REQUEST, INVALID_JSON, BODY_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, UNAUTHORIZED, CROSS_ORIGIN, BAD_HOST, NOT_FOUND, QUEUE_FULL, …' },
+          message: { type: 'string' },
+        },
+        required: ['nodeId', 'code', 'message'],
+      },
+    },
+  },
+  required: ['errors'],
+};
+
+const nodeStateSchema: Schema = {
+  type: 'object',
+  properties: {
+    nodeType: { type: 'string' },
+    state: { enum: ['pending', 'running', 'cached', 'finished', 'failed', 'skipped', 'cancelled'] },
+    seconds: { type: 'number' },
+    error: { type: 'object', properties: { nodeId: { type: 'string' }, message: { type: 'string' } } },
+    progress: { type: 'object', properties: { value: { type: 'number' }, max: { type: 'number' } } },
+  },
+  required: ['nodeType', 'state'],
+};
+
+const runSummarySchema: Schema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    status: { enum: [...RUN_STATUSES] },
+    outputs: { type: 'array', items: { type: 'string' } },
+    clientId: { type: ['string', 'null'] },
+    createdAt: { type: 'integer', description: 'ms since the epoch' },
+    startedAt: { type: ['integer', 'null'] },
+    finishedAt: { type: ['integer', 'null'] },
+    attempts: { type: 'integer', description: 'Times the run was started' },
+    interruptions: { type: 'integer', description: 'Times a server crash interrupted it' },
+    error: { type: ['string', 'null'] },
+    title: { type: ['string', 'null'] },
+  },
+  required: ['id', 'status', 'outputs', 'createdAt', 'attempts'],
+};
+
+const runSchema: Schema = {
+  allOf: [
+    { $ref: '#/components/schemas/RunSummary' },
+    {
+      type: 'object',
+      properties: {
+        nodes: { type: 'object', additionalProperties: { $ref: '#/components/schemas/NodeState' } },
+        results: {
+          type: ['object', 'null'],
+          description: 'Per output node: { status: "succeeded", values } | { status: "failed", error } | { status: "cancelled" }. Tensors appear as { tensor: { shape, dtype, bytes } }, files as { file, url }.',
+          additionalProperties: { type: 'object', properties: { status: { enum: ['succeeded', 'failed', 'cancelled'] } }, required: ['status'] },
+        },
+        workflow: { $ref: '#/components/schemas/Workflow' },
+      },
+      required: ['nodes', 'results'],
+    },
+  ],
+};
+
+const healthSchema: Schema = {
+  type: 'object',
+  properties: {
+    status: { const: 'ok' },
+    versions: { type: 'object', additionalProperties: { type: 'string' } },
+    executionProvider: { type: 'object', properties: { active: { enum: ['cpu', 'cuda'] }, configured: { enum: ['auto', 'cpu', 'cuda'] }, cudaInstalled: { type: 'boolean' } } },
+    queue: { type: 'object', properties: { queued: { type: 'integer' }, running: { type: 'integer' } } },
+    runs: { type: 'object', additionalProperties: { type: 'integer' } },
+    cache: { type: 'object', properties: { usedBytes: { type: 'integer' }, budgetBytes: { type: 'integer' }, entries: { type: 'integer' }, hits: { type: 'integer' }, misses: { type: 'integer' }, evictions: { type: 'integer' } } },
+    memory: { type: 'object', properties: { rss: { type: 'integer' }, heapUsed: { type: 'integer' } } },
+    limits: { type: 'object', additionalProperties: { type: 'integer' } },
+    uptimeSeconds: { type: 'number' },
+    auth: { type: 'boolean' },
+  },
+  required: ['status', 'versions', 'executionProvider', 'queue', 'cache'],
+};
+
+const uploadSchema: Schema = {
+  type: 'object',
+  properties: {
+    name: { type: 'string', description: 'The file name to use in a workflow (e.g. LoadImage.path, LoadTensor.path): <sha256>.<ext>' },
+    sha256: { type: 'string' },
+    bytes: { type: 'integer' },
+    type: { enum: ['image/png', 'image/jpeg', 'application/x-npy', 'application/json'] },
+    existed: { type: 'boolean', description: 'The same content was uploaded before' },
+  },
+  required: ['name', 'sha256', 'bytes', 'type'],
+};
+
+const json = (schema: Schema) => ({ 'application/json': { schema } });
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const errors = (...codes: number[]) =>
+  Object.fromEntries(codes.map((c) => [String(c), { description: ERROR_TEXT[c], content: json(ref('Errors')) }]));
+const ERROR_TEXT: Record<number, string> = {
+  400: 'Invalid request: every problem, each with a code',
+  401: 'Missing or wrong bearer token',
+  403: 'Cross-origin request, wrong Host, or a path outside its root',
+  404: 'Not found',
+  413: 'Body, upload or workflow over the size limit',
+  415: 'Unsupported content type',
+  503: 'Queue full or shutting down',
+};
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+
+/** Rewrites the engine schema's draft-07 `definitions` into OpenAPI components. */
+function workflowComponents(registry: NodeRegistry): Record<string, Schema> {
+  const schema = workflowSchema(registry) as Schema & { definitions: Record<string, Schema> };
+  const rewrite = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(rewrite);
+    if (value && typeof value === 'object') {
+      return Object.fromEntries(Object.entries(value as Schema).map(([k, v]) => [k, k === '$ref' && typeof v === 'string' ? v.replace('#/definitions/', '#/components/schemas/WorkflowNode.') : rewrite(v)]));
+    }
+    return value;
+  };
+  const { definitions, $schema: _s, $id: _i, ...workflow } = schema;
+  const components: Record<string, Schema> = { Workflow: rewrite(workflow) as Schema };
+  for (const [name, def] of Object.entries(definitions)) components[`WorkflowNode.${name}`] = rewrite(def) as Schema;
+  return components;
+}
+
+export function openApiDocument(registry: NodeRegistry, version: string): Schema {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'diffgraph server',
+      version,
+      description: 'Submit, watch and manage diffusion workflow runs. See docs/api.md for the WebSocket protocol, auth and limits.',
+    },
+    servers: [{ url: '/' }],
+    security: [{}, { bearer: [] }],
+    'x-websocket': {
+      path: '/api/events',
+      description: 'Upgrade GET /api/events to a WebSocket: JSON text frames carry events, binary frames carry previews (docs/api.md).',
+    },
+    paths: {
+      '/api/health': { get: { operationId: 'health', summary: 'Versions, execution provider, queue depth, cache bytes', responses: { 200: { description: 'Health', content: json(ref('Health')) }, ...errors(401, 403) } } },
+      '/api/openapi.json': { get: { operationId: 'openapi', summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1', content: json({ type: 'object' }) } } } },
+      '/api/nodes': { get: { operationId: 'nodes', summary: 'The node library and the workflow JSON Schema', responses: { 200: { description: 'Definitions and schema', content: json(ref('NodeLibrary')) }, ...errors(401, 403) } } },
+      '/api/runs': {
+        post: {
+          operationId: 'submitRun',
+          summary: 'Validate and queue a run; nothing is queued when anything is wrong',
+          requestBody: { required: true, content: json(ref('SubmitRequest')) },
+          responses: { 202: { description: 'Queued', content: json(ref('SubmitResponse')) }, ...errors(400, 401, 403, 413, 415, 503) },
+        },
+        get: {
+          operationId: 'listRuns',
+          summary: 'Runs, newest first, filtered and paged',
+          parameters: Object.entries(listQuerySchema.properties as Schema).map(([name, schema]) => ({ name, in: 'query', required: false, schema })),
+          responses: { 200: { description: 'A page of runs', content: json(ref('RunList')) }, ...errors(400, 401, 403) },
+        },
+      },
+      '/api/runs/{id}': {
+        get: {
+          operationId: 'getRun',
+          summary: 'Status, per-node state (with live progress) and outputs of a run',
+          parameters: [idParam, { name: 'workflow', in: 'query', required: false, schema: { type: 'string', enum: ['0', '1'] }, description: '1: include the submitted workflow' }],
+          responses: { 200: { description: 'The run', content: json(ref('Run')) }, ...errors(401, 403, 404) },
+        },
+        delete: {
+          operationId: 'cancelRun',
+          summary: 'Cancel a queued or running run (a running sampler stops within one step); delete a finished one from the history',
+          parameters: [idParam],
+          responses: {
+            200: { description: 'Cancelled (was queued) or deleted (was finished)', content: json({ type: 'object', properties: { id: { type: 'string' }, result: { enum: ['cancelled', 'deleted'] } } }) },
+            202: { description: 'Cancelling (was running): a run.cancelled event follows', content: json({ type: 'object', properties: { id: { type: 'string' }, result: { const: 'cancelling' } } }) },
+            ...errors(401, 403, 404),
+          },
+        },
+      },
+      '/api/runs/{id}/events': {
+        get: {
+          operationId: 'runEvents',
+          summary: 'The recorded event log of a run (progress and previews are live only)',
+          parameters: [idParam, { name: 'after', in: 'query', required: false, schema: (eventsQuerySchema.properties as Schema).after }],
+          responses: { 200: { description: 'Events in order, each with `seq`', content: json({ type: 'object', properties: { events: { type: 'array', items: { type: 'object' } } } }) }, ...errors(400, 401, 403, 404) },
+        },
+      },
+      '/api/files/{path}': {
+        get: {
+          operationId: 'getFile',
+          summary: 'An output file, confined to the output folder (realpath, after symlinks)',
+          parameters: [{ name: 'path', in: 'path', required: true, schema: { type: 'string' }, description: 'Path inside the output folder, e.g. <runId>/samples.npy (may contain "/")' }],
+          responses: { 200: { description: 'The file', content: { 'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } } }, ...errors(401, 403, 404) },
+        },
+      },
+      '/api/uploads': {
+        post: {
+          operationId: 'upload',
+          summary: 'Upload an input file (PNG, JPEG, .npy, tensor JSON): type-checked by content, stored under its SHA-256',
+          requestBody: { required: true, content: { 'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } } },
+          responses: { 201: { description: 'Stored', content: json(ref('Upload')) }, 200: { description: 'Already stored', content: json(ref('Upload')) }, ...errors(400, 401, 403, 413, 415) },
+        },
+      },
+      '/api/events': {
+        get: {
+          operationId: 'events',
+          summary: 'WebSocket endpoint (upgrade). A plain GET answers 426.',
+          responses: { 101: { description: 'Switching to the WebSocket protocol' }, 426: { description: 'Not a WebSocket upgrade', content: json(ref('Errors')) }, ...errors(401, 403) },
+        },
+      },
+    },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'Required on every route when the server has a token (always when bound beyond loopback)' } },
+      schemas: {
+        ...workflowComponents(registry),
+        SubmitRequest: submitRequestSchema,
+        SubmitResponse: { type: 'object', properties: { runId: { type: 'string' } }, required: ['runId'] },
+        Errors: errorSchema,
+        NodeState: nodeStateSchema,
+        RunSummary: runSummarySchema,
+        Run: runSchema,
+        RunList: { type: 'object', properties: { runs: { type: 'array', items: ref('RunSummary') }, total: { type: 'integer' }, limit: { type: 'integer' }, offset: { type: 'integer' } }, required: ['runs', 'total', 'limit', 'offset'] },
+        NodeLibrary: { type: 'object', properties: { nodes: { type: 'array', items: { type: 'object' } }, schema: { type: 'object', description: 'The workflow JSON Schema (draft-07)' } }, required: ['nodes', 'schema'] },
+        Health: healthSchema,
+        Upload: uploadSchema,
+      },
+    },
+  };
+}

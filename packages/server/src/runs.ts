@@ -1,0 +1,346 @@
+/**
+ * The run manager: validates and queues runs (persisted before they are acknowledged), executes them one
+ * at a time on one shared Executor (so the signature cache and loaded models serve every run), records
+ * per-node state, outputs and the event log, and fans events out to subscribers (the WebSocket hub).
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import {
+  ancestors, Executor, InvalidWorkflowError, upstreamOf, validateWorkflow,
+  type EngineEvent, type NodeRegistry, type OutputResult, type ValidationError, type Workflow,
+} from '@diffgraph/engine';
+import { guardWorkflow, type GuardError, type Limits, type RootKind } from './guard.ts';
+import { encodePreview, previewFrame } from './preview.ts';
+import { RunStore, TERMINAL_STATUSES, type NodeRecord, type RunRecord, type RunStatus } from './store.ts';
+import { serializeOutputs } from './values.ts';
+
+export type ApiError = ValidationError | GuardError | { nodeId: null; code: string; message: string };
+
+/** A message for subscribers: JSON (an event or a state snapshot) or a binary preview frame. */
+export type HubMessage =
+  | { kind: 'json'; runId: string; clientId?: string | null; data: Record<string, unknown> }
+  | { kind: 'binary'; runId: string; clientId?: string | null; frame: Buffer };
+
+export interface RunManagerOptions {
+  registry: NodeRegistry;
+  store: RunStore;
+  limits: Limits;
+  roots: Record<RootKind, string>;
+  /** Output-cache budget in bytes. */
+  cacheBytes: number;
+  /** Times a run interrupted by a crash is re-queued before it is left `interrupted` (default 1). */
+  maxRequeues: number;
+  /** Extra services for node contexts (e.g. a model store). */
+  services?: Record<string, unknown>;
+  log?: (line: string) => void;
+}
+
+export interface SubmitRequest {
+  workflow: unknown;
+  outputs?: string[];
+  clientId?: string;
+}
+
+export type SubmitResult = { ok: true; runId: string } | { ok: false; status: number; errors: ApiError[] };
+
+interface Active {
+  id: string;
+  controller: AbortController;
+  progress: Map<string, { value: number; max: number }>;
+  /** Set when the server is shutting down: the run goes back to the queue instead of `cancelled`. */
+  requeueOnAbort: boolean;
+}
+
+/** Events that are recorded in the per-run log (progress and previews are live only). */
+const LOGGED = new Set(['run.queued', 'run.started', 'node.started', 'node.cached', 'node.finished', 'node.failed', 'node.log', 'run.finished', 'run.failed', 'run.cancelled', 'run.interrupted']);
+
+export class RunManager {
+  readonly executor: Executor;
+  readonly store: RunStore;
+  private readonly registry: NodeRegistry;
+  private readonly listeners = new Set<(m: HubMessage) => void>();
+  private active: Active | undefined;
+  private pumping = false;
+  private closed = false;
+  private idleWaiters: (() => void)[] = [];
+  /** clientId of runs that are queued or running, so clients can follow the runs they submit. */
+  private readonly clientOf = new Map<string, string | null>();
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly options: RunManagerOptions) {
+    this.registry = options.registry;
+    this.store = options.store;
+    this.log = options.log ?? (() => {});
+    this.executor = new Executor(options.registry, {
+      cacheBytes: options.cacheBytes,
+      services: { inputRoots: [options.roots.inputs], modelRoots: [options.roots.models], ...options.services },
+    });
+    this.executor.events.subscribe((e) => this.onEngineEvent(e));
+  }
+
+  /** Recovers from a crash (runs left `running`) and starts working through the queue. */
+  start(): { requeued: string[]; interrupted: string[] } {
+    const recovered = this.store.recoverInterrupted(this.options.maxRequeues);
+    for (const id of recovered.requeued) this.publish(id, { type: 'run.interrupted', runId: id, time: Date.now(), requeued: true });
+    for (const id of recovered.interrupted) this.publish(id, { type: 'run.interrupted', runId: id, time: Date.now(), requeued: false });
+    if (recovered.requeued.length + recovered.interrupted.length > 0) {
+      this.log(`recovered after a crash: ${recovered.requeued.length} run(s) re-queued, ${recovered.interrupted.length} left interrupted`);
+    }
+    this.schedule();
+    return recovered;
+  }
+
+  subscribe(listener: (m: HubMessage) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  submit(req: SubmitRequest): SubmitResult {
+    if (this.closed) return { ok: false, status: 503, errors: [{ nodeId: null, code: 'SHUTTING_DOWN', message: 'The server is shutting down; submit again when it is back.' }] };
+    const { limits } = this.options;
+    const size = Buffer.byteLength(JSON.stringify(req.workflow) ?? '');
+    if (size > limits.workflowBytes) {
+      return { ok: false, status: 413, errors: [{ nodeId: null, code: 'WORKFLOW_TOO_LARGE', message: `The workflow is ${size} bytes; this server accepts at most ${limits.workflowBytes} (--max-workflow-bytes).` }] };
+    }
+    const validation = validateWorkflow(req.workflow, this.registry, req.outputs);
+    if (!validation.ok) return { ok: false, status: 400, errors: validation.errors };
+    const runId = randomUUID();
+    const guard = guardWorkflow(validation.workflow, {
+      registry: this.registry, limits, roots: this.options.roots, runOutputDir: this.runOutputDir(runId),
+    });
+    if (guard.length > 0) return { ok: false, status: 400, errors: guard };
+    const queued = this.store.counts().queued;
+    if (queued >= limits.maxQueued) {
+      return { ok: false, status: 503, errors: [{ nodeId: null, code: 'QUEUE_FULL', message: `${queued} runs are waiting; this server queues at most ${limits.maxQueued}. Try again later.` }] };
+    }
+    const workflow = validation.workflow;
+    const planned = [...ancestors(upstreamOf(workflow), validation.outputs)].sort().map((nodeId) => ({ nodeId, nodeType: workflow.nodes[nodeId].type }));
+    this.store.insertRun(runId, req.workflow, validation.outputs, req.clientId ?? null, planned);
+    this.clientOf.set(runId, req.clientId ?? null);
+    this.publish(runId, { type: 'run.queued', runId, time: Date.now() });
+    this.schedule();
+    return { ok: true, runId };
+  }
+
+  /** Cancels a queued or running run, or deletes a finished one from the history. */
+  cancel(id: string): 'cancelled' | 'cancelling' | 'deleted' | 'not-found' {
+    const run = this.store.get(id);
+    if (!run) return 'not-found';
+    if (this.active?.id === id) {
+      this.active.controller.abort(new Error('cancelled through the API'));
+      return 'cancelling';
+    }
+    if (run.status === 'queued') {
+      if (this.store.cancelQueued(id)) {
+        this.clientOf.set(id, run.clientId);
+        for (const n of this.store.nodes(id)) this.store.setNode(id, { ...n, state: 'cancelled' });
+        this.publish(id, { type: 'run.cancelled', runId: id, time: Date.now(), outputs: Object.fromEntries(run.outputs.map((o) => [o, { status: 'cancelled' }])) });
+        this.clientOf.delete(id);
+        return 'cancelled';
+      }
+    }
+    if ((TERMINAL_STATUSES as string[]).includes(run.status)) {
+      this.store.delete(id);
+      this.emit({ kind: 'json', runId: id, data: { type: 'run.deleted', runId: id, time: Date.now() } });
+      return 'deleted';
+    }
+    return 'not-found';
+  }
+
+  /** The full state of a run: status, per-node state (with live progress), results. */
+  view(id: string, options: { workflow?: boolean } = {}): Record<string, unknown> | undefined {
+    const run = this.store.get(id);
+    if (!run) return undefined;
+    const nodes: Record<string, Omit<NodeRecord, 'nodeId'> & { progress?: { value: number; max: number } }> = {};
+    for (const { nodeId, ...rest } of this.store.nodes(id)) {
+      const live = this.active?.id === id ? this.active.progress.get(nodeId) : undefined;
+      nodes[nodeId] = live ? { ...rest, progress: live } : rest;
+    }
+    return { ...summary(run), nodes, results: run.results, ...(options.workflow ? { workflow: run.workflow } : {}) };
+  }
+
+  list(query: Parameters<RunStore['list']>[0]): { runs: Record<string, unknown>[]; total: number } {
+    const { runs, total } = this.store.list(query);
+    return { runs: runs.map(summary), total };
+  }
+
+  events(id: string, after = 0): unknown[] {
+    return this.store.events(id, after);
+  }
+
+  /** Runs that are queued or running, oldest first. */
+  activeRuns(): string[] {
+    return this.store.list({ status: ['running', 'queued'], limit: 1000, offset: 0 }).runs.map((r) => r.id).reverse();
+  }
+
+  get runningId(): string | undefined {
+    return this.active?.id;
+  }
+
+  /** Resolves once the queue is empty and nothing runs. */
+  idle(): Promise<void> {
+    if (!this.active && this.store.counts().queued === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Stops taking work; a running run is put back in the queue (it runs again after a restart). */
+  async close(): Promise<void> {
+    this.closed = true;
+    const active = this.active;
+    if (active) {
+      active.requeueOnAbort = true;
+      active.controller.abort(new Error('the server is shutting down'));
+      await new Promise<void>((resolve) => {
+        const check = () => (this.active ? setTimeout(check, 5) : resolve());
+        check();
+      });
+    }
+  }
+
+  runOutputDir(runId: string): string {
+    return path.join(this.options.roots.outputs, runId);
+  }
+
+  private schedule(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    setImmediate(() => {
+      this.pumping = false;
+      void this.pump();
+    });
+  }
+
+  private async pump(): Promise<void> {
+    if (this.active || this.closed) return;
+    const next = this.store.nextQueued();
+    if (!next) {
+      for (const resolve of this.idleWaiters.splice(0)) resolve();
+      return;
+    }
+    if (!this.store.markStarted(next.id)) return this.schedule();
+    await this.execute(next);
+    this.schedule();
+  }
+
+  private async execute(run: RunRecord): Promise<void> {
+    const active: Active = { id: run.id, controller: new AbortController(), progress: new Map(), requeueOnAbort: false };
+    this.clientOf.set(run.id, run.clientId);
+    this.active = active;
+    const outputDir = this.runOutputDir(run.id);
+    try {
+      mkdirSync(outputDir, { recursive: true });
+      await this.executor.run(run.workflow, {
+        runId: run.id,
+        outputs: run.outputs,
+        signal: active.controller.signal,
+        services: { outputDir, workflow: run.workflow },
+      });
+    } catch (e) {
+      // The workflow was valid when queued; a node library that changed since (a restart) can refuse it.
+      const message = e instanceof InvalidWorkflowError ? e.message : `unexpected error: ${(e as Error).message}`;
+      this.finish(run.id, 'failed', message, Object.fromEntries(run.outputs.map((o) => [o, { status: 'failed', error: { nodeId: o, message } }])));
+      this.publish(run.id, { type: 'run.failed', runId: run.id, time: Date.now(), message, outputs: this.store.get(run.id)?.results ?? {} });
+    } finally {
+      this.active = undefined;
+      this.clientOf.delete(run.id);
+    }
+  }
+
+  private finish(id: string, status: RunStatus, error: string | null, outputs: Record<string, OutputResult | unknown>): Record<string, unknown> {
+    const { results, index } = serializeOutputs(outputs as Record<string, OutputResult>, this.options.roots.outputs);
+    this.store.markFinished(id, status, error, results, index);
+    const progress = this.active?.id === id ? this.active.progress : new Map<string, { value: number; max: number }>();
+    for (const n of this.store.nodes(id)) {
+      const cancelled = status === 'cancelled' && (n.state === 'pending' || n.state === 'running');
+      const p = progress.get(n.nodeId);
+      if (cancelled || p) this.store.setNode(id, { ...n, state: cancelled ? 'cancelled' : n.state, ...(p ? { progress: p } : {}) });
+    }
+    return results;
+  }
+
+  private onEngineEvent(e: EngineEvent): void {
+    const active = this.active;
+    if (!active || e.runId !== active.id) return;
+    const { runId } = e;
+    switch (e.type) {
+      case 'node.started':
+        this.store.setNode(runId, { nodeId: e.nodeId, nodeType: e.nodeType, state: 'running' });
+        break;
+      case 'node.cached':
+        this.store.setNode(runId, { nodeId: e.nodeId, nodeType: e.nodeType, state: 'cached' });
+        break;
+      case 'node.finished':
+        this.store.setNode(runId, { nodeId: e.nodeId, nodeType: e.nodeType, state: 'finished', seconds: e.seconds });
+        break;
+      case 'node.failed':
+        this.store.setNode(runId, { nodeId: e.nodeId, nodeType: e.nodeType, state: e.error.nodeId === e.nodeId ? 'failed' : 'skipped', error: e.error });
+        break;
+      case 'node.progress':
+        active.progress.set(e.nodeId, { value: e.value, max: e.max });
+        break;
+      case 'node.preview': {
+        const image = encodePreview(e.image);
+        if (image) this.emit({ kind: 'binary', runId, clientId: this.clientOf.get(runId), frame: previewFrame({ type: 'node.preview', runId, nodeId: e.nodeId, time: e.time }, image) });
+        return;
+      }
+      case 'run.finished':
+      case 'run.failed':
+      case 'run.cancelled': {
+        if (e.type === 'run.cancelled' && active.requeueOnAbort) {
+          this.store.db.prepare(`UPDATE runs SET status = 'queued', started_at = NULL, attempts = attempts - 1 WHERE id = ?`).run(runId);
+          for (const n of this.store.nodes(runId)) this.store.setNode(runId, { nodeId: n.nodeId, nodeType: n.nodeType, state: 'pending' });
+          this.publish(runId, { type: 'run.interrupted', runId, time: e.time, requeued: true, reason: 'the server is shutting down' });
+          return;
+        }
+        const status: RunStatus = e.type === 'run.finished' ? 'succeeded' : e.type === 'run.failed' ? 'failed' : 'cancelled';
+        const results = this.finish(runId, status, e.type === 'run.failed' ? e.message : null, e.outputs);
+        this.publish(runId, { ...e, outputs: results });
+        return;
+      }
+      default:
+    }
+    this.publish(runId, e as unknown as Record<string, unknown> & { type: string });
+  }
+
+  /** Records a loggable event (with its sequence number) and hands it to subscribers. */
+  private publish(runId: string, event: Record<string, unknown> & { type: string }): void {
+    let data: Record<string, unknown> = event;
+    if (LOGGED.has(event.type)) {
+      const seq = this.store.appendEvent(runId, event);
+      data = { ...event, seq };
+    }
+    this.emit({ kind: 'json', runId, clientId: this.clientOf.get(runId), data });
+  }
+
+  private emit(message: HubMessage): void {
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(message);
+      } catch (e) {
+        this.log(`event subscriber failed: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  get cacheStats(): { usedBytes: number; budgetBytes: number; entries: number; hits: number; misses: number; evictions: number } {
+    const c = this.executor.cache;
+    return { usedBytes: c.usedBytes, budgetBytes: c.budgetBytes, entries: c.size, hits: c.hits, misses: c.misses, evictions: c.evictions };
+  }
+}
+
+function summary(run: RunRecord): Record<string, unknown> {
+  return {
+    id: run.id,
+    status: run.status,
+    outputs: run.outputs,
+    clientId: run.clientId,
+    createdAt: run.createdAt,
+    startedAt: run.startedAt,
+    finishedAt: run.finishedAt,
+    attempts: run.attempts,
+    interruptions: run.interruptions,
+    error: run.error,
+    title: typeof (run.workflow as Workflow)?.meta?.title === 'string' ? (run.workflow as Workflow).meta!.title : null,
+  };
+}

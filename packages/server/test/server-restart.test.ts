@@ -1,0 +1,126 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { RunStore } from '../src/store.ts';
+import { api, slowWorkflow, smallWorkflow, submit, waitFor } from './helpers.ts';
+
+const bin = fileURLToPath(new URL('../bin/diffgraph.js', import.meta.url));
+const children = new Set<ChildProcess>();
+afterAll(() => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+/** Starts `diffgraph serve` as a child process and resolves with its URL once it listens. */
+function serve(args: string[]): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (c) => {
+      out += c;
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolve({ child, url: m[1] });
+    });
+    child.stderr!.on('data', (c) => (err += c));
+    child.on('exit', (code) => reject(new Error(`server exited with ${code}: ${err}`)));
+  });
+}
+
+function cli(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], { cwd, env: { ...process.env, FORCE_COLOR: '0' } }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number(error.code) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('persistence across a crash', () => {
+  it('kill -9 mid-run, restart: queued runs still run, the interrupted one is re-queued once, nothing accepted is lost', async () => {
+    const data = mkdtempSync(path.join(tmpdir(), 'diffgraph-crash-'));
+    const first = await serve(['--data', data]);
+    const slow = await submit(first.url, slowWorkflow(60, 21));
+    const queued = [];
+    for (let i = 0; i < 4; i++) queued.push(await submit(first.url, smallWorkflow(200 + i)));
+    await waitFor('the slow run to be mid-sampling', async () => {
+      const r = await api(first.url, `/api/runs/${slow}`);
+      return r.body.status === 'running' && (r.body.nodes.sample.progress?.value ?? 0) >= 2 ? true : undefined;
+    });
+    first.child.kill('SIGKILL');
+    await new Promise((r) => first.child.once('exit', r));
+
+    const second = await serve(['--data', data]);
+    try {
+      for (const id of [slow, ...queued]) {
+        await waitFor(`run ${id} to succeed after the restart`, async () => {
+          const r = await api(second.url, `/api/runs/${id}`);
+          return r.body.status === 'succeeded' ? true : undefined;
+        }, 30_000, 50);
+      }
+      const s = (await api(second.url, `/api/runs/${slow}`)).body;
+      expect(s).toMatchObject({ attempts: 2, interruptions: 1, status: 'succeeded' });
+      const log = (await api(second.url, `/api/runs/${slow}/events`)).body.events.map((e: any) => e.type);
+      expect(log).toContain('run.interrupted');
+      expect(log.filter((t: string) => t === 'run.started')).toHaveLength(2);
+      expect(log.at(-1)).toBe('run.finished');
+      for (const id of queued) expect((await api(second.url, `/api/runs/${id}`)).body.attempts).toBe(1);
+      expect((await api(second.url, '/api/runs')).body.total).toBe(5);
+    } finally {
+      second.child.kill('SIGTERM');
+      await new Promise((r) => second.child.once('exit', r));
+    }
+  });
+
+  it('a run interrupted more often than the policy allows is left `interrupted`, not lost', () => {
+    const store = new RunStore(path.join(mkdtempSync(path.join(tmpdir(), 'diffgraph-store-')), 'db.sqlite'));
+    store.insertRun('r1', smallWorkflow(), ['save'], null, [{ nodeId: 'save', nodeType: 'SaveTensor' }]);
+    expect(store.markStarted('r1')).toBe(true);
+    expect(store.recoverInterrupted(1)).toEqual({ requeued: ['r1'], interrupted: [] });
+    expect(store.get('r1')!.status).toBe('queued');
+    store.markStarted('r1');
+    expect(store.recoverInterrupted(1)).toEqual({ requeued: [], interrupted: ['r1'] });
+    expect(store.get('r1')).toMatchObject({ status: 'interrupted', interruptions: 2, attempts: 2 });
+    expect(store.nodes('r1')[0].state).toBe('cancelled');
+    store.close();
+  });
+});
+
+describe('diffgraph serve / run --server', () => {
+  it('refuses a non-loopback bind without a token (exit 2, a clear message)', async () => {
+    const r = await cli(['serve', '--host', '0.0.0.0', '--port', '0', '--data', mkdtempSync(path.join(tmpdir(), 'diffgraph-nt-'))], tmpdir());
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/Refusing to listen on 0\.0\.0\.0 without a token/);
+  });
+
+  it('run --server submits, streams progress as JSON events, and exits like a local run', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'diffgraph-remote-'));
+    const token = 'remote-token-0123456789';
+    const server = await serve(['--data', path.join(dir, 'data'), '--token', token]);
+    try {
+      writeFileSync(path.join(dir, 'wf.json'), JSON.stringify(smallWorkflow(9)));
+      const [ok, refused] = await Promise.all([
+        cli(['run', 'wf.json', '--server', server.url, '--token', token, '--json', '--set', 'schedule.steps=3'], dir),
+        cli(['run', 'wf.json', '--server', server.url, '--set', 'solver.kind=nope'], dir),
+      ]);
+      expect(ok.code, ok.stderr).toBe(0);
+      const events = ok.stdout.trim().split('\n').map((l) => JSON.parse(l));
+      expect(events[0].type).toMatch(/^run\.(queued|started)$/);
+      expect(events.filter((e) => e.type === 'node.progress').map((e) => e.value)).toEqual([0, 1, 2, 3]);
+      expect(events.at(-1).type).toBe('run.finished');
+      expect(events.at(-1).outputs.save.values.path.url).toMatch(/^\/api\/files\/.+\/samples\.npy$/);
+      // Without the token the submit is refused (401): exit 2.
+      expect(refused.code).toBe(2);
+      const invalid = await cli(['run', 'wf.json', '--server', server.url, '--token', token, '--set', 'solver.kind=nope'], dir);
+      expect(invalid.code).toBe(1);
+      expect(invalid.stderr).toMatch(/NOT_IN_ENUM\s+node "solver", input "kind"/);
+      const plain = await cli(['run', 'wf.json', '--server', server.url, '--token', token], dir);
+      expect(plain.code).toBe(0);
+      expect(plain.stdout).toMatch(/succeeded\n\s+✓ save: path = http:\/\/127\.0\.0\.1:\d+\/api\/files\/.+\/samples\.npy/);
+    } finally {
+      server.child.kill('SIGTERM');
+    }
+  });
+});
