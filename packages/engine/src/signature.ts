@@ -28,8 +28,9 @@ export function nodeSignature(
   for (const [name, value] of Object.entries(node.inputs ?? {})) {
     inputs[name] = isLink(value) ? { link: upstream(value.from), output: value.output } : { literal: value };
   }
-  // A nondeterministic node gets a fresh salt, so neither it nor anything downstream is a cache hit.
-  const salt = def.nondeterministic ? randomUUID() : null;
+  // A nondeterministic or side-effecting node gets a fresh salt, so neither it nor anything downstream
+  // is a cache hit: its value (or its effect, such as a saved file) must be produced on every run.
+  const salt = def.nondeterministic || def.sideEffects ? randomUUID() : null;
   return createHash('sha256')
     .update(canonicalJson({ type: def.type, version: def.version, inputs, salt }))
     .digest('hex');

@@ -61,6 +61,8 @@ export interface NodeDefinition {
   output?: boolean;
   /** Never served from cache (and so neither are its descendants). */
   nondeterministic?: boolean;
+  /** Has effects outside its outputs (writes a file, sends a preview): runs on every run, never cached. */
+  sideEffects?: boolean;
   run(inputs: NodeInputs, ctx: NodeContext): NodeOutputs | Promise<NodeOutputs>;
 }
 

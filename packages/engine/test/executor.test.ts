@@ -91,6 +91,26 @@ describe('Executor', () => {
     expect(valueOf(a, 'show')).not.toEqual(valueOf(b, 'show'));
   });
 
+  it('runs a side-effecting node on every run, while its unchanged inputs stay cached', async () => {
+    const fx = arithmeticRegistry();
+    let writes = 0;
+    fx.registry.register({
+      type: 'Write', category: 'test', description: 'a sink with an effect', version: 1, output: true, sideEffects: true,
+      inputs: { value: { type: 'FLOAT' } }, outputs: {},
+      run: () => { writes++; return {}; },
+    });
+    const executor = new Executor(fx.registry);
+    const w: Workflow = {
+      format: 'diffgraph/workflow@1',
+      nodes: { c: { type: 'Constant', inputs: { value: 2 } }, write: { type: 'Write', inputs: { value: { from: 'c', output: 'value' } } } },
+    };
+    await executor.run(w);
+    const second = await executor.run(w);
+    expect(writes).toBe(2);
+    expect(second.executed).toEqual(['write']);
+    expect(second.cached).toEqual(['c']);
+  });
+
   it('isolates a failing branch and reports per output', async () => {
     const { executor, events } = setup();
     const w = sampleWorkflow();

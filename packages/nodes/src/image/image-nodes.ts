@@ -44,7 +44,7 @@ export const SaveImage: NodeDefinition = {
   version: 1,
   output: true,
   // A sink with a side effect: every run writes its files, even when the images are unchanged.
-  nondeterministic: true,
+  sideEffects: true,
   inputs: {
     images: { type: 'IMAGE' },
     filename_prefix: { type: 'STRING', default: 'diffgraph', tooltip: 'Letters, digits, ".", "-", "_"; anything else becomes "_"' },
@@ -112,7 +112,7 @@ export const PreviewImage: NodeDefinition = {
   version: 1,
   output: true,
   // Previews go to whoever is watching this run, so they are sent on every run, never cached.
-  nondeterministic: true,
+  sideEffects: true,
   inputs: {
     images: { type: 'IMAGE' },
     max_side: { type: 'INT', default: PREVIEW_MAX_SIDE, min: 16, max: 4096, tooltip: 'Longer images are shrunk to this many pixels on their longest side' },

@@ -36,6 +36,7 @@ export const SaveTensor: NodeDefinition = {
   description: 'Writes a tensor to the output folder as .npy (numpy) or .json.',
   version: 1,
   output: true,
+  sideEffects: true,
   inputs: {
     tensor: { type: 'TENSOR' },
     filename: { type: 'STRING', default: 'tensor', tooltip: 'File name without extension, inside the output folder' },
