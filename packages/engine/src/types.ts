@@ -24,6 +24,11 @@ export interface InputSpec {
   /** An optional input may be left out; one with a default is filled in when left out. */
   optional?: boolean;
   tooltip?: string;
+  /**
+   * A STRING input that names a file, and the root it must resolve inside (after symlinks). Hosts check
+   * these before queuing a run; nodes resolve them again when they open the file.
+   */
+  path?: 'inputs' | 'outputs' | 'models';
   /** JSON Schema for the literal value of a `JSON` input. */
   schema?: Record<string, unknown>;
 }

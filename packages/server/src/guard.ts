@@ -2,8 +2,8 @@
  * What the server refuses before anything is queued: paths that leave their root (after symlinks,
  * `..`, absolute paths and percent-encoded variants) and workflows over the configured limits.
  */
-import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
+import { realpathOfNearest } from '@diffgraph/nodes';
 import type { NodeRegistry, Workflow } from '@diffgraph/engine';
 import { isLink } from '@diffgraph/engine';
 
@@ -77,18 +77,6 @@ function inside(root: string, target: string): boolean {
   return rel === '' || (!rel.startsWith(`..${path.sep}`) && rel !== '..' && !path.isAbsolute(rel));
 }
 
-/** The real path of the deepest existing ancestor, with the rest appended. */
-function realpathOfNearest(target: string): string {
-  let existing = target;
-  const rest: string[] = [];
-  while (!existsSync(existing)) {
-    rest.unshift(path.basename(existing));
-    const parent = path.dirname(existing);
-    if (parent === existing) break;
-    existing = parent;
-  }
-  return path.join(realpathSync(existing), ...rest);
-}
 
 /**
  * Resolves `name` inside `root` after following every symlink; throws PathError when the result is

@@ -17,7 +17,7 @@ export const LoadImage: NodeDefinition = {
   description: 'Reads a PNG from the input folders. The mask is 1 − alpha (1 = repaint where the image is transparent; all zeros for an opaque image). "workflow" is the workflow JSON a diffgraph (or ComfyUI) PNG carries, or "" if none.',
   version: 1,
   inputs: {
-    path: { type: 'STRING', tooltip: 'PNG file name, resolved inside the input folders' },
+    path: { type: 'STRING', path: 'inputs', tooltip: 'PNG file name, resolved inside the input folders' },
   },
   outputs: {
     image: { type: 'IMAGE' },
@@ -47,7 +47,7 @@ export const SaveImage: NodeDefinition = {
   sideEffects: true,
   inputs: {
     images: { type: 'IMAGE' },
-    filename_prefix: { type: 'STRING', default: 'diffgraph', tooltip: 'Letters, digits, ".", "-", "_"; anything else becomes "_"' },
+    filename_prefix: { type: 'STRING', default: 'diffgraph', path: 'outputs', tooltip: 'Letters, digits, ".", "-", "_"; anything else becomes "_"' },
     embed_metadata: { type: 'BOOLEAN', default: true, tooltip: 'Embed the workflow and run parameters as PNG text chunks' },
     parameters: { type: 'JSON', optional: true, tooltip: 'Extra entries for the "parameters" text chunk, merged over the summary taken from the workflow' },
   },

@@ -62,7 +62,7 @@ export const LoadMask: NodeDefinition = {
   description: 'Reads a MASK from a PNG in the input folders: a colour channel (white = repaint) or the alpha channel (transparent = repaint).',
   version: 1,
   inputs: {
-    path: { type: 'STRING', tooltip: 'PNG file name, resolved inside the input folders' },
+    path: { type: 'STRING', path: 'inputs', tooltip: 'PNG file name, resolved inside the input folders' },
     channel: { type: 'STRING', enum: ['alpha', ...COLOR_CHANNELS], default: 'alpha' },
     invert: { type: 'BOOLEAN', default: false },
   },

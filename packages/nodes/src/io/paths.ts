@@ -11,7 +11,7 @@ function inside(root: string, target: string): boolean {
 }
 
 /** The real path of the deepest existing ancestor, with the rest appended. */
-function realpathOfNearest(target: string): string {
+export function realpathOfNearest(target: string): string {
   let existing = target;
   const rest: string[] = [];
   while (!existsSync(existing)) {

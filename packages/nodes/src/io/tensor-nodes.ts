@@ -13,7 +13,7 @@ export const LoadTensor: NodeDefinition = {
   description: 'Reads a tensor from a .npy file (numpy) or a .json file ({shape, dtype, data} or nested arrays).',
   version: 1,
   inputs: {
-    path: { type: 'STRING', tooltip: 'File name, resolved inside the input folders' },
+    path: { type: 'STRING', path: 'inputs', tooltip: 'File name, resolved inside the input folders' },
     key: { type: 'STRING', default: '', tooltip: 'For .json: a dot path to the tensor inside the document (e.g. "x_T.values")' },
   },
   outputs: { tensor: { type: 'TENSOR' } },
@@ -39,7 +39,7 @@ export const SaveTensor: NodeDefinition = {
   sideEffects: true,
   inputs: {
     tensor: { type: 'TENSOR' },
-    filename: { type: 'STRING', default: 'tensor', tooltip: 'File name without extension, inside the output folder' },
+    filename: { type: 'STRING', default: 'tensor', path: 'outputs', tooltip: 'File name without extension, inside the output folder' },
     format: { type: 'STRING', enum: ['npy', 'json'], default: 'npy' },
   },
   outputs: { path: { type: 'STRING' } },

@@ -10,7 +10,7 @@ export const LoadPipeline: NodeDefinition = {
   description: 'Loads a diffusers ONNX pipeline folder (model_index.json, scheduler, tokenizer, text_encoder, unet, vae_encoder/vae_decoder) from the model roots. Schedule, prediction type, shapes and latent scaling come from its files.',
   version: 1,
   inputs: {
-    path: { type: 'STRING', default: 'shapes-32', tooltip: 'Pipeline folder, resolved inside the model roots' },
+    path: { type: 'STRING', default: 'shapes-32', path: 'models', tooltip: 'Pipeline folder, resolved inside the model roots' },
   },
   outputs: { model: { type: 'MODEL' }, text_encoder: { type: 'TEXT_ENCODER' }, vae: { type: 'VAE' } },
   async run({ path }, ctx) {
@@ -29,8 +29,8 @@ export const LoadOnnxModel: NodeDefinition = {
   description: 'Loads one .onnx denoising network with a sidecar JSON that gives its parameterization (eps/v/x0/flow), noise schedule, IO names and sample shape.',
   version: 1,
   inputs: {
-    path: { type: 'STRING', tooltip: '.onnx file, resolved inside the model roots' },
-    config: { type: 'STRING', default: '', tooltip: 'Sidecar JSON (default: the same name with .json)' },
+    path: { type: 'STRING', path: 'models', tooltip: '.onnx file, resolved inside the model roots' },
+    config: { type: 'STRING', default: '', path: 'models', tooltip: 'Sidecar JSON (default: the same name with .json)' },
   },
   outputs: { model: { type: 'MODEL' } },
   async run({ path, config }, ctx) {
