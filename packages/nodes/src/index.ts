@@ -6,10 +6,34 @@ import { BasicGuider } from './sampling/guiders.ts';
 import { Sample } from './sampling/sample-node.ts';
 import { Schedule } from './schedules/schedule-node.ts';
 import { SolverNode } from './solvers/solver-node.ts';
+import { LoadImage, PreviewImage, SaveImage } from './image/image-nodes.ts';
+import { ImageToMask, LoadMask, MaskToImage } from './image/mask-nodes.ts';
+import { ImageScale, MaskScale } from './image/scale-node.ts';
+import { LatentPreview } from './image/latent-preview.ts';
+import { InpaintGuider } from './sampling/inpaint-guider.ts';
+import { InpaintComposite } from './sampling/inpaint-composite.ts';
+import { LoadOnnxModel, LoadPipeline } from './models/onnx/model-nodes.ts';
+import { TextEncode, VAEDecode, VAEEncode } from './models/onnx/encode-nodes.ts';
+import { CFGGuider } from './sampling/cfg-guider.ts';
+import { ComposableGuider } from './guiders/composable.ts';
+import { RescaleGuidance } from './guiders/rescale.ts';
+import { GuideAndRescale } from './guiders/guide-and-rescale.ts';
+import { SwitchGuider } from './guiders/switch.ts';
+import { ClassifierGuider } from './guiders/classifier-guider.ts';
+import { MixtureClassifier } from './guiders/mixture-classifier.ts';
+import { RewardPotential, SteeredSample } from './steering/nodes.ts';
+import { LearnTPM, LoadTPM, TPMConstraint } from './tpm/tpm-nodes.ts';
+import { Measure, MeasurementOperator } from './operators/operator-nodes.ts';
+import { InverseProblemGuider, RedDiffSolver } from './inverse/inverse-nodes.ts';
+import { DDIMInversion, DPMEncode } from './encoders/encoder-nodes.ts';
 
 export const corePack: NodePack = {
   name: 'diffgraph-core',
-  nodes: [LoadTensor, SaveTensor, EmptyLatent, GaussianMixtureModel, MixtureComponents, RandomNoise, DisableNoise, BasicGuider, Schedule, SolverNode, Sample],
+  nodes: [LoadTensor, SaveTensor, EmptyLatent, GaussianMixtureModel, MixtureComponents, RandomNoise, DisableNoise, BasicGuider, Schedule, SolverNode, Sample,
+    LoadImage, SaveImage, PreviewImage, LoadMask, ImageToMask, MaskToImage, ImageScale, MaskScale, LatentPreview, InpaintGuider, InpaintComposite,
+    LoadPipeline, LoadOnnxModel, TextEncode, VAEEncode, VAEDecode, CFGGuider,
+    ComposableGuider, RescaleGuidance, GuideAndRescale, SwitchGuider, ClassifierGuider, MixtureClassifier, RewardPotential, SteeredSample,
+    LearnTPM, LoadTPM, TPMConstraint, MeasurementOperator, Measure, InverseProblemGuider, RedDiffSolver, DDIMInversion, DPMEncode],
 };
 
 /** A registry with every built-in pack, and the socket-type relations they rely on. */
@@ -32,3 +56,42 @@ export { makeSolver, SOLVER_KINDS } from './solvers/catalog.ts';
 export { sample } from './sampling/sample-node.ts';
 export { seededNoise, zeroNoise } from './noise/noise-nodes.ts';
 export { basicGuider } from './sampling/guiders.ts';
+export { decodePng, encodePng, type DecodedPng, type EncodeOptions } from './image/png.ts';
+export { insertPngText, readPngText } from './image/png-chunks.ts';
+export { previewPng, type PngPreview } from './image/image-nodes.ts';
+export { latentPreviewHook, latentPreviewPng, latentToImage, DEFAULT_LATENT_RGB_BIAS, DEFAULT_LATENT_RGB_MATRIX } from './image/latent-preview.ts';
+export { resize2d, type ResizeMethod } from './image/resize.ts';
+export { inpaintGuider } from './sampling/inpaint-guider.ts';
+export { inpaintComposite } from './sampling/inpaint-composite.ts';
+export { ModelStore, type ModelStoreOptions } from './runtime/model-store.ts';
+export { storeOf, type ModelServices } from './runtime/store-of.ts';
+export { loadPipeline, type Pipeline } from './models/onnx/pipeline.ts';
+export { loadOnnxModel } from './models/onnx/single-model.ts';
+export { cfgGuider } from './sampling/cfg-guider.ts';
+export { predictAll, composeX0 } from './guiders/batch.ts';
+export { composableGuider, type ComposedCondition } from './guiders/composable.ts';
+export { rescaleGuider, rescaleToReference } from './guiders/rescale.ts';
+export { guideAndRescale, bandFactors } from './guiders/guide-and-rescale.ts';
+export { switchGuider } from './guiders/switch.ts';
+export { classifierGuider, classifierShift, type ClassifierGuidance } from './guiders/classifier-guider.ts';
+export { calibratedWeights, parseTarget, type Classifier, type ClassifierHead } from './guiders/classifier.ts';
+export { mixtureClassifier } from './guiders/mixture-classifier.ts';
+export { onnxClassifier, headsFromConfig, type TensorRunner } from './guiders/onnx-classifier.ts';
+export { steeredSample, type SteerResult } from './steering/fk-sample.ts';
+export type { Potential } from './steering/potential.ts';
+export { brightnessReward, classifierReward, colorReward, modelReward, onImages, targetDistanceReward, type Reward } from './steering/rewards.ts';
+export { realpathOfNearest, resolveInside } from './io/paths.ts';
+export { TreeCircuit, type CircuitJSON, type Conditional } from './tpm/circuit.ts';
+export type { Evidence } from './tpm/evidence.ts';
+export { learnCircuit, type LearnOptions } from './tpm/learn.ts';
+export { patchGroups } from './tpm/groups.ts';
+export { tpmConstraint } from './tpm/tpm-constraint.ts';
+export { saveCircuit, loadCircuit } from './tpm/tpm-nodes.ts';
+export type { LinearOperator } from './operators/operator.ts';
+export { makeOperator, measure } from './operators/operator-nodes.ts';
+export { dpsGuider } from './inverse/dps.ts';
+export { flowChefGuider } from './inverse/flowchef.ts';
+export { redDiff, redDiffSolver } from './inverse/red-diff.ts';
+export { dpmEncode, type DpmEncoding } from './encoders/dpm-encode.ts';
+export { ddimInvert } from './encoders/ddim-inversion.ts';
+export { replayNoise } from './encoders/replay-noise.ts';

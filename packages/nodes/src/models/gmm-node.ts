@@ -21,7 +21,7 @@ const DEFAULT_MIXTURE: GaussianMixtureParams = {
  * The exact model of a Gaussian mixture. A CONDITIONING with `components` (a class) restricts it to
  * those components, which is what guidance tests use as the "conditional" model.
  */
-export function gaussianMixtureModel(gmm: GaussianMixture, schedule: NoiseSchedule, dtype: 'float32' | 'float64'): DiffusionModel {
+export function gaussianMixtureModel(gmm: GaussianMixture, schedule: NoiseSchedule, dtype: 'float32' | 'float64'): DiffusionModel & { readonly mixture: GaussianMixture } {
   const restricted = new Map<string, GaussianMixture>();
   const forConditioning = (conditioning?: Conditioning): GaussianMixture => {
     const components = conditioning?.components;
@@ -36,7 +36,10 @@ export function gaussianMixtureModel(gmm: GaussianMixture, schedule: NoiseSchedu
     schedule,
     sampleShape: [gmm.D],
     dtype,
+    mixture: gmm,
     predictX0: async (x, t, conditioning) => forConditioning(conditioning).x0(x, schedule.alpha(t), schedule.sigma(t)),
+    // One "call" for every conditioning, as a network would batch them (guiders count on this).
+    predictX0Many: async (x, t, conditionings) => conditionings.map((c) => forConditioning(c).x0(x, schedule.alpha(t), schedule.sigma(t))),
   };
 }
 

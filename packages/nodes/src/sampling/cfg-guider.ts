@@ -1,0 +1,34 @@
+/**
+ * Classifier-free guidance: x0 = x0_uncond + cfg·(x0_cond − x0_uncond). Both predictions come from ONE
+ * batched model call per step (predictX0Many) where the model can batch them.
+ */
+import type { NodeDefinition } from '@diffgraph/engine';
+import { composeX0, predictAll } from '../guiders/batch.ts';
+import type { Conditioning, DiffusionModel, Guider } from './contracts.ts';
+
+export function cfgGuider(model: DiffusionModel, positive: Conditioning | undefined, negative: Conditioning | undefined, cfg: number): Guider {
+  return {
+    schedule: model.schedule,
+    async denoise(x, t) {
+      // cfg = 1 is the conditional prediction alone: skip the unconditional half of the batch.
+      if (cfg === 1) return model.predictX0(x, t, positive);
+      const [uncond, cond] = await predictAll(model, x, t, [negative, positive]);
+      return composeX0(uncond, [cond], [cfg]);
+    },
+  };
+}
+
+export const CFGGuider: NodeDefinition = {
+  type: 'CFGGuider',
+  category: 'sampling/guiders',
+  description: 'Classifier-free guidance: uncond + cfg·(cond − uncond), with both predictions in one batched model call per step.',
+  version: 1,
+  inputs: {
+    model: { type: 'MODEL' },
+    positive: { type: 'CONDITIONING' },
+    negative: { type: 'CONDITIONING', optional: true, tooltip: 'Left out: the model\'s unconditional branch (a pipeline\'s empty prompt)' },
+    cfg: { type: 'FLOAT', default: 4, min: 0, max: 100, step: 0.1 },
+  },
+  outputs: { guider: { type: 'GUIDER' } },
+  run: ({ model, positive, negative, cfg }) => ({ guider: cfgGuider(model as DiffusionModel, positive as Conditioning, negative as Conditioning | undefined, cfg as number) }),
+};
