@@ -2,6 +2,7 @@ import type { NodeDefinition } from '@diffgraph/engine';
 import { combine, Tensor, yieldToEventLoop } from '@diffgraph/engine';
 import type { Guider, NoiseGenerator, Solver, TimeGrid } from './contracts.ts';
 import { latentPreviewHook } from '../image/latent-preview.ts';
+import { steeredSample } from '../steering/fk-sample.ts';
 
 export interface SampleRequest {
   guider: Guider;
@@ -69,6 +70,7 @@ export const Sample: NodeDefinition = {
     solver: { type: 'SOLVER' },
     sigmas: { type: 'SIGMAS' },
     latent: { type: 'LATENT' },
+    potential: { type: 'POTENTIAL', optional: true, tooltip: 'Feynman–Kac steering: k particles per item resampled by this reward potential (SteeredSample also outputs every particle and its reward)' },
     add_noise: { type: 'BOOLEAN', default: true, tooltip: 'Off: the latent is the exact start state at the first time of the grid' },
     start_scale: { type: 'STRING', enum: ['unit', 'sigma'], default: 'unit', tooltip: 'Full denoise starts at the noise (unit: DPM-Solver/diffusers) or at alpha·latent + sigma·noise (sigma: k-diffusion)' },
     preview_every: { type: 'INT', default: 4, min: 0, max: 1000, tooltip: 'Send a cheap latent preview of the x0 prediction every N steps (image latents only; 0 = never)' },
@@ -78,6 +80,14 @@ export const Sample: NodeDefinition = {
     const grid = i.sigmas as TimeGrid;
     const steps = grid.times.length - 1;
     ctx.progress(0, steps);
+    if (i.potential) {
+      const { samples, denoised } = await steeredSample({
+        guider: i.guider, solver: i.solver, grid, latent: i.latent, noise: i.noise, potential: i.potential,
+        addNoise: i.add_noise, startScale: i.start_scale, signal: ctx.signal,
+        onStep: (step) => ctx.progress(step + 1, steps),
+      });
+      return { samples, denoised };
+    }
     const preview = i.preview_every > 0 ? latentPreviewHook(ctx, { every: i.preview_every, scale: 4 }) : undefined;
     return sample({
       guider: i.guider, solver: i.solver, grid, latent: i.latent, noise: i.noise,
