@@ -14,7 +14,7 @@
  * duplicated by resampling need fresh noise to spread out again.
  */
 import { Tensor, yieldToEventLoop } from '@diffgraph/engine';
-import { startState, type SampleRequest } from '../sampling/sample-node.ts';
+import { startState, type SampleRequest } from '../sampling/start-state.ts';
 import { effectiveSampleSize, normalizedWeights, stepPotential } from './potentials.ts';
 import { isScheduled, type Potential } from './potential.ts';
 import { multinomial, resampleUniforms } from './resample.ts';
