@@ -29,7 +29,17 @@ export async function sample(r: SampleRequest): Promise<{ samples: Tensor; denoi
       },
     },
   });
+  assertFinite(samples, r);
   return { samples, denoised };
+}
+
+/** A solver that left the model's range (a grid end where lambda is infinite, an unstable order) says so. */
+function assertFinite(x: Tensor, r: SampleRequest): void {
+  for (let i = 0; i < x.size; i++) {
+    if (!Number.isFinite(x.data[i])) {
+      throw new Error(`solver "${r.solver.kind}" produced a non-finite value (${x.data[i]}) on a ${r.grid.spacing} grid from t = ${r.grid.times[0]} to ${r.grid.times[r.grid.times.length - 1]}; try another spacing or solver`);
+    }
+  }
 }
 
 export const Sample: NodeDefinition = {

@@ -261,16 +261,22 @@ export class LinearVPSchedule extends VPSchedule {
  * Rectified flow / flow matching: x_t = (1 − t)·x0 + t·eps, so lambda = log((1 − t)/t) and
  * t = 1/(1 + e^lambda). t = 1 is pure noise (alpha = 0, lambda = −Infinity). The network input follows
  * diffusers' FlowMatchEulerDiscreteScheduler: timestep = 1000·t (configurable).
+ *
+ * Grids start at tMax = 1 − tMin by default, not at 1: there lambda and the VE noise level sigma/alpha
+ * are infinite, which log-SNR grids, exponential integrators and k-diffusion's VE form cannot step
+ * from. Starting the noise at t = 0.999 instead of 1 changes the start state by 0.1 % of x0.
  */
 export class FlowSchedule implements NoiseSchedule {
   readonly kind = 'flow' as const;
-  readonly tMax = 1;
+  readonly tMax: number;
   readonly tMin: number;
   readonly modelTimeScale: number;
 
-  constructor(options: { tMin?: number; modelTimeScale?: number } = {}) {
+  constructor(options: { tMin?: number; tMax?: number; modelTimeScale?: number } = {}) {
     this.tMin = options.tMin ?? 1e-3;
+    this.tMax = options.tMax ?? 1 - this.tMin;
     this.modelTimeScale = options.modelTimeScale ?? 1000;
+    if (!(0 < this.tMin && this.tMin < this.tMax && this.tMax <= 1)) throw new Error('FlowSchedule: need 0 < tMin < tMax <= 1');
   }
 
   logAlpha(t: number): number {
@@ -357,7 +363,7 @@ export type NoiseScheduleSpec =
   | { kind: 'discrete'; alphasCumprod: readonly number[] }
   | ({ kind: 'discrete'; betaSchedule: BetaScheduleName } & BetaScheduleOptions)
   | { kind: 'linear_vp'; beta0?: number; beta1?: number; tMin?: number }
-  | { kind: 'flow'; tMin?: number; modelTimeScale?: number }
+  | { kind: 'flow'; tMin?: number; tMax?: number; modelTimeScale?: number }
   | { kind: 've'; sigmaMin?: number; sigmaMax?: number };
 
 export function makeNoiseSchedule(spec: NoiseScheduleSpec): NoiseSchedule {

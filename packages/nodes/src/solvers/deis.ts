@@ -155,6 +155,12 @@ export async function deis(args: SolveArgs, options: DeisOptions = {}): Promise<
     const t = times[i];
     const hist = prev.slice(-k).reverse(); // hist[0] = newest, at s
     const s = hist[0];
+    if (ns.sigma(t) === 0) {
+      // h = ∞ on a grid that ends at sigma = 0: the exact limit of every order is the x0 prediction.
+      x = combine([ns.alpha(t)], [s.x0]);
+      hooks?.onStep?.({ step: i - 1, steps, t, x, denoised: s.x0 });
+      continue;
+    }
     const h = ns.lambda(t) - s.lambda;
     const w = deisWeights(ns, basis, hist, h, dataPred ? -h : h);
     // noise: x_t = (alpha_t/alpha_s)·x − sigma_t·sum w_j eps_j; data: x_t = (sigma_t/sigma_s)·x + alpha_t·sum w_j x0_j

@@ -248,7 +248,10 @@ async function singlestepUpdate(
   const at = (u: number) => stepCoefs(ns, plusPlus, s, u);
   const T = at(t);
   const p1 = Math.expm1(sign * h);
-  if (k === 1) return { x: combine([T.ratio, -T.c * p1], [x, ms.m]), first: ms };
+  if (k === 1) {
+    // To sigma = 0 the step is the x0 prediction itself (the general form is 0·∞ in the noise form).
+    return { x: ns.sigma(t) === 0 ? combine([ns.alpha(t)], [ms.x0]) : combine([T.ratio, -T.c * p1], [x, ms.m]), first: ms };
+  }
   const s1 = ns.tOfLambda(lamS + r[0] * h);
   const S1 = at(s1);
   const x1 = combine([S1.ratio, -S1.c * Math.expm1(sign * r[0] * h)], [x, ms.m]);
@@ -296,7 +299,8 @@ export async function dpmSolver(args: SolveArgs, options: DpmSolverOptions = {})
     const skipType = options.skipType ?? 'logSNR';
     for (let i = 0; i < steps; i++) {
       throwIfAborted(hooks);
-      const [s, t, k] = [times[i], times[i + 1], orders[i]];
+      const [s, t] = [times[i], times[i + 1]];
+      const k = ns.sigma(t) === 0 ? 1 : orders[i];
       const r = k > 1 ? singlestepRatios(ns, skipType, s, t, k) : [];
       const res = await singlestepUpdate(model, ns, plusPlus, x, s, t, k, r);
       x = res.x;
@@ -310,10 +314,12 @@ export async function dpmSolver(args: SolveArgs, options: DpmSolverOptions = {})
   const prev: ModelValue[] = [await model(x, times[0])];
   for (let i = 1; i <= steps; i++) {
     throwIfAborted(hooks);
-    const k = orders[i - 1];
     const t = times[i];
+    // A step to sigma = 0 (k-diffusion-style grids) has h = ∞: higher orders extrapolate in lambda to
+    // infinity, so the last step there is first order, which lands exactly on the x0 prediction.
+    const k = ns.sigma(t) === 0 ? 1 : orders[i - 1];
     const used = prev[prev.length - 1];
-    x = multistepUpdate(ns, plusPlus, x, prev, t, k);
+    x = k === 1 && ns.sigma(t) === 0 ? combine([ns.alpha(t)], [used.x0]) : multistepUpdate(ns, plusPlus, x, prev, t, k);
     if (i < steps) {
       prev.push(await model(x, t));
       if (prev.length > order) prev.shift();
