@@ -7,6 +7,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import helmet from 'helmet';
 import { workflowSchema, type NodeRegistry } from '@diffgraph/engine';
 import { decodeNpy, tensorFromJson } from '@diffgraph/nodes';
+import { workflowLibrary } from './workflow-library.ts';
 import { confine, PathError, type Limits, type RootKind } from './guard.ts';
 import { eventsQuerySchema, listQuerySchema, openApiDocument, submitEnvelopeSchema } from './openapi.ts';
 import { isJpeg, isPng } from './preview.ts';
@@ -24,6 +25,8 @@ export interface AppOptions {
   editorDir: string;
   version: string;
   health: () => Record<string, unknown>;
+  /** Folder of the workflow library (default: a `workflows` folder beside the inputs root). */
+  workflowsDir?: string;
 }
 
 type ErrorBody = { nodeId: null; code: string; message: string };
@@ -186,6 +189,17 @@ export function createApp(options: AppOptions): { app: express.Express; api: exp
   api.get('/events', (_req, res) => {
     fail(res, 426, 'UPGRADE_REQUIRED', 'GET /api/events is a WebSocket endpoint: connect with a WebSocket client (docs/api.md).');
   });
+
+  // The editor's library of named workflows; a plain handler that sees paths below /api/workflows.
+  const library = workflowLibrary({ dir: options.workflowsDir ?? path.join(path.dirname(options.roots.inputs), 'workflows'), maxBytes: limits.bodyBytes });
+  const underLibrary = (req: Request, res: Response, next: NextFunction) => {
+    req.url = req.url.replace(/^\/workflows/, '') || '/';
+    library(req, res, next);
+  };
+  api.get('/workflows', underLibrary);
+  api.get('/workflows/:name', underLibrary);
+  api.put('/workflows/:name', underLibrary);
+  api.delete('/workflows/:name', underLibrary);
 
   app.use('/api', api);
   app.use('/api', (req, res) => fail(res, 404, 'NOT_FOUND', `No route ${req.method} ${req.originalUrl}.`));

@@ -49,22 +49,6 @@ export interface GuardError {
 
 export type RootKind = 'inputs' | 'outputs' | 'models';
 
-/**
- * Inputs that name files, by node type, and the root each is resolved in. A node definition can also
- * declare it itself with `path: 'inputs' | 'outputs' | 'models'` on the input spec.
- */
-export const PATH_INPUTS: Record<string, Record<string, RootKind>> = {
-  LoadTensor: { path: 'inputs' },
-  SaveTensor: { filename: 'outputs' },
-  LoadImage: { image: 'inputs', path: 'inputs' },
-  LoadMask: { image: 'inputs', path: 'inputs' },
-  SaveImage: { filename_prefix: 'outputs', filename: 'outputs' },
-  PreviewImage: { filename_prefix: 'outputs' },
-  LoadPipeline: { path: 'models' },
-  LoadOnnxModel: { path: 'models' },
-  LoadClassifier: { path: 'models' },
-  LoadTPM: { path: 'models' },
-};
 
 export class PathError extends Error {
   constructor(message: string, readonly status = 403) {
@@ -144,8 +128,7 @@ export function guardWorkflow(workflow: Workflow, ctx: GuardContext): GuardError
       if (input === 'shape' && Array.isArray(value) && value.some((d) => typeof d === 'number' && d > limits.maxResolution)) {
         errors.push({ nodeId: id, input, code: 'LIMIT_EXCEEDED', message: `Input "shape" has a dimension above ${limits.maxResolution}, this server's resolution limit (--max-resolution).` });
       }
-      const declared = def?.inputs[input] as { path?: RootKind } | undefined;
-      const root = declared?.path ?? PATH_INPUTS[node.type]?.[input];
+      const root: RootKind | undefined = def?.inputs[input]?.path;
       if (root && typeof value === 'string') {
         const base = root === 'outputs' ? ctx.runOutputDir : ctx.roots[root];
         try {

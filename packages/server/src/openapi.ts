@@ -5,6 +5,7 @@
  */
 import { workflowSchema, type NodeRegistry } from '@diffgraph/engine';
 import { RUN_STATUSES } from './store.ts';
+import { workflowLibraryPaths } from './workflow-library.ts';
 
 type Schema = Record<string, unknown>;
 
@@ -186,6 +187,7 @@ export function openApiDocument(registry: NodeRegistry, version: string): Schema
       description: 'Upgrade GET /api/events to a WebSocket: JSON text frames carry events, binary frames carry previews (docs/api.md).',
     },
     paths: {
+      ...workflowLibraryPaths,
       '/api/health': { get: { operationId: 'health', summary: 'Versions, execution provider, queue depth, cache bytes', responses: { 200: { description: 'Health', content: json(ref('Health')) }, ...errors(401, 403) } } },
       '/api/openapi.json': { get: { operationId: 'openapi', summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1', content: json({ type: 'object' }) } } } },
       '/api/nodes': { get: { operationId: 'nodes', summary: 'The node library and the workflow JSON Schema', responses: { 200: { description: 'Definitions and schema', content: json(ref('NodeLibrary')) }, ...errors(401, 403) } } },

@@ -35,6 +35,8 @@ export interface ServerOptions {
   allowedOrigins?: string[];
   /** ONNX execution provider preference reported by /api/health (the model store picks by it). */
   executionProvider?: 'auto' | 'cpu' | 'cuda';
+  /** The built editor to serve at `/` (default packages/editor/dist). */
+  editorDir?: string;
   registry?: NodeRegistry;
   log?: (line: string) => void;
 }
@@ -122,7 +124,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       auth: token !== undefined,
     };
   };
-  const { app } = createApp({ registry, manager, security, limits, roots, editorDir: EDITOR_DIST, version: SERVER_VERSION, health });
+  const { app } = createApp({ registry, manager, security, limits, roots, editorDir: options.editorDir ?? EDITOR_DIST, version: SERVER_VERSION, health, workflowsDir: path.join(dataDir, 'workflows') });
   const http = createServer(app);
   http.requestTimeout = 60_000;
   const hub = new EventHub(manager, security);

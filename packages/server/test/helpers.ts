@@ -35,7 +35,8 @@ export function slowWorkflow(steps: number, seed = 7): any {
 
 export async function tempServer(options: ServerOptions = {}): Promise<RunningServer & { dataDir: string }> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'diffgraph-srv-'));
-  const server = await startServer({ port: 0, dataDir, modelsDir: path.join(dataDir, 'models'), log: () => {}, ...options });
+  // No built editor unless a test asks for one: the placeholder page is what the header tests expect.
+  const server = await startServer({ port: 0, dataDir, modelsDir: path.join(dataDir, 'models'), editorDir: path.join(dataDir, 'no-editor'), log: () => {}, ...options });
   return Object.assign(server, { dataDir });
 }
 

@@ -1,0 +1,116 @@
+/**
+ * The server's HTTP API (docs/api.md): the node library, runs, uploads, output files, and the
+ * workflow library (server-routes.ts; optional: the editor works without it).
+ */
+import type { NodeLibrary } from './catalog.ts';
+
+export interface ApiError {
+  nodeId: string | null;
+  input?: string;
+  code: string;
+  message: string;
+}
+
+export type SubmitResult = { ok: true; runId: string } | { ok: false; status: number; errors: ApiError[] };
+
+export interface LibraryEntry {
+  name: string;
+  title?: string | null;
+  updatedAt?: number;
+}
+
+async function errorsOf(res: Response): Promise<ApiError[]> {
+  try {
+    const body = (await res.json()) as { errors?: ApiError[] };
+    if (Array.isArray(body.errors)) return body.errors;
+  } catch {
+    // Not JSON.
+  }
+  return [{ nodeId: null, code: `HTTP_${res.status}`, message: `The server answered ${res.status} ${res.statusText}.` }];
+}
+
+export class Api {
+  constructor(private readonly base = '') {}
+
+  private url(path: string): string {
+    return `${this.base}${path}`;
+  }
+
+  async nodes(): Promise<NodeLibrary> {
+    const res = await fetch(this.url('/api/nodes'));
+    if (!res.ok) throw new Error(`GET /api/nodes: ${res.status}`);
+    return (await res.json()) as NodeLibrary;
+  }
+
+  async submit(workflow: unknown, clientId: string): Promise<SubmitResult> {
+    let res: Response;
+    try {
+      res = await fetch(this.url('/api/runs'), {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ workflow, clientId }),
+      });
+    } catch (e) {
+      return { ok: false, status: 0, errors: [{ nodeId: null, code: 'NETWORK', message: `Cannot reach the server: ${(e as Error).message}` }] };
+    }
+    if (res.ok) return { ok: true, runId: ((await res.json()) as { runId: string }).runId };
+    return { ok: false, status: res.status, errors: await errorsOf(res) };
+  }
+
+  async cancel(runId: string): Promise<void> {
+    await fetch(this.url(`/api/runs/${encodeURIComponent(runId)}`), { method: 'DELETE' });
+  }
+
+  async run(runId: string): Promise<Record<string, unknown> | undefined> {
+    const res = await fetch(this.url(`/api/runs/${encodeURIComponent(runId)}`));
+    return res.ok ? ((await res.json()) as Record<string, unknown>) : undefined;
+  }
+
+  async upload(file: Blob): Promise<{ name: string }> {
+    const res = await fetch(this.url('/api/uploads'), { method: 'POST', body: file, headers: { 'Content-Type': 'application/octet-stream' } });
+    if (!res.ok) throw new Error((await errorsOf(res)).map((e) => e.message).join(' '));
+    return (await res.json()) as { name: string };
+  }
+
+  private hasLibrary: Promise<boolean> | undefined;
+
+  /** Whether this server serves /api/workflows (asked once, from its OpenAPI document, so no request 404s). */
+  libraryAvailable(): Promise<boolean> {
+    this.hasLibrary ??= fetch(this.url('/api/openapi.json'))
+      .then(async (res) => (res.ok ? Object.keys(((await res.json()) as { paths?: object }).paths ?? {}).some((p) => p.startsWith('/api/workflows')) : false))
+      .catch(() => false);
+    return this.hasLibrary;
+  }
+
+  /** The named workflows on the server; undefined when this server has no library. */
+  async libraryList(): Promise<LibraryEntry[] | undefined> {
+    if (!(await this.libraryAvailable())) return undefined;
+    try {
+      const res = await fetch(this.url('/api/workflows'));
+      if (!res.ok) return undefined;
+      return ((await res.json()) as { workflows: LibraryEntry[] }).workflows;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async libraryGet(name: string): Promise<unknown> {
+    const res = await fetch(this.url(`/api/workflows/${encodeURIComponent(name)}`));
+    if (!res.ok) throw new Error((await errorsOf(res)).map((e) => e.message).join(' '));
+    return res.json();
+  }
+
+  async librarySave(name: string, workflow: unknown): Promise<void> {
+    const res = await fetch(this.url(`/api/workflows/${encodeURIComponent(name)}`), {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(workflow),
+    });
+    if (!res.ok) throw new Error((await errorsOf(res)).map((e) => e.message).join(' '));
+  }
+
+  async libraryDelete(name: string): Promise<void> {
+    const res = await fetch(this.url(`/api/workflows/${encodeURIComponent(name)}`), { method: 'DELETE' });
+    if (!res.ok) throw new Error((await errorsOf(res)).map((e) => e.message).join(' '));
+  }
+}

@@ -1,0 +1,640 @@
+/**
+ * The editor app: toolbar, palette, canvas, side panels (outputs gallery, problems, library), runs
+ * over HTTP + WebSocket, files in and out (JSON, PNG with an embedded workflow), keyboard shortcuts.
+ */
+import type { Workflow } from '@diffgraph/engine';
+import { Api, type ApiError } from './api.ts';
+import { Catalog } from './catalog.ts';
+import { EventClient, type PreviewEvent, type ServerEvent } from './events.ts';
+import { FORMAT, GraphEditor, isLink, type NodeRunState } from './graph/index.ts';
+import { isPng, readPngText } from './png-text.ts';
+import { modal, prompt, showTooltip, toast } from './ui/dialogs.ts';
+import { clear, h } from './ui/dom.ts';
+import { createPalette, DRAG_TYPE, searchPopup } from './ui/palette.ts';
+
+const examples = import.meta.glob('../../../workflows/*.json', { eager: true, import: 'default' }) as Record<string, Workflow>;
+
+export const SHORTCUTS: [string, string][] = [
+  ['Ctrl+Enter', 'Run the workflow'],
+  ['Ctrl+Z / Ctrl+Shift+Z, Ctrl+Y', 'Undo / redo'],
+  ['Ctrl+C / Ctrl+V', 'Copy / paste the selected nodes (Ctrl+Shift+V keeps their input links)'],
+  ['Delete, Backspace', 'Delete the selected nodes'],
+  ['Ctrl+A', 'Select every node'],
+  ['Ctrl+click, Shift+click', 'Add a node to the selection'],
+  ['Ctrl+drag on empty canvas', 'Select nodes in a rectangle'],
+  ['Drag on empty canvas, Space+drag', 'Pan'],
+  ['Mouse wheel, + / −', 'Zoom'],
+  ['F or .', 'Fit the whole graph in view'],
+  ['/ or double-click on the canvas', 'Search and add a node'],
+  ['Ctrl+S', 'Save (download) the workflow as JSON'],
+  ['Ctrl+O', 'Open a workflow JSON or a PNG made by SaveImage'],
+  ['Drop a .json or .png file', 'Open it (a PNG restores the workflow embedded in it)'],
+  ['Drag from an output to an input', 'Connect (only compatible types connect)'],
+  ['Drag a link onto a widget', 'Feed that input from a node instead of the widget value'],
+  ['Double-click a node title', 'Rename the node (its id in the workflow)'],
+  ['Right-click', 'Node and canvas menu'],
+  ['?', 'This help'],
+  ['Esc', 'Close a dialog'],
+];
+
+interface GalleryItem {
+  runId: string;
+  nodeId: string;
+  label: string;
+  url?: string;
+  image: boolean;
+}
+
+const ACTIVE_STATES = new Set(['queued', 'running']);
+
+export class App {
+  readonly api = new Api();
+  editor!: GraphEditor;
+  catalog!: Catalog;
+  events!: EventClient;
+  private runId: string | undefined;
+  private runStatus = 'idle';
+  /** Node ids of the submitted workflow → planned, for mapping events onto nodes. */
+  private gallery: GalleryItem[] = [];
+  private problems: ApiError[] = [];
+  private readonly clientId = `editor-${Math.random().toString(36).slice(2, 10)}`;
+  /** What the last run submitted, and the events it got (for the Problems panel and tests). */
+  lastSubmitted: Workflow | undefined;
+  readonly eventLog: { type: string; nodeId?: string }[] = [];
+  private els!: {
+    status: HTMLElement; conn: HTMLElement; title: HTMLElement; run: HTMLButtonElement; cancel: HTMLButtonElement;
+    undo: HTMLButtonElement; redo: HTMLButtonElement; gallery: HTMLElement; problems: HTMLElement; problemsTab: HTMLElement;
+    library: HTMLElement; fileInput: HTMLInputElement; canvas: HTMLCanvasElement; tabs: Record<string, HTMLElement>; panes: Record<string, HTMLElement>;
+  };
+
+  constructor(private readonly root: HTMLElement) {}
+
+  async start(): Promise<void> {
+    const library = await this.api.nodes();
+    this.catalog = new Catalog(library);
+    this.buildLayout();
+    this.editor = new GraphEditor(this.els.canvas, this.catalog, {
+      onChange: () => this.updateButtons(),
+      onRequestSearch: (x, y) => void this.searchAt(x, y),
+      onHover: (text, x, y) => showTooltip(text, x, y),
+      prompt,
+    });
+    (this.editor.canvas as unknown as { onNodeTitleDblClick?: unknown }).onNodeTitleDblClick = undefined;
+    this.editor.graph.onNodeAdded = undefined;
+    this.els.canvas.addEventListener('dblclick', (e) => this.onDoubleClick(e));
+    this.events = new EventClient({
+      onEvent: (e) => this.onEvent(e),
+      onPreview: (p) => this.onPreview(p),
+      onStatus: (connected) => {
+        this.els.conn.className = `conn ${connected ? 'on' : 'off'}`;
+        this.els.conn.title = connected ? 'Connected to the server' : 'Not connected to the server (retrying)';
+      },
+    });
+    const resize = () => this.editor.resize();
+    new ResizeObserver(resize).observe(this.els.canvas);
+    resize();
+    this.installShortcuts();
+    this.installDrop();
+    const first = Object.values(examples)[0];
+    const saved = sessionStorage.getItem('diffgraph.current');
+    if (saved) {
+      try {
+        this.open(JSON.parse(saved) as Workflow, { quiet: true });
+      } catch {
+        if (first) this.open(structuredClone(first), { quiet: true });
+      }
+    } else if (first) this.open(structuredClone(first), { quiet: true });
+    (window as unknown as { diffgraph: unknown }).diffgraph = { app: this, editor: this.editor };
+    document.body.dataset.ready = 'true';
+  }
+
+  // ---- layout ---------------------------------------------------------------------------------
+
+  private buildLayout(): void {
+    const button = (label: string, title: string, onclick: () => void, extra: Record<string, string> = {}) =>
+      h('button', { title, onclick: () => onclick(), ...extra }, label);
+    const run = button('▶ Run', 'Run the workflow (Ctrl+Enter)', () => void this.run(), { class: 'primary', 'data-testid': 'run' });
+    const cancel = button('■ Cancel', 'Cancel the running workflow', () => void this.cancel(), { 'data-testid': 'cancel' });
+    const undo = button('↶', 'Undo (Ctrl+Z)', () => this.editor.undo(), { 'data-testid': 'undo' });
+    const redo = button('↷', 'Redo (Ctrl+Shift+Z)', () => this.editor.redo(), { 'data-testid': 'redo' });
+    const fileInput = h('input', { type: 'file', accept: '.json,.png,application/json,image/png', hidden: true, 'data-testid': 'file-input' });
+    fileInput.addEventListener('change', () => {
+      const file = fileInput.files?.[0];
+      if (file) void this.openFile(file);
+      fileInput.value = '';
+    });
+    const examplesSelect = h('select', { title: 'Open an example workflow', 'data-testid': 'examples' },
+      h('option', { value: '' }, 'Examples…'),
+      ...Object.keys(examples).sort().map((k) => h('option', { value: k }, k.split('/').pop()!.replace(/\.json$/, ''))));
+    examplesSelect.addEventListener('change', () => {
+      const wf = examples[examplesSelect.value];
+      if (wf) this.open(structuredClone(wf));
+      examplesSelect.value = '';
+    });
+    const status = h('span', { class: 'run-status', 'data-testid': 'run-status' }, 'idle');
+    const conn = h('span', { class: 'conn off', title: 'Not connected' });
+    const title = h('span', { class: 'wf-title', 'data-testid': 'wf-title' });
+    const toolbar = h('header', { class: 'toolbar' },
+      h('span', { class: 'brand' }, 'diffgraph'), title,
+      h('span', { class: 'sep' }), run, cancel,
+      h('span', { class: 'sep' }),
+      button('New', 'Start an empty workflow', () => this.open({ format: FORMAT, nodes: {} } as Workflow)),
+      button('Open…', 'Open a workflow JSON or a PNG made by SaveImage (Ctrl+O)', () => fileInput.click(), { 'data-testid': 'open' }),
+      button('Save', 'Download the workflow as JSON (Ctrl+S)', () => this.download(), { 'data-testid': 'save' }),
+      button('Save as…', 'Save the workflow in the server\'s library under a name', () => void this.saveToLibrary(), { 'data-testid': 'library-save' }),
+      examplesSelect,
+      h('span', { class: 'sep' }), undo, redo,
+      button('Fit', 'Fit the graph in view (F)', () => this.editor.fitView(), { 'data-testid': 'fit' }),
+      button('Arrange', 'Lay the nodes out in columns (undo with Ctrl+Z)', () => this.editor.arrange(), { 'data-testid': 'arrange' }),
+      h('span', { class: 'grow' }), conn, status,
+      button('?', 'Keyboard shortcuts and help (?)', () => this.help(), { 'data-testid': 'help' }),
+      fileInput);
+    const palette = h('aside', { class: 'palette', 'aria-label': 'Node palette' });
+    const canvas = h('canvas', { class: 'graph', tabindex: 0, 'data-testid': 'canvas' });
+    const main = h('main', { class: 'canvas-wrap' }, canvas);
+    const tabs: Record<string, HTMLElement> = {};
+    const panes: Record<string, HTMLElement> = {};
+    const tabBar = h('div', { class: 'tabs', role: 'tablist' });
+    const side = h('aside', { class: 'side' }, tabBar);
+    for (const [key, label] of [['outputs', 'Outputs'], ['problems', 'Problems'], ['library', 'Library']] as const) {
+      tabs[key] = h('button', { role: 'tab', 'data-testid': `tab-${key}`, onclick: () => this.showTab(key) }, label);
+      panes[key] = h('div', { class: 'pane', role: 'tabpanel', 'data-testid': `pane-${key}` });
+      tabBar.append(tabs[key]);
+      side.append(panes[key]);
+    }
+    this.root.append(toolbar, h('div', { class: 'body' }, palette, main, side));
+    this.els = {
+      status, conn, title, run, cancel, undo, redo, fileInput, canvas, tabs, panes,
+      gallery: panes.outputs, problems: panes.problems, problemsTab: tabs.problems, library: panes.library,
+    };
+    createPalette(palette, this.catalog, (type) => this.addNode(type));
+    this.showTab('outputs');
+    this.renderGallery();
+    this.renderProblems();
+    this.renderLibrary();
+  }
+
+  private showTab(key: string): void {
+    for (const [k, tab] of Object.entries(this.els.tabs)) tab.setAttribute('aria-selected', String(k === key));
+    for (const [k, pane] of Object.entries(this.els.panes)) pane.hidden = k !== key;
+    if (key === 'library') void this.renderLibrary();
+  }
+
+  private updateButtons(): void {
+    this.els.undo.disabled = !this.editor.canUndo;
+    this.els.redo.disabled = !this.editor.canRedo;
+    this.els.cancel.disabled = !ACTIVE_STATES.has(this.runStatus);
+    this.els.title.textContent = this.editor.title ?? 'untitled';
+    try {
+      sessionStorage.setItem('diffgraph.current', JSON.stringify(this.editor.toWorkflow()));
+    } catch {
+      // Storage full or disabled: nothing to keep.
+    }
+  }
+
+  private setStatus(status: string, detail?: string): void {
+    this.runStatus = status;
+    this.els.status.textContent = detail ? `${status}: ${detail}` : status;
+    this.els.status.dataset.status = status;
+    this.updateButtons();
+  }
+
+  // ---- nodes ----------------------------------------------------------------------------------
+
+  addNode(type: string, at?: [number, number]): string | undefined {
+    const id = this.editor.addNode(type, at);
+    this.els.canvas.focus();
+    return id;
+  }
+
+  private async searchAt(x: number, y: number): Promise<void> {
+    const type = await searchPopup(this.catalog, x, y);
+    if (type) this.addNode(type, [x, y]);
+  }
+
+  private onDoubleClick(e: MouseEvent): void {
+    const [gx, gy] = this.editor.toGraph(e.clientX, e.clientY);
+    const node = this.editor.graph.getNodeOnPos(gx, gy);
+    if (node && gy < node.pos[1]) {
+      const id = node.title;
+      void prompt({ title: 'Node id', value: id, multiline: false, clientX: e.clientX, clientY: e.clientY }).then((to) => {
+        if (to === null || to === id) return;
+        if (!/^[A-Za-z0-9_.-]+$/.test(to)) toast('A node id is letters, digits, ".", "-" and "_".', 'error');
+        else if (!this.editor.rename(id, to)) toast(`There is already a node "${to}".`, 'error');
+      });
+    }
+  }
+
+  // ---- files ----------------------------------------------------------------------------------
+
+  open(workflow: Workflow, options: { quiet?: boolean } = {}): void {
+    if (!workflow || typeof workflow !== 'object' || workflow.format !== FORMAT || typeof workflow.nodes !== 'object') {
+      toast(`Not a ${FORMAT} workflow.`, 'error');
+      return;
+    }
+    this.problems = [];
+    this.renderProblems();
+    this.editor.load(workflow);
+    if (!ACTIVE_STATES.has(this.runStatus)) this.setStatus('idle');
+    this.updateButtons();
+    if (!options.quiet) toast(`Opened ${this.editor.title ?? 'the workflow'} (${Object.keys(workflow.nodes).length} nodes)`);
+  }
+
+  async openFile(file: File): Promise<void> {
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    try {
+      if (isPng(bytes)) {
+        const text = await readPngText(bytes);
+        if (!text.workflow) {
+          toast(`${file.name} has no embedded workflow (only PNGs written by SaveImage with embed_metadata do).`, 'error');
+          return;
+        }
+        this.open(JSON.parse(text.workflow) as Workflow);
+        return;
+      }
+      this.open(JSON.parse(new TextDecoder().decode(bytes)) as Workflow);
+    } catch (e) {
+      toast(`Cannot open ${file.name}: ${(e as Error).message}`, 'error');
+    }
+  }
+
+  download(): void {
+    const wf = this.editor.toWorkflow();
+    const name = `${(this.editor.title ?? 'workflow').replace(/[^\w.-]+/g, '_').slice(0, 60) || 'workflow'}.json`;
+    const a = h('a', { href: URL.createObjectURL(new Blob([`${JSON.stringify(wf, null, 2)}\n`], { type: 'application/json' })), download: name });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+  }
+
+  private installDrop(): void {
+    window.addEventListener('dragover', (e) => {
+      if (e.dataTransfer?.types.includes('Files') || e.dataTransfer?.types.includes(DRAG_TYPE)) {
+        e.preventDefault();
+        e.stopPropagation();
+        e.dataTransfer.dropEffect = 'copy';
+      }
+    }, true);
+    window.addEventListener('drop', (e) => {
+      const type = e.dataTransfer?.getData(DRAG_TYPE);
+      if (type) {
+        e.preventDefault();
+        e.stopPropagation();
+        this.addNode(type, [e.clientX, e.clientY]);
+        return;
+      }
+      const file = e.dataTransfer?.files?.[0];
+      if (file) {
+        e.preventDefault();
+        e.stopPropagation();
+        void this.openFile(file);
+      }
+    }, true);
+  }
+
+  // ---- library --------------------------------------------------------------------------------
+
+  private async saveToLibrary(): Promise<void> {
+    const list = await this.api.libraryList();
+    if (!list) {
+      toast('This server has no workflow library (GET /api/workflows is missing); use Save to download instead.', 'error');
+      return;
+    }
+    const r = this.els.run.getBoundingClientRect();
+    const name = await prompt({ title: 'Save to the library as', value: this.editor.title ?? 'workflow', multiline: false, clientX: r.left + 200, clientY: r.bottom + 60 });
+    if (!name) return;
+    try {
+      await this.api.librarySave(name, this.editor.toWorkflow());
+      toast(`Saved "${name}" to the library`);
+      this.showTab('library');
+    } catch (e) {
+      toast(`Cannot save: ${(e as Error).message}`, 'error');
+    }
+  }
+
+  private async renderLibrary(): Promise<void> {
+    const pane = this.els.library;
+    const list = await this.api.libraryList();
+    clear(pane);
+    if (!list) {
+      pane.append(h('p', { class: 'empty' }, 'This server has no workflow library. Save downloads the workflow; Open and drag-and-drop load one.'));
+      return;
+    }
+    if (list.length === 0) pane.append(h('p', { class: 'empty' }, 'No saved workflows yet: use “Save to library”.'));
+    const ul = h('ul', { class: 'library' });
+    for (const item of list) {
+      const open = h('button', { class: 'link', 'data-testid': `library-open-${item.name}` }, item.name);
+      open.addEventListener('click', () => {
+        void this.api.libraryGet(item.name).then((wf) => this.open(wf as Workflow), (e: Error) => toast(e.message, 'error'));
+      });
+      const del = h('button', { class: 'small', title: `Delete "${item.name}"` }, '🗑');
+      del.addEventListener('click', () => {
+        if (!confirm(`Delete "${item.name}" from the library?`)) return;
+        void this.api.libraryDelete(item.name).then(() => this.renderLibrary(), (e: Error) => toast(e.message, 'error'));
+      });
+      ul.append(h('li', {}, open, item.title && item.title !== item.name ? h('span', { class: 'muted' }, ` ${item.title}`) : null, del));
+    }
+    pane.append(ul);
+  }
+
+  // ---- runs -----------------------------------------------------------------------------------
+
+  async run(): Promise<void> {
+    const workflow = this.editor.toWorkflow();
+    this.problems = [];
+    this.editor.clearDecorations();
+    this.setStatus('submitting');
+    this.lastSubmitted = workflow;
+    this.eventLog.length = 0;
+    const result = await this.api.submit(workflow, this.clientId);
+    if (!result.ok) {
+      this.setStatus('invalid', `${result.errors.length} problem${result.errors.length === 1 ? '' : 's'}`);
+      this.showErrors(result.errors);
+      return;
+    }
+    this.renderProblems();
+    this.runId = result.runId;
+    for (const id of plannedNodes(workflow, this.catalog)) this.editor.decoration(id).state = 'queued';
+    this.editor.redraw();
+    this.setStatus('queued');
+    this.events.watch(result.runId);
+    this.editor.advanceSeeds();
+  }
+
+  async cancel(): Promise<void> {
+    if (!this.runId) return;
+    await this.api.cancel(this.runId);
+  }
+
+  private showErrors(errors: ApiError[]): void {
+    this.problems = errors;
+    for (const e of errors) {
+      if (e.nodeId && this.editor.node(e.nodeId)) {
+        const d = this.editor.decoration(e.nodeId);
+        (d.errors ??= []).push({ input: e.input, code: e.code, message: e.message });
+      }
+    }
+    this.editor.redraw();
+    this.renderProblems();
+    this.showTab('problems');
+    const first = errors.find((e) => e.nodeId && this.editor.node(e.nodeId));
+    toast(errors.length === 1 ? errors[0].message : `${errors.length} problems: see the Problems panel.`, 'error');
+    void first;
+  }
+
+  private renderProblems(): void {
+    const pane = this.els.problems;
+    clear(pane);
+    this.els.problemsTab.textContent = this.problems.length ? `Problems (${this.problems.length})` : 'Problems';
+    if (this.problems.length === 0) {
+      pane.append(h('p', { class: 'empty' }, 'No problems.'));
+      return;
+    }
+    const ul = h('ul', { class: 'problems' });
+    for (const e of this.problems) {
+      const where = e.nodeId ? `${e.nodeId}${e.input ? ` › ${e.input}` : ''}` : 'workflow';
+      const li = h('li', { 'data-node': e.nodeId ?? '', 'data-input': e.input ?? '', 'data-code': e.code },
+        h('div', { class: 'where' }, h('b', {}, where), h('span', { class: 'code' }, e.code)), h('div', {}, e.message));
+      if (e.nodeId) li.addEventListener('click', () => this.editor.centerOn(e.nodeId!));
+      ul.append(li);
+    }
+    pane.append(ul);
+  }
+
+  private onEvent(e: ServerEvent): void {
+    if (!e.runId || e.runId !== this.runId) return;
+    const nodeId = typeof e.nodeId === 'string' ? e.nodeId : undefined;
+    this.eventLog.push({ type: e.type, nodeId });
+    const set = (id: string, state: NodeRunState) => {
+      if (!this.editor.node(id)) return;
+      const d = this.editor.decoration(id);
+      d.state = state;
+      if (state !== 'running') delete d.progress;
+    };
+    switch (e.type) {
+      case 'run.state': {
+        const run = e.run as { status: string; nodes?: Record<string, { state: string; progress?: { value: number; max: number }; error?: { message: string } }>; results?: Record<string, unknown> | null };
+        for (const [id, n] of Object.entries(run.nodes ?? {})) {
+          const state = ({ pending: 'queued', running: 'running', cached: 'cached', finished: 'done', failed: 'failed', skipped: 'skipped', cancelled: 'cancelled' } as Record<string, NodeRunState>)[n.state];
+          if (state) set(id, state);
+          if (n.progress && this.editor.node(id)) this.editor.decoration(id).progress = n.progress;
+        }
+        this.setStatus(run.status === 'succeeded' ? 'done' : run.status);
+        if (run.results) this.showResults(e.runId, run.results);
+        break;
+      }
+      case 'run.started':
+        this.setStatus('running');
+        for (const id of (e.nodes as string[] | undefined) ?? []) set(id, 'queued');
+        break;
+      case 'node.started':
+        if (nodeId) set(nodeId, 'running');
+        this.setStatus('running', nodeId);
+        break;
+      case 'node.cached':
+        if (nodeId) set(nodeId, 'cached');
+        break;
+      case 'node.progress':
+        if (nodeId && this.editor.node(nodeId)) {
+          const d = this.editor.decoration(nodeId);
+          d.state = 'running';
+          d.progress = { value: Number(e.value), max: Number(e.max) };
+          this.setStatus('running', `${nodeId} ${e.value}/${e.max}`);
+        }
+        break;
+      case 'node.finished':
+        if (nodeId) set(nodeId, 'done');
+        break;
+      case 'node.failed': {
+        if (!nodeId) break;
+        const error = e.error as { nodeId: string; message: string } | undefined;
+        set(nodeId, error && error.nodeId !== nodeId ? 'skipped' : 'failed');
+        if (error && error.nodeId === nodeId && this.editor.node(nodeId)) {
+          const d = this.editor.decoration(nodeId);
+          d.errors = [{ code: 'NODE_FAILED', message: error.message }];
+          this.problems.push({ nodeId, code: 'NODE_FAILED', message: error.message });
+          this.renderProblems();
+        }
+        break;
+      }
+      case 'run.finished':
+      case 'run.failed':
+      case 'run.cancelled': {
+        for (const id of this.editor.nodeIds()) {
+          const d = this.editor.decorationOf(id);
+          if (d?.state === 'queued' || d?.state === 'running') set(id, e.type === 'run.cancelled' ? 'cancelled' : 'skipped');
+        }
+        this.setStatus(e.type === 'run.finished' ? 'done' : e.type === 'run.failed' ? 'failed' : 'cancelled', e.type === 'run.failed' ? String(e.message ?? '') : undefined);
+        this.showResults(e.runId, (e.outputs ?? {}) as Record<string, unknown>);
+        break;
+      }
+      case 'run.interrupted':
+        this.setStatus('interrupted');
+        break;
+      default:
+        return;
+    }
+    this.editor.redraw();
+  }
+
+  private onPreview(p: PreviewEvent): void {
+    if (p.runId !== this.runId || !this.editor.node(p.nodeId)) return;
+    this.eventLog.push({ type: 'node.preview', nodeId: p.nodeId });
+    const img = new Image();
+    img.onload = () => {
+      const d = this.editor.decoration(p.nodeId);
+      const images = d.images && d.live ? [...d.images] : [];
+      images[p.index] = img;
+      d.images = images.filter(Boolean);
+      d.live = true;
+      this.editor.fitImages(p.nodeId);
+    };
+    img.src = p.url;
+    const def = this.catalog.get(this.editor.node(p.nodeId)!.type);
+    if (def?.output) this.addToGallery({ runId: p.runId, nodeId: p.nodeId, label: `${p.nodeId} (preview ${p.index + 1})`, url: p.url, image: true });
+  }
+
+  private showResults(runId: string, results: Record<string, unknown>): void {
+    for (const [nodeId, r] of Object.entries(results)) {
+      const result = r as { status: string; values?: Record<string, unknown>; error?: { message: string } };
+      if (result.status !== 'succeeded' || !result.values) continue;
+      const files = collectFiles(result.values, runId);
+      const notes: string[] = [];
+      const images: HTMLImageElement[] = [];
+      for (const f of files) {
+        const image = /\.(png|jpe?g)$/i.test(f.file);
+        if (image) {
+          const img = new Image();
+          img.onload = () => this.editor.fitImages(nodeId);
+          img.src = f.url;
+          images.push(img);
+        } else notes.push(`file: ${f.file.split('/').pop()}`);
+        this.addToGallery({ runId, nodeId, label: `${nodeId} · ${f.file.split('/').pop()}`, url: f.url, image });
+      }
+      for (const [name, v] of Object.entries(result.values)) {
+        const t = (v as { tensor?: { shape: number[]; dtype: string } } | null)?.tensor;
+        if (t) notes.push(`${name}: ${t.dtype}[${t.shape.join('×')}]`);
+      }
+      if (this.editor.node(nodeId)) {
+        const d = this.editor.decoration(nodeId);
+        if (images.length) {
+          d.images = images;
+          d.live = false;
+        }
+        if (notes.length) d.notes = notes;
+      }
+    }
+    this.editor.redraw();
+  }
+
+  private addToGallery(item: GalleryItem): void {
+    if (item.url && this.gallery.some((g) => g.url === item.url && g.label === item.label)) return;
+    this.gallery.unshift(item);
+    this.gallery = this.gallery.slice(0, 200);
+    this.renderGallery();
+  }
+
+  private renderGallery(): void {
+    const pane = this.els.gallery;
+    clear(pane);
+    if (this.gallery.length === 0) {
+      pane.append(h('p', { class: 'empty' }, 'Outputs of your runs appear here.'));
+      return;
+    }
+    const grid = h('div', { class: 'gallery' });
+    for (const item of this.gallery) {
+      const content = item.image && item.url
+        ? h('img', { src: item.url, alt: item.label, loading: 'lazy' })
+        : h('div', { class: 'file' }, (item.label.split('.').pop() ?? 'file').slice(0, 5));
+      const fig = h('figure', { 'data-node': item.nodeId },
+        item.url ? h('a', { href: item.url, target: '_blank', rel: 'noopener' }, content) : content,
+        h('figcaption', {}, item.label));
+      grid.append(fig);
+    }
+    pane.append(grid);
+  }
+
+  // ---- help and shortcuts ---------------------------------------------------------------------
+
+  help(): void {
+    const table = h('table', { class: 'shortcuts' }, ...SHORTCUTS.map(([k, v]) => h('tr', {}, h('td', {}, h('kbd', {}, k)), h('td', {}, v))));
+    const body = h('div', {},
+      table,
+      h('p', { class: 'muted' }, 'Node states: queued (grey), running (amber, with progress), cached (blue), done (green), failed (red). Hover a widget, socket or node title for its description.'));
+    modal('Keyboard shortcuts', body, 'help-panel');
+  }
+
+  private installShortcuts(): void {
+    document.addEventListener('keydown', (e) => {
+      const target = e.target as HTMLElement;
+      const typing = target.closest('input, textarea, select, [contenteditable]') !== null;
+      if (typing) return;
+      const ctrl = e.ctrlKey || e.metaKey;
+      const onCanvas = target === this.els.canvas;
+      const key = e.key.toLowerCase();
+      let handled = true;
+      if (ctrl && key === 'enter') void this.run();
+      else if (ctrl && key === 'z' && !e.shiftKey) this.editor.undo();
+      else if (ctrl && ((key === 'z' && e.shiftKey) || key === 'y')) this.editor.redo();
+      else if (ctrl && key === 's') this.download();
+      else if (ctrl && key === 'o') this.els.fileInput.click();
+      else if (ctrl && key === 'c' && !onCanvas) this.editor.copy();
+      else if (ctrl && key === 'v' && !onCanvas) this.editor.paste();
+      else if (ctrl && key === 'a' && !onCanvas) this.editor.selectAll();
+      else if ((key === 'delete' || key === 'backspace') && !onCanvas) this.editor.deleteSelected();
+      else if (!ctrl && (key === 'f' || key === '.')) this.editor.fitView();
+      else if (!ctrl && (key === '+' || key === '=')) this.editor.zoom(1.2);
+      else if (!ctrl && key === '-') this.editor.zoom(1 / 1.2);
+      else if (!ctrl && key === '?') this.help();
+      else if (!ctrl && key === '/') {
+        const r = this.els.canvas.getBoundingClientRect();
+        void this.searchAt(r.left + r.width / 2 - 150, r.top + 80);
+      } else handled = false;
+      if (handled) {
+        e.preventDefault();
+        e.stopPropagation();
+      }
+    }, true);
+  }
+}
+
+/** The nodes a run computes: ancestors of the outputs (as the server plans). */
+export function plannedNodes(workflow: Workflow, catalog: Catalog): string[] {
+  const targets = workflow.outputs ?? Object.entries(workflow.nodes).filter(([, n]) => catalog.get(n.type)?.output).map(([id]) => id);
+  const seen = new Set<string>();
+  const stack = targets.filter((id) => Object.hasOwn(workflow.nodes, id));
+  while (stack.length) {
+    const id = stack.pop()!;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    for (const v of Object.values(workflow.nodes[id]?.inputs ?? {})) if (isLink(v) && Object.hasOwn(workflow.nodes, v.from)) stack.push(v.from);
+  }
+  return [...seen];
+}
+
+/** File references in an output value: { file, url } objects, or absolute paths inside this run's folder. */
+export function collectFiles(value: unknown, runId: string): { file: string; url: string }[] {
+  const out: { file: string; url: string }[] = [];
+  const visit = (v: unknown) => {
+    if (typeof v === 'string') {
+      const i = v.indexOf(`/${runId}/`);
+      if (v.startsWith('/') && i >= 0) {
+        const rel = v.slice(i + 1);
+        out.push({ file: rel, url: `/api/files/${rel.split('/').map(encodeURIComponent).join('/')}` });
+      }
+      return;
+    }
+    if (Array.isArray(v)) return v.forEach(visit);
+    if (v && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      if (typeof o.file === 'string' && typeof o.url === 'string') {
+        out.push({ file: o.file, url: o.url });
+        return;
+      }
+      Object.values(o).forEach(visit);
+    }
+  };
+  visit(value);
+  return out;
+}

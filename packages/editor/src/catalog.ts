@@ -1,0 +1,151 @@
+/**
+ * The node library as the editor sees it (from GET /api/nodes): definitions by type, categories,
+ * which socket types may feed which, socket colors, and which widget edits each input.
+ * No UI library here: the litegraph adapter (src/graph/) and the panels both read it.
+ */
+import type { InputSpec, NodeDefinition, OutputSpec } from '@diffgraph/engine';
+
+/** A node definition as served (no `run`), plus the pack that registered it. */
+export type NodeInfo = Omit<NodeDefinition, 'run'> & { pack?: string };
+
+export interface NodeLibrary {
+  nodes: NodeInfo[];
+  schema?: unknown;
+  /** Optional: sub → the types it may feed besides itself (INT → FLOAT). Defaults below when absent. */
+  subtypes?: Record<string, string[]>;
+}
+
+export type { InputSpec, OutputSpec };
+
+export const PRIMITIVES = new Set(['INT', 'FLOAT', 'STRING', 'BOOLEAN', 'JSON']);
+
+/** The relations the engine's default registry declares (used when /api/nodes does not list them). */
+export const DEFAULT_SUBTYPES: Record<string, string[]> = { INT: ['FLOAT'], LATENT: ['TENSOR'], TENSOR: ['LATENT'] };
+
+export type WidgetKind =
+  | 'socket' // needs a link
+  | 'int'
+  | 'float'
+  | 'seed' // an INT seed: number + control (fixed / increment / decrement / randomize)
+  | 'enum'
+  | 'toggle'
+  | 'text'
+  | 'multiline'
+  | 'json'; // JSON literal (or an optional value without default), edited as JSON text
+
+export const SEED_CONTROLS = ['fixed', 'increment', 'decrement', 'randomize'] as const;
+export type SeedControl = (typeof SEED_CONTROLS)[number];
+
+export function widgetKind(name: string, spec: InputSpec): WidgetKind {
+  if (!PRIMITIVES.has(spec.type)) return 'socket';
+  const noDefault = spec.default === undefined;
+  if (spec.type === 'JSON') return 'json';
+  // Optional with no default: left out unless given, so it is edited as (possibly empty) JSON text.
+  if (noDefault && spec.optional && spec.type !== 'STRING') return 'json';
+  if (spec.type === 'INT') return /(^|_)seed$/.test(name) ? 'seed' : 'int';
+  if (spec.type === 'FLOAT') return 'float';
+  if (spec.type === 'BOOLEAN') return 'toggle';
+  if (spec.enum) return 'enum';
+  return spec.multiline ? 'multiline' : 'text';
+}
+
+/** The value a fresh widget shows. */
+export function initialValue(kind: WidgetKind, spec: InputSpec): unknown {
+  if (kind === 'json') return spec.default === undefined ? '' : JSON.stringify(spec.default);
+  if (spec.default !== undefined) return spec.default;
+  switch (kind) {
+    case 'int':
+    case 'seed':
+    case 'float':
+      return spec.min !== undefined && spec.min > 0 ? spec.min : 0;
+    case 'toggle':
+      return false;
+    case 'enum':
+      return spec.enum?.[0] ?? '';
+    default:
+      return '';
+  }
+}
+
+/** A stable, readable color per socket type (hue from a string hash; a few fixed for the common ones). */
+const FIXED_COLORS: Record<string, string> = {
+  MODEL: '#b39ddb', TEXT_ENCODER: '#ffd180', VAE: '#ff8a80', CONDITIONING: '#ffcc80', LATENT: '#f48fb1',
+  IMAGE: '#80cbc4', MASK: '#a5d6a7', NOISE: '#b0bec5', SIGMAS: '#80deea', SOLVER: '#9fa8da', GUIDER: '#ce93d8',
+  TENSOR: '#f8bbd0', INT: '#aed581', FLOAT: '#c5e1a5', STRING: '#fff59d', BOOLEAN: '#ffab91', JSON: '#bcaaa4',
+};
+
+export function typeColor(type: string): string {
+  const fixed = FIXED_COLORS[type];
+  if (fixed) return fixed;
+  let h = 0;
+  for (let i = 0; i < type.length; i++) h = (h * 31 + type.charCodeAt(i)) >>> 0;
+  return `hsl(${h % 360}, 60%, 70%)`;
+}
+
+export class Catalog {
+  readonly byType = new Map<string, NodeInfo>();
+  private readonly subtypes: Record<string, string[]>;
+
+  constructor(readonly library: NodeLibrary) {
+    for (const def of library.nodes) this.byType.set(def.type, def);
+    this.subtypes = library.subtypes ?? DEFAULT_SUBTYPES;
+  }
+
+  get(type: string): NodeInfo | undefined {
+    return this.byType.get(type);
+  }
+
+  get nodes(): NodeInfo[] {
+    return [...this.byType.values()];
+  }
+
+  /** Categories in alphabetical order, each with its nodes by type. */
+  categories(): { category: string; nodes: NodeInfo[] }[] {
+    const groups = new Map<string, NodeInfo[]>();
+    for (const def of this.nodes) {
+      const list = groups.get(def.category) ?? [];
+      list.push(def);
+      groups.set(def.category, list);
+    }
+    return [...groups.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([category, nodes]) => ({ category, nodes: nodes.sort((a, b) => a.type.localeCompare(b.type)) }));
+  }
+
+  isAssignable(from: string, to: string): boolean {
+    return from === to || (this.subtypes[from]?.includes(to) ?? false);
+  }
+
+  /** Every output type that may feed an input of `to` (itself first). */
+  acceptedBy(to: string): string[] {
+    const out = [to];
+    for (const [sub, sups] of Object.entries(this.subtypes)) if (sub !== to && sups.includes(to)) out.push(sub);
+    return out;
+  }
+
+  /** Every socket type named by some definition. */
+  allTypes(): string[] {
+    const types = new Set<string>();
+    for (const def of this.nodes) {
+      for (const s of Object.values(def.inputs)) types.add(s.type);
+      for (const s of Object.values(def.outputs)) types.add(s.type);
+    }
+    return [...types].sort();
+  }
+
+  /** Node search: every word must appear in the type, category or description; type matches rank first. */
+  search(query: string): NodeInfo[] {
+    const words = query.toLowerCase().split(/\s+/).filter(Boolean);
+    if (words.length === 0) return this.nodes.sort((a, b) => a.type.localeCompare(b.type));
+    const scored: { def: NodeInfo; score: number }[] = [];
+    for (const def of this.nodes) {
+      const type = def.type.toLowerCase();
+      const hay = `${type} ${def.category.toLowerCase()} ${def.description.toLowerCase()}`;
+      if (!words.every((w) => hay.includes(w))) continue;
+      let score = 0;
+      for (const w of words) score += type.startsWith(w) ? 0 : type.includes(w) ? 1 : 3;
+      scored.push({ def, score });
+    }
+    return scored.sort((a, b) => a.score - b.score || a.def.type.localeCompare(b.def.type)).map((s) => s.def);
+  }
+}

@@ -1,0 +1,392 @@
+/**
+ * End to end: the editor bundle (built here with Vite's JS API) served by a real `diffgraph serve` on
+ * loopback, driven in Debian's Chromium by playwright-core with pointer and keyboard input. Any console
+ * error or page error fails the test. Screenshots go to packages/editor/test-output/.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { build } from 'vite';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const editorDir = fileURLToPath(new URL('..', import.meta.url));
+const repo = path.resolve(editorDir, '..', '..');
+const shots = path.join(editorDir, 'test-output');
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium && process.env.CI) throw new Error(`e2e: ${CHROMIUM} is missing (apt-get install -y chromium)`);
+
+type Pt = [number, number];
+
+let server: ChildProcess;
+let baseUrl = '';
+let dataDir = '';
+let browser: Browser;
+let page: Page;
+const problems: string[] = [];
+/** Browser-logged failed requests a test expects (e.g. the 400 of an invalid workflow). */
+let expectedFailures: RegExp[] = [];
+/** The workflow the first test ran (SaveImage embeds it in its PNGs), and one of those PNGs. */
+let submitted: unknown;
+/** dist/ is where `diffgraph serve` looks for the editor; removed again when this test built it. */
+const dist = path.join(editorDir, 'dist');
+const distExisted = existsSync(path.join(dist, 'index.html'));
+let pngUrl = '';
+
+async function startServer(): Promise<string> {
+  dataDir = mkdtempSync(path.join(tmpdir(), 'diffgraph-e2e-'));
+  server = spawn(process.execPath, [path.join(repo, 'packages/server/bin/diffgraph.js'), 'serve', '--port', '0', '--data', dataDir], {
+    cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DIFFGRAPH_TOKEN: '' },
+  });
+  let log = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`diffgraph serve did not start:\n${log}`)), 30_000);
+    const onData = (chunk: Buffer) => {
+      log += chunk.toString();
+      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(log);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    server.stdout!.on('data', onData);
+    server.stderr!.on('data', onData);
+    server.once('exit', (code) => reject(new Error(`diffgraph serve exited (${code}):\n${log}`)));
+  });
+}
+
+const shot = (name: string) => page.screenshot({ path: path.join(shots, `${name}.png`) });
+
+/** Page coordinates of a node part (title, an input socket or widget, an output socket). */
+async function at(id: string, part: { input?: string; output?: string; title?: boolean } = { title: true }): Promise<Pt> {
+  const p = await page.evaluate(({ id, part }) => (window as any).diffgraph.editor.locate(id, part), { id, part });
+  if (!p) throw new Error(`no ${JSON.stringify(part)} on node ${id}`);
+  return p as Pt;
+}
+
+async function toClient(x: number, y: number): Promise<Pt> {
+  return page.evaluate(({ x, y }) => (window as any).diffgraph.editor.toClient(x, y), { x, y }) as Promise<Pt>;
+}
+
+async function workflow(): Promise<any> {
+  return page.evaluate(() => (window as any).diffgraph.editor.toWorkflow());
+}
+
+async function drag(from: Pt, to: Pt): Promise<void> {
+  await page.mouse.move(from[0], from[1]);
+  await page.mouse.down();
+  await page.mouse.move((from[0] + to[0]) / 2, (from[1] + to[1]) / 2, { steps: 4 });
+  await page.mouse.move(to[0], to[1], { steps: 4 });
+  await page.mouse.up();
+}
+
+async function connect(from: string, output: string, to: string, input: string): Promise<void> {
+  await drag(await at(from, { output }), await at(to, { input }));
+}
+
+/** Drags a palette entry onto the canvas at graph position (x, y); returns the new node's id. */
+async function addFromPalette(type: string, x: number, y: number): Promise<string> {
+  const before: string[] = await page.evaluate(() => (window as any).diffgraph.editor.nodeIds());
+  const [cx, cy] = await toClient(x + 20, y + 10);
+  const box = (await page.locator('canvas.graph').boundingBox())!;
+  await page.locator(`[data-testid="palette-${type}"]`).dragTo(page.locator('canvas.graph'), { targetPosition: { x: cx - box.x, y: cy - box.y } });
+  const after: string[] = await page.evaluate(() => (window as any).diffgraph.editor.nodeIds());
+  const added = after.filter((id) => !before.includes(id));
+  expect(added).toHaveLength(1);
+  return added[0];
+}
+
+async function editWidget(id: string, input: string, value: string, multiline = false): Promise<void> {
+  const [x, y] = await at(id, { input });
+  await page.mouse.click(x, y);
+  const field = page.locator('[data-testid="prompt-input"]');
+  await field.waitFor();
+  await field.fill(value);
+  await field.press(multiline ? 'Control+Enter' : 'Enter');
+  await field.waitFor({ state: 'detached' });
+}
+
+async function runStatus(): Promise<string> {
+  return (await page.locator('[data-testid="run-status"]').getAttribute('data-status')) ?? '';
+}
+
+async function waitForStatus(statuses: string[], timeout = 20_000): Promise<string> {
+  const end = Date.now() + timeout;
+  for (;;) {
+    const s = await runStatus();
+    if (statuses.includes(s)) return s;
+    if (Date.now() > end) throw new Error(`run status stayed "${s}" (wanted ${statuses.join(' or ')})`);
+    await page.waitForTimeout(50);
+  }
+}
+
+async function openFile(name: string, content: string | Buffer): Promise<void> {
+  await page.locator('[data-testid="file-input"]').setInputFiles({ name, mimeType: name.endsWith('.png') ? 'image/png' : 'application/json', buffer: Buffer.from(content) });
+}
+
+describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () => {
+  beforeAll(async () => {
+    rmSync(shots, { recursive: true, force: true });
+    mkdirSync(shots, { recursive: true });
+    const [url] = await Promise.all([
+      startServer(),
+      build({ configFile: path.join(editorDir, 'vite.config.ts'), logLevel: 'error' }),
+    ]);
+    baseUrl = url;
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+    const context = await browser.newContext({ viewport: { width: 1600, height: 1000 }, acceptDownloads: true });
+    page = await context.newPage();
+    page.on('console', (m) => {
+      if (m.type() !== 'error') return;
+      const expected = expectedFailures.findIndex((re) => re.test(m.text()));
+      if (expected >= 0) expectedFailures.splice(expected, 1);
+      else problems.push(`console.error: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    if (process.env.E2E_DEBUG) page.on('console', (m) => console.log('[browser]', m.type(), m.text()));
+    await page.goto(baseUrl);
+    await page.waitForSelector('body[data-ready]', { timeout: 45_000 });
+  }, 90_000);
+
+  afterEach(() => {
+    expect(problems, 'no console errors').toEqual([]);
+    expect(expectedFailures.map(String), 'expected request failures').toEqual([]);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    server?.kill('SIGTERM');
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    if (!distExisted) rmSync(dist, { recursive: true, force: true });
+  });
+
+  it('builds txt2img from the palette, refuses a wrong link, edits widgets, runs it with progress, previews and images', async () => {
+    await page.getByRole('button', { name: 'New' }).click();
+    expect(await page.evaluate(() => (window as any).diffgraph.editor.nodeIds())).toEqual([]);
+    // The palette comes from GET /api/nodes: categories, and search.
+    await expect.poll(() => page.locator('.palette details summary').allTextContents()).toContain('sampling');
+    await page.locator('[data-testid="palette-search"]').fill('sample');
+    await expect.poll(() => page.locator('.palette-list [data-type]').first().getAttribute('data-type')).toBe('Sample');
+    await page.locator('[data-testid="palette-search"]').fill('');
+    // Zoom out with the keyboard so the graph fits.
+    await page.locator('canvas.graph').click({ position: { x: 5, y: 5 } });
+    await page.keyboard.press('-');
+    await page.keyboard.press('-');
+    await page.keyboard.press('-');
+
+    const model = await addFromPalette('LoadPipeline', 0, 0);
+    const pos = await addFromPalette('TextEncode', 270, 0);
+    const cfg = await addFromPalette('CFGGuider', 540, 0);
+    const schedule = await addFromPalette('Schedule', 270, 260);
+    const latent = await addFromPalette('EmptyLatent', 270, 560);
+    const noise = await addFromPalette('RandomNoise', 540, 200);
+    const solver = await addFromPalette('Solver', 0, 260);
+    const sample = await addFromPalette('Sample', 810, 0);
+    const decode = await addFromPalette('VAEDecode', 1080, 0);
+    const save = await addFromPalette('SaveImage', 1080, 200);
+    expect([model, pos, cfg, schedule, latent, noise, solver, sample, decode, save]).toEqual(
+      ['load_pipeline', 'text_encode', 'cfg_guider', 'schedule', 'empty_latent', 'random_noise', 'solver', 'sample', 'vae_decode', 'save_image']);
+
+    // A MODEL output does not connect to a SIGMAS input.
+    await connect(model, 'model', sample, 'sigmas');
+    expect((await workflow()).nodes[sample].inputs.sigmas).toBeUndefined();
+
+    await connect(model, 'text_encoder', pos, 'encoder');
+    await connect(model, 'model', cfg, 'model');
+    await connect(pos, 'conditioning', cfg, 'positive');
+    await connect(model, 'model', schedule, 'model');
+    await connect(model, 'model', latent, 'model');
+    await connect(noise, 'noise', sample, 'noise');
+    await connect(cfg, 'guider', sample, 'guider');
+    await connect(solver, 'solver', sample, 'solver');
+    await connect(schedule, 'sigmas', sample, 'sigmas');
+    await connect(latent, 'latent', sample, 'latent');
+    await connect(sample, 'samples', decode, 'latent');
+    await connect(model, 'vae', decode, 'vae');
+    await connect(decode, 'image', save, 'images');
+    await editWidget(pos, 'text', 'a red circle on the left', true);
+    await editWidget(schedule, 'steps', '12');
+    await editWidget(latent, 'batch', '4');
+    // Typed arithmetic is evaluated without eval (the CSP forbids it), and clamped to the input's range.
+    await editWidget(sample, 'preview_every', '1+1');
+    await editWidget(cfg, 'cfg', '1e9');
+    await shot('01-built');
+    const wf = await workflow();
+    expect(wf.nodes[sample].inputs).toEqual({
+      noise: { from: noise, output: 'noise' }, guider: { from: cfg, output: 'guider' }, solver: { from: solver, output: 'solver' },
+      sigmas: { from: schedule, output: 'sigmas' }, latent: { from: latent, output: 'latent' }, preview_every: 2,
+    });
+    expect(wf.nodes[cfg].inputs.cfg).toBe(100);
+    await editWidget(cfg, 'cfg', '4');
+    expect(wf.nodes[pos].inputs).toEqual({ encoder: { from: model, output: 'text_encoder' }, text: 'a red circle on the left' });
+    expect(wf.nodes[schedule].inputs.steps).toBe(12);
+    expect(wf.nodes[save].inputs).toEqual({ images: { from: decode, output: 'image' } });
+    await page.getByRole('button', { name: 'Fit' }).click();
+    await shot('01-built-fit');
+
+    await page.getByTestId('run').click();
+    await waitForStatus(['done', 'failed', 'invalid'], 30_000);
+    expect(await runStatus()).toBe('done');
+    const log: { type: string; nodeId?: string }[] = await page.evaluate(() => (window as any).diffgraph.app.eventLog);
+    expect(log.filter((e) => e.type === 'node.progress' && e.nodeId === sample).length).toBeGreaterThanOrEqual(12);
+    expect(log.filter((e) => e.type === 'node.preview' && e.nodeId === sample).length).toBeGreaterThan(0);
+    const states = await page.evaluate((ids) => ids.map((id: string) => (window as any).diffgraph.editor.decorationOf(id)?.state), [model, sample, save]);
+    expect(states).toEqual(['done', 'done', 'done']);
+    const sampleImages = await page.evaluate((id) => (window as any).diffgraph.editor.decorationOf(id)?.images?.length ?? 0, sample);
+    expect(sampleImages).toBeGreaterThan(0);
+    await expect.poll(() => page.locator('[data-testid="pane-outputs"] figure[data-node="save_image"] img').count()).toBe(4);
+    await expect.poll(() => page.evaluate((id) => (window as any).diffgraph.editor.decorationOf(id)?.images?.filter((i: HTMLImageElement) => i.complete && i.naturalWidth > 0).length, save)).toBe(4);
+    submitted = await page.evaluate(() => (window as any).diffgraph.app.lastSubmitted);
+    pngUrl = (await page.locator('[data-testid="pane-outputs"] figure[data-node="save_image"] img').first().getAttribute('src'))!;
+    await page.waitForTimeout(100);
+    await shot('02-ran');
+  }, 60_000);
+
+  it('saves (download) and loads the workflow back; a reload keeps it', async () => {
+    const before = await workflow();
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('save').click()]);
+    const saved = JSON.parse(readFileSync((await download.path())!, 'utf8'));
+    expect(saved).toEqual(before);
+    await page.getByRole('button', { name: 'New' }).click();
+    expect((await workflow()).nodes).toEqual({});
+    await openFile('saved.json', JSON.stringify(saved));
+    await expect.poll(() => workflow()).toEqual(saved);
+    await page.reload();
+    await page.waitForSelector('body[data-ready]');
+    expect(await workflow()).toEqual(saved);
+    const hasLibrary = await page.evaluate(() => (window as any).diffgraph.app.api.libraryAvailable());
+    if (hasLibrary) {
+      await page.getByTestId('library-save').click();
+      await page.getByTestId('prompt-input').fill('e2e saved');
+      await page.getByTestId('prompt-input').press('Enter');
+      await page.getByTestId('library-open-e2e saved').waitFor();
+      await page.getByRole('button', { name: 'New' }).click();
+      await page.getByTestId('library-open-e2e saved').click();
+      await expect.poll(() => workflow()).toEqual(saved);
+    }
+  }, 30_000);
+
+  it('restores the workflow embedded in a PNG made by SaveImage when it is dropped', async () => {
+    expect(submitted).toBeTruthy();
+    const png = Buffer.from(await (await fetch(new URL(pngUrl, baseUrl))).arrayBuffer());
+    await page.getByRole('button', { name: 'New' }).click();
+    await page.evaluate(async (b64) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const dt = new DataTransfer();
+      dt.items.add(new File([bytes], 'shapes_00001.png', { type: 'image/png' }));
+      const canvas = document.querySelector('canvas.graph')!;
+      const r = canvas.getBoundingClientRect();
+      for (const type of ['dragenter', 'dragover', 'drop']) {
+        canvas.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true, clientX: r.left + 300, clientY: r.top + 300 }));
+      }
+    }, png.toString('base64'));
+    await expect.poll(() => page.evaluate(() => (window as any).diffgraph.editor.nodeIds().length)).toBe(10);
+    expect(await workflow()).toEqual(submitted);
+    await shot('03-dropped-png');
+  }, 30_000);
+
+  it('shows a validation error from the server on the offending node and input', async () => {
+    const wf = JSON.parse(readFileSync(path.join(repo, 'workflows/gmm-solver-lab.json'), 'utf8'));
+    wf.nodes.schedule.inputs.steps = 0;
+    wf.nodes.solver.inputs.kind = 'dpmsolver+++';
+    await openFile('broken.json', JSON.stringify(wf));
+    await expect.poll(() => page.evaluate(() => (window as any).diffgraph.editor.nodeIds().length)).toBe(8);
+    // The browser logs the 400 answer of POST /api/runs as a console error: the one error expected here.
+    expectedFailures = [/Failed to load resource: the server responded with a status of 400/];
+    await page.getByTestId('run').click();
+    await waitForStatus(['invalid']);
+    const errors = await page.evaluate(() => ({
+      schedule: (window as any).diffgraph.editor.decorationOf('schedule')?.errors,
+      solver: (window as any).diffgraph.editor.decorationOf('solver')?.errors,
+      sample: (window as any).diffgraph.editor.decorationOf('sample')?.errors,
+    }));
+    expect(errors.schedule).toEqual([expect.objectContaining({ input: 'steps', code: 'BELOW_MIN' })]);
+    expect(errors.solver).toEqual([expect.objectContaining({ input: 'kind', code: 'NOT_IN_ENUM' })]);
+    expect(errors.sample).toBeUndefined();
+    await expect(page.locator('[data-testid="pane-problems"] li[data-node="schedule"][data-input="steps"]').count()).resolves.toBe(1);
+    await expect.poll(() => expectedFailures.length).toBe(0);
+    await shot('04-validation-error');
+  }, 30_000);
+
+  it('undo/redo, copy/paste, multi-select, delete, fit, help', async () => {
+    await openFile('lab.json', readFileSync(path.join(repo, 'workflows/gmm-solver-lab.json'), 'utf8'));
+    const count = () => page.evaluate(() => (window as any).diffgraph.editor.nodeIds().length as number);
+    await expect.poll(count).toBe(8);
+    const title = await at('noise');
+    await page.mouse.click(title[0], title[1]);
+    const solverTitle = await at('solver');
+    await page.keyboard.down('Shift');
+    await page.mouse.click(solverTitle[0], solverTitle[1]);
+    await page.keyboard.up('Shift');
+    expect((await page.evaluate(() => (window as any).diffgraph.editor.selectedIds())).sort()).toEqual(['noise', 'solver']);
+    await page.keyboard.press('Control+c');
+    const box = (await page.locator('canvas.graph').boundingBox())!;
+    await page.mouse.move(box.x + box.width - 150, box.y + box.height - 150);
+    await page.keyboard.press('Control+v');
+    expect(await count()).toBe(10);
+    const ids: string[] = await page.evaluate(() => (window as any).diffgraph.editor.nodeIds());
+    expect(ids).toContain('noise_2');
+    expect(ids).toContain('solver_2');
+    await page.keyboard.press('Delete');
+    expect(await count()).toBe(8);
+    await page.keyboard.press('Control+z');
+    await expect.poll(count).toBe(10);
+    await page.keyboard.press('Control+z');
+    await expect.poll(count).toBe(8);
+    await page.keyboard.press('Control+Shift+z');
+    await expect.poll(count).toBe(10);
+    // Moving a node is undoable too.
+    const before = (await workflow()).ui.positions.save;
+    const saveTitle = await at('save');
+    await drag(saveTitle, [saveTitle[0] + 80, saveTitle[1] + 40]);
+    expect((await workflow()).ui.positions.save).not.toEqual(before);
+    await page.keyboard.press('Control+z');
+    await expect.poll(async () => (await workflow()).ui.positions.save).toEqual(before);
+    await page.keyboard.press('f');
+    await page.keyboard.press('?');
+    await page.getByTestId('help-panel').waitFor();
+    expect(await page.getByTestId('help-panel').textContent()).toContain('Ctrl+Z');
+    await shot('05-help');
+    await page.keyboard.press('Escape');
+    await page.getByTestId('help-panel').waitFor({ state: 'detached' });
+  }, 30_000);
+
+  it('handles a 200-node graph smoothly', async () => {
+    const lab = JSON.parse(readFileSync(path.join(repo, 'workflows/gmm-solver-lab.json'), 'utf8'));
+    const nodes: Record<string, unknown> = {};
+    const positions: Record<string, [number, number]> = {};
+    for (let k = 0; k < 25; k++) {
+      for (const [id, node] of Object.entries(lab.nodes as Record<string, { type: string; inputs?: Record<string, any> }>)) {
+        const inputs = Object.fromEntries(Object.entries(node.inputs ?? {}).map(([n, v]) => [n, v && typeof v === 'object' && 'from' in v ? { ...v, from: `${v.from}_${k}` } : v]));
+        nodes[`${id}_${k}`] = { type: node.type, inputs };
+        const p = lab.ui.positions[id];
+        positions[`${id}_${k}`] = [p[0] + (k % 5) * 1300, p[1] + Math.floor(k / 5) * 900];
+      }
+    }
+    const big = { format: 'diffgraph/workflow@1', nodes, ui: { positions } };
+    const t0 = Date.now();
+    await openFile('big.json', JSON.stringify(big));
+    await expect.poll(() => page.evaluate(() => (window as any).diffgraph.editor.nodeIds().length)).toBe(200);
+    const loadMs = Date.now() - t0;
+    const frame = await page.evaluate(() => {
+      const editor = (window as any).diffgraph.editor;
+      const canvas = editor.canvas;
+      const t = performance.now();
+      for (let i = 0; i < 20; i++) {
+        canvas.ds.offset[0] -= 15;
+        canvas.draw(true, true);
+      }
+      return (performance.now() - t) / 20;
+    });
+    const links = Object.values(nodes).flatMap((n: any) => Object.values(n.inputs).filter((v: any) => v && typeof v === 'object' && 'from' in v)).length;
+    writeFileSync(path.join(shots, 'perf.json'), `${JSON.stringify({ nodes: 200, links, loadMs, msPerFrame: frame }, null, 2)}\n`);
+    await shot('06-200-nodes');
+    expect(await workflow()).toEqual(big);
+    expect(loadMs).toBeLessThan(5000);
+    expect(frame).toBeLessThan(50);
+  }, 30_000);
+});
