@@ -21,6 +21,7 @@ import { GuideAndRescale } from './guiders/guide-and-rescale.ts';
 import { SwitchGuider } from './guiders/switch.ts';
 import { ClassifierGuider } from './guiders/classifier-guider.ts';
 import { MixtureClassifier } from './guiders/mixture-classifier.ts';
+import { LoadClassifier } from './guiders/load-classifier.ts';
 import { RewardPotential, SteeredSample } from './steering/nodes.ts';
 import { LearnTPM, LoadTPM, TPMConstraint } from './tpm/tpm-nodes.ts';
 import { Measure, MeasurementOperator } from './operators/operator-nodes.ts';
@@ -32,7 +33,7 @@ export const corePack: NodePack = {
   nodes: [LoadTensor, SaveTensor, EmptyLatent, GaussianMixtureModel, MixtureComponents, RandomNoise, DisableNoise, BasicGuider, Schedule, SolverNode, Sample,
     LoadImage, SaveImage, PreviewImage, LoadMask, ImageToMask, MaskToImage, ImageScale, MaskScale, LatentPreview, InpaintGuider, InpaintComposite,
     LoadPipeline, LoadOnnxModel, TextEncode, VAEEncode, VAEDecode, CFGGuider,
-    ComposableGuider, RescaleGuidance, GuideAndRescale, SwitchGuider, ClassifierGuider, MixtureClassifier, RewardPotential, SteeredSample,
+    ComposableGuider, RescaleGuidance, GuideAndRescale, SwitchGuider, ClassifierGuider, MixtureClassifier, LoadClassifier, RewardPotential, SteeredSample,
     LearnTPM, LoadTPM, TPMConstraint, MeasurementOperator, Measure, InverseProblemGuider, RedDiffSolver, DDIMInversion, DPMEncode],
 };
 
@@ -76,6 +77,7 @@ export { switchGuider } from './guiders/switch.ts';
 export { classifierGuider, classifierShift, type ClassifierGuidance } from './guiders/classifier-guider.ts';
 export { calibratedWeights, parseTarget, type Classifier, type ClassifierHead } from './guiders/classifier.ts';
 export { mixtureClassifier } from './guiders/mixture-classifier.ts';
+export { loadClassifier, snrMatchedClassifier, sameSchedule, type LoadedClassifier } from './guiders/load-classifier.ts';
 export { onnxClassifier, headsFromConfig, type TensorRunner } from './guiders/onnx-classifier.ts';
 export { steeredSample, type SteerResult } from './steering/fk-sample.ts';
 export type { Potential } from './steering/potential.ts';
