@@ -1,0 +1,412 @@
+/**
+ * `pnpm bench:models`: the ONNX pack in the engine. Writes docs/benchmarks-models.md and
+ * bench/models-results.json.
+ *
+ * 1. Engine overhead: workflows/txt2img.json (batch 2, CFG 4, DPM-Solver++ 2M, 20 trailing steps)
+ *    through the Executor vs a hand-written loop that calls the same ONNX sessions (same process, same
+ *    ModelStore, same intra-op threads) with the same inputs and the same solver math. Interleaved
+ *    repeats; the ratio is of medians. The loop's output is compared with the workflow's.
+ * 2. Per-call latency of every model of the pack at 1 and 2 intra-op threads.
+ * 3. End to end: `diffgraph run workflows/txt2img.json` as a fresh process (load included) and in process.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { Executor } from '../packages/engine/src/executor.ts';
+import { Tensor } from '../packages/engine/src/tensor.ts';
+import { createRegistry } from '../packages/nodes/src/index.ts';
+import { loadPipeline, type Pipeline } from '../packages/nodes/src/models/onnx/pipeline.ts';
+import { randomNormal } from '../packages/nodes/src/noise/philox.ts';
+import type { ModelStore } from '../packages/nodes/src/runtime/model-store.ts';
+import { idsTensor, toOrt } from '../packages/nodes/src/runtime/ort-tensors.ts';
+import { buildGrid } from '../packages/nodes/src/schedules/schedule-node.ts';
+import { median, modelStore, MODELS, quantile, ROOT } from './pack-common.ts';
+
+const STEPS = 20;
+const CFG = 4;
+const BATCH = 2;
+const SEED = 7;
+const REPEATS = Number(process.env.MODELS_REPEATS ?? 41);
+const WARMUP = 5;
+const LATENCY_RUNS = Number(process.env.LATENCY_RUNS ?? 200);
+const OVERHEAD_THREADS = [1, 2];
+const log = (s: string) => console.log(s);
+
+type OrtTensor = ReturnType<typeof toOrt>;
+
+function workflow(previewEvery: number | undefined): Record<string, any> {
+  const wf = JSON.parse(readFileSync(join(ROOT, 'workflows', 'txt2img.json'), 'utf8'));
+  wf.nodes.latent.inputs.batch = BATCH;
+  wf.nodes.guider.inputs.cfg = CFG;
+  wf.nodes.schedule.inputs.steps = STEPS;
+  wf.nodes.noise.inputs.seed = SEED;
+  if (previewEvery !== undefined) wf.nodes.sample.inputs.preview_every = previewEvery;
+  wf.outputs = ['decode'];
+  return wf;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The hand-written loop.
+
+interface Loop {
+  run(prompt: string, negative: string, seed: number, embeddings?: Float32Array[]): Promise<Float32Array>;
+  encode(texts: string[]): Promise<Float32Array[]>;
+}
+
+async function handLoop(store: ModelStore, pipeline: Pipeline): Promise<Loop> {
+  const unet = (await store.borrow(pipeline.model.unet.file)).session;
+  const text = (await store.borrow(pipeline.textEncoder.session.file)).session;
+  const decoder = (await store.borrow(pipeline.vae.decoder.file)).session;
+  const tokenizer = pipeline.textEncoder.tokenizer;
+  const schedule = pipeline.model.schedule;
+  const times = buildGrid(schedule, { spacing: 'trailing', steps: STEPS, denoise: 1, rho: 7 }).times;
+  const scaling = pipeline.vae.scalingFactor;
+  const item = 4 * 8 * 8;
+  const n = BATCH * item;
+  const idsType = pipeline.textEncoder.session.input('input_ids').dtype;
+  const seq = tokenizer.length;
+
+  async function encode(texts: string[]): Promise<Float32Array[]> {
+    // One call per prompt, as the workflow's two TextEncode nodes do.
+    const out: Float32Array[] = [];
+    for (const t of texts) {
+      const r = await text.run({ input_ids: idsTensor(tokenizer.encode(t).ids, [1, seq], idsType) as never }, ['last_hidden_state']);
+      out.push(r.last_hidden_state.data as Float32Array);
+    }
+    return out;
+  }
+
+  async function run(prompt: string, negative: string, seed: number, embeddings?: Float32Array[]): Promise<Float32Array> {
+    const [neg, pos] = embeddings ?? (await encode([negative, prompt]));
+    const width = neg.length / seq;
+    // Context for [uncond × BATCH, cond × BATCH], built once.
+    const context = new Float32Array(2 * BATCH * seq * width);
+    for (let b = 0; b < BATCH; b++) {
+      context.set(neg, b * seq * width);
+      context.set(pos, (BATCH + b) * seq * width);
+    }
+    const contextTensor = toOrt(new Tensor([2 * BATCH, seq, width], context));
+    const noise = randomNormal([BATCH, 4, 8, 8], seed, 'float32', 0).data as Float32Array;
+    let x = Float32Array.from(noise);
+    if (times[0] < schedule.tMax) for (let i = 0; i < n; i++) x[i] *= schedule.sigma(times[0]);
+    const sample = new Float32Array(2 * n);
+
+    const denoise = async (t: number): Promise<Float32Array> => {
+      sample.set(x, 0);
+      sample.set(x, n);
+      const ts = toOrt(new Tensor([2 * BATCH], new Float32Array(2 * BATCH).fill(schedule.modelTime(t))));
+      const out = await unet.run({ sample: toOrt(new Tensor([2 * BATCH, 4, 8, 8], sample)) as never, timestep: ts as never, encoder_hidden_states: contextTensor as never }, ['out_sample']);
+      const eps = out.out_sample.data as Float32Array;
+      const a = schedule.alpha(t), s = schedule.sigma(t);
+      const x0 = new Float32Array(n);
+      for (let i = 0; i < n; i++) {
+        const u = x[i] / a - (s / a) * eps[i];
+        const c = x[i] / a - (s / a) * eps[n + i];
+        x0[i] = (1 - CFG) * u + CFG * c;
+      }
+      return x0;
+    };
+
+    // DPM-Solver++ 2M (multistep, data prediction), first step first order; steps >= 10 keep order 2 to the end.
+    let prev = { t: times[0], lambda: schedule.lambda(times[0]), m: await denoise(times[0]) };
+    let older: typeof prev | undefined;
+    for (let i = 1; i <= STEPS; i++) {
+      const t = times[i];
+      const sigmaT = schedule.sigma(t);
+      const next = new Float32Array(n);
+      if (sigmaT === 0) {
+        const alphaT = schedule.alpha(t);
+        for (let j = 0; j < n; j++) next[j] = alphaT * prev.m[j];
+      } else {
+        const h = schedule.lambda(t) - prev.lambda;
+        const ratio = sigmaT / schedule.sigma(prev.t);
+        const c = schedule.alpha(t);
+        const p1 = Math.expm1(-h);
+        const order = STEPS < 10 ? Math.min(2, i, STEPS + 1 - i) : Math.min(2, i);
+        if (order === 1 || !older) {
+          for (let j = 0; j < n; j++) next[j] = ratio * x[j] - c * p1 * prev.m[j];
+        } else {
+          const r0 = (prev.lambda - older.lambda) / h;
+          const d = (-0.5 * c * p1) / r0;
+          for (let j = 0; j < n; j++) next[j] = ratio * x[j] + (-c * p1 + d) * prev.m[j] - d * older.m[j];
+        }
+      }
+      x = next;
+      if (i < STEPS) {
+        older = prev;
+        prev = { t, lambda: schedule.lambda(t), m: await denoise(t) };
+      }
+    }
+    const latent = new Float32Array(n);
+    for (let i = 0; i < n; i++) latent[i] = x[i] / scaling;
+    const out = await decoder.run({ latent_sample: toOrt(new Tensor([BATCH, 4, 8, 8], latent)) as never }, ['sample']);
+    const image = out.sample.data as Float32Array;
+    const result = new Float32Array(image.length);
+    for (let i = 0; i < image.length; i++) result[i] = Math.min(1, Math.max(0, (image[i] + 1) / 2));
+    return result;
+  }
+
+  return { run, encode };
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+interface OverheadResult {
+  threads: number;
+  mode: string;
+  engineMs: number;
+  loopMs: number;
+  ratio: number;
+  engineMinMs: number;
+  loopMinMs: number;
+  /** Median ms per run spent outside onnxruntime's session.run (JS: engine or loop, tensors, events). */
+  engineOutsideMs: number;
+  loopOutsideMs: number;
+  /** Median ms per run inside session.run (both sides alike). */
+  onnxMs: number;
+  maxAbsDiff: number;
+}
+
+async function overhead(threads: number): Promise<OverheadResult[]> {
+  const store = modelStore(threads);
+  const registry = createRegistry();
+  const services = { modelStore: store, outputDir: join(os.tmpdir(), 'diffgraph-bench-models') };
+  const pipeline = await loadPipeline(store, 'shapes-32');
+  const loop = await handLoop(store, pipeline);
+  // Time spent inside onnxruntime, for both sides: wrap run() of the shared session objects.
+  let inOnnx = 0;
+  for (const file of [pipeline.model.unet.file, pipeline.textEncoder.session.file, pipeline.vae.decoder.file]) {
+    const session = (await store.borrow(file)).session as unknown as { run: (...a: unknown[]) => Promise<unknown> };
+    const run = session.run.bind(session);
+    session.run = async (...a: unknown[]) => {
+      const t0 = performance.now();
+      try {
+        return await run(...a);
+      } finally {
+        inOnnx += performance.now() - t0;
+      }
+    };
+  }
+  const wf = JSON.parse(readFileSync(join(ROOT, 'workflows', 'txt2img.json'), 'utf8'));
+  const prompt: string = wf.nodes.positive.inputs.text;
+
+  // Same answer?
+  const check = await new Executor(registry, { services }).run(workflow(undefined));
+  const checked = check.outputs.decode;
+  if (checked.status !== 'succeeded') throw new Error(`txt2img failed: ${JSON.stringify(checked)}`);
+  const engineImage = (checked.values.image as Tensor).data;
+  const loopImage = await loop.run(prompt, '', SEED);
+  let maxAbsDiff = 0;
+  for (let i = 0; i < loopImage.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(loopImage[i] - engineImage[i]));
+
+  const results: OverheadResult[] = [];
+  const modes: { mode: string; engine: (r: number) => Promise<void>; loop: (r: number) => Promise<void> }[] = [];
+  for (const preview of [undefined, 0]) {
+    const wfCold = workflow(preview);
+    modes.push({
+      mode: `cold: a fresh Executor per run (every node runs; sessions stay loaded in the store)${preview === 0 ? ', preview_every 0' : ', latent previews every 4 steps (the workflow as written)'}`,
+      engine: async () => { await new Executor(registry, { services }).run(wfCold); },
+      loop: async () => { await loop.run(prompt, '', SEED); },
+    });
+  }
+  const warmExecutor = new Executor(registry, { services });
+  const wfWarm = workflow(0);
+  const embeddings = await loop.encode(['', prompt]);
+  modes.push({
+    mode: 'warm: one Executor, a new seed per run (pipeline and text encodings from the cache; loop reuses its embeddings), preview_every 0',
+    engine: async (r) => { wfWarm.nodes.noise.inputs.seed = 1000 + r; await warmExecutor.run(wfWarm); },
+    loop: async (r) => { await loop.run(prompt, '', 1000 + r, embeddings); },
+  });
+
+  for (const m of modes) {
+    const engine: number[] = [], hand: number[] = [], engineOut: number[] = [], handOut: number[] = [], onnx: number[] = [];
+    for (let r = 0; r < WARMUP + REPEATS; r++) {
+      // Alternate the order so drift in machine load hits both alike.
+      const first = r % 2 === 0 ? 'engine' : 'loop';
+      for (const which of first === 'engine' ? ['engine', 'loop'] : ['loop', 'engine']) {
+        inOnnx = 0;
+        const t0 = performance.now();
+        await (which === 'engine' ? m.engine(r) : m.loop(r));
+        const ms = performance.now() - t0;
+        if (r < WARMUP) continue;
+        (which === 'engine' ? engine : hand).push(ms);
+        (which === 'engine' ? engineOut : handOut).push(ms - inOnnx);
+        onnx.push(inOnnx);
+      }
+    }
+    const res = {
+      threads, mode: m.mode, engineMs: median(engine), loopMs: median(hand), ratio: median(engine) / median(hand), engineMinMs: Math.min(...engine), loopMinMs: Math.min(...hand),
+      engineOutsideMs: median(engineOut), loopOutsideMs: median(handOut), onnxMs: median(onnx), maxAbsDiff,
+    };
+    log(`  ${threads} thread(s), ${m.mode.split(':')[0]}${m.mode.includes('preview_every 0') ? ' (no previews)' : ''}: engine ${res.engineMs.toFixed(2)} ms, loop ${res.loopMs.toFixed(2)} ms, ratio ${res.ratio.toFixed(4)}; outside onnxruntime: engine ${res.engineOutsideMs.toFixed(2)} ms, loop ${res.loopOutsideMs.toFixed(2)} ms (onnx ${res.onnxMs.toFixed(2)} ms)`);
+    results.push(res);
+  }
+  await store.close();
+  return results;
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+interface LatencyRow { model: string; batch: number; threads: number; medianMs: number; p10Ms: number; p90Ms: number }
+
+async function latencies(threads: number): Promise<LatencyRow[]> {
+  const store = modelStore(threads);
+  const rows: LatencyRow[] = [];
+  const f32 = (shape: number[], seed: number) => toOrt(randomNormal(shape, seed, 'float32'));
+  const time = async (model: string, file: string, batch: number, feeds: Record<string, OrtTensor>, fetch: string[]) => {
+    const session = (await store.borrow(await store.open(join(MODELS, file)).then((s) => s.file))).session;
+    const samples: number[] = [];
+    for (let r = 0; r < 20 + LATENCY_RUNS; r++) {
+      const t0 = performance.now();
+      await session.run(feeds as never, fetch);
+      if (r >= 20) samples.push(performance.now() - t0);
+    }
+    const row = { model, batch, threads, medianMs: median(samples), p10Ms: quantile(samples, 0.1), p90Ms: quantile(samples, 0.9) };
+    log(`  ${model.padEnd(28)} b${batch} ${threads}t: ${row.medianMs.toFixed(3)} ms (p10 ${row.p10Ms.toFixed(3)}, p90 ${row.p90Ms.toFixed(3)})`);
+    rows.push(row);
+  };
+  const ts = (b: number, v: number) => toOrt(new Tensor([b], new Float32Array(b).fill(v)));
+  for (const [pack, label] of [['shapes-32', 'unet (eps)'], ['shapes-32-flow', 'unet (flow)']] as const) {
+    for (const b of pack === 'shapes-32' ? [1, 2, 4, 8] : [2]) {
+      await time(label, `${pack}/unet/model.onnx`, b, { sample: f32([b, 4, 8, 8], 1), timestep: ts(b, 500), encoder_hidden_states: f32([b, 16, 64], 2) }, ['out_sample']);
+    }
+  }
+  for (const b of [1, 2]) {
+    const ids = Array.from({ length: b }, () => [1, 4, 6, 9, 16, 23, 24, 25, 2, 0, 0, 0, 0, 0, 0, 0]).flat();
+    await time('text_encoder', 'shapes-32/text_encoder/model.onnx', b, { input_ids: idsTensor(ids, [b, 16], 'int32') }, ['last_hidden_state']);
+  }
+  for (const b of [1, 2]) await time('vae_encoder', 'shapes-32/vae_encoder/model.onnx', b, { sample: f32([b, 3, 32, 32], 3) }, ['latent_sample']);
+  for (const b of [1, 2]) await time('vae_decoder', 'shapes-32/vae_decoder/model.onnx', b, { latent_sample: f32([b, 4, 8, 8], 4) }, ['sample']);
+  await time('classifier (noisy latent)', 'shapes-32/classifier/model.onnx', 1, { sample: f32([1, 4, 8, 8], 5), timestep: ts(1, 500) }, ['logits']);
+  await time('classifier grad.onnx', 'shapes-32/classifier/grad.onnx', 1, { sample: f32([1, 4, 8, 8], 5), timestep: ts(1, 500), weights: f32([1, 19], 6) }, ['logits', 'grad']);
+  for (const b of [1, 8]) await time('attribute_classifier', 'shapes-32/attribute_classifier/model.onnx', b, { sample: f32([b, 3, 32, 32], 7) }, ['logits']);
+  await store.close();
+  return rows;
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+async function endToEnd(): Promise<{ processSeconds: number[]; inProcess: { threads: number; ms: number }[] }> {
+  const processSeconds: number[] = [];
+  const out = join(os.tmpdir(), 'diffgraph-bench-e2e');
+  for (let r = 0; r < 5; r++) {
+    const t0 = performance.now();
+    execFileSync(process.execPath, [join(ROOT, 'packages/server/bin/diffgraph.js'), 'run', join(ROOT, 'workflows/txt2img.json'), '--out', out,
+      '--set', `latent.batch=${BATCH}`, '--set', `guider.cfg=${CFG}`, '--set', `schedule.steps=${STEPS}`, '--json'], { cwd: ROOT, stdio: 'ignore' });
+    processSeconds.push((performance.now() - t0) / 1000);
+  }
+  log(`  CLI process (node start, session loads, 20 steps, decode, 2 PNGs): median ${median(processSeconds).toFixed(3)} s`);
+  return { processSeconds, inProcess: [] };
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+function cpuModel(): string {
+  try {
+    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name'));
+    if (line) return line.split(':')[1].trim();
+  } catch {
+    // not Linux
+  }
+  return os.cpus()[0]?.model ?? 'unknown';
+}
+
+async function main(): Promise<void> {
+  if (process.argv.includes('--render-only')) {
+    writeFileSync(join(ROOT, 'docs', 'benchmarks-models.md'), render(JSON.parse(readFileSync(join(ROOT, 'bench', 'models-results.json'), 'utf8'))));
+    log('re-rendered docs/benchmarks-models.md from bench/models-results.json');
+    return;
+  }
+  const started = performance.now();
+  const load = os.loadavg()[0];
+  log(`Engine overhead: txt2img, batch ${BATCH}, CFG ${CFG}, DPM-Solver++ 2M, ${STEPS} trailing steps; median of ${REPEATS} interleaved repeats`);
+  const over: OverheadResult[] = [];
+  for (const t of OVERHEAD_THREADS) over.push(...(await overhead(t)));
+  log(`Latency per call, median of ${LATENCY_RUNS} runs after 20 warm-up`);
+  const lat: LatencyRow[] = [];
+  for (const t of [1, 2]) lat.push(...(await latencies(t)));
+  log('End to end');
+  const e2e = await endToEnd();
+  const seconds = (performance.now() - started) / 1000;
+  const loadAfter = os.loadavg()[0];
+  const results = { generated: new Date().toISOString(), cpu: cpuModel(), cores: os.availableParallelism(), loadavgBefore: load, loadavgAfter: loadAfter, seconds, overhead: over, latency: lat, e2e };
+  writeFileSync(join(ROOT, 'bench', 'models-results.json'), JSON.stringify(results, null, 1) + '\n');
+  writeFileSync(join(ROOT, 'docs', 'benchmarks-models.md'), render(results));
+  log(`wrote docs/benchmarks-models.md and bench/models-results.json (${seconds.toFixed(1)} s)`);
+}
+
+/** The cost of the latent previews, from the two cold rows of each thread count. */
+function previewNote(rows: OverheadResult[]): string {
+  const parts = OVERHEAD_THREADS.map((t) => {
+    const withPreview = rows.find((o) => o.threads === t && o.mode.startsWith('cold') && !o.mode.includes('preview_every 0'));
+    const without = rows.find((o) => o.threads === t && o.mode.startsWith('cold') && o.mode.includes('preview_every 0'));
+    return withPreview && without ? `${(withPreview.engineOutsideMs - without.engineOutsideMs).toFixed(2)} ms at ${t} thread${t > 1 ? 's' : ''}` : '';
+  }).filter(Boolean);
+  return `The latent previews (\`Sample\` preview_every 4: five small PNGs per run, encoded whether or not anyone listens) are the largest single item of the cold overhead: ${parts.join(', ')} of JavaScript per run. ` +
+    'Without them a cold run adds about 2.5–3.5 ms (the pipeline node re-reads its config files and tokenizer, ~0.6 ms; Sample\'s per-step tensor plumbing, ~0.1 ms a step), a warm run ~1.5–2.5 ms.';
+}
+
+function render(r: { generated: string; cpu: string; cores: number; loadavgBefore: number; loadavgAfter: number; seconds: number; overhead: OverheadResult[]; latency: LatencyRow[]; e2e: { processSeconds: number[] } }): string {
+  const f = (x: number, d = 2) => x.toFixed(d);
+  const primary = r.overhead.filter((o) => o.mode.startsWith('cold') && !o.mode.includes('preview_every 0'));
+  const lines: string[] = [
+    '# Benchmarks: the ONNX model pack in the engine',
+    '',
+    `Generated by \`pnpm bench:models\` (bench/models.ts) on ${r.generated.slice(0, 10)}: ${r.cpu}, ${r.cores} cores, onnxruntime-node CPU execution provider, ` +
+      `\`graphOptimizationLevel: 'all'\`, sequential execution, 1 inter-op thread. Load average ${f(r.loadavgBefore)} before, ${f(r.loadavgAfter)} after (other jobs may share this machine; every comparison below interleaves its two sides). ` +
+      `Every number is in bench/models-results.json. Pack quality (prompt accuracy, VAE error, sample grids) is in [model-pack.md](model-pack.md).`,
+    '',
+    '## Engine overhead',
+    '',
+    `\`workflows/txt2img.json\` with batch ${BATCH}, CFG ${CFG}, DPM-Solver++ 2M on ${STEPS} trailing steps, run through the \`Executor\` (outputs: \`decode\`, so no PNG is written), ` +
+      `against a hand-written loop in the same process that calls the same \`onnxruntime\` sessions (borrowed from the same \`ModelStore\`, so the same intra-op threads) with the same inputs: ` +
+      'the tokenizer and text encoder once per prompt, one batch-4 UNet call per step (the CFG pair), DPM-Solver++ 2M written out by hand on the same time grid, the VAE decoder, the clamp. ' +
+      `The loop's images equal the workflow's to ${primary[0] ? primary[0].maxAbsDiff.toExponential(1) : '–'} (max abs difference on [0, 1]). ` +
+      `Median of ${REPEATS} repeats after ${WARMUP} warm-up; engine and loop alternate within each repeat.`,
+    '',
+    '| intra-op threads | mode | Executor (ms) | hand-written loop (ms) | **ratio of medians** | fastest run: Executor / loop (ms) | outside onnxruntime: Executor / loop (ms) | inside onnxruntime (ms) | ratio from the split: (onnx + Executor outside) / (onnx + loop outside) |',
+    '|---:|---|---:|---:|---:|---|---|---:|---:|',
+    ...r.overhead.map((o) => `| ${o.threads} | ${o.mode} | ${f(o.engineMs)} | ${f(o.loopMs)} | **${f(o.ratio, 3)}** | ${f(o.engineMinMs)} / ${f(o.loopMinMs)} | ${f(o.engineOutsideMs)} / ${f(o.loopOutsideMs)} | ${f(o.onnxMs)} | ${f((o.onnxMs + o.engineOutsideMs) / (o.onnxMs + o.loopOutsideMs), 3)} |`),
+    '',
+    '"Outside onnxruntime" is the wall time of a run minus the time spent inside `session.run` of the UNet, text encoder and VAE decoder sessions (wrapped for both sides alike): the JavaScript each side adds. ' +
+      'The last column combines the medians of the split, which is less sensitive to other load on the machine than the ratio of whole-run medians (onnxruntime time is what other load inflates).',
+    '',
+    previewNote(r.overhead),
+    '',
+    'What the engine adds per run: workflow validation (ajv), planning and signature hashing, one event-loop yield per node and per model call ' +
+      '(so a server stays responsive and a cancel lands within a step), progress events, per-node output caching, the pipeline and tokenizer re-read on a cold run, and in the workflow as written a latent preview PNG every 4 steps.',
+    '',
+    '## Latency per model call',
+    '',
+    `Median over ${LATENCY_RUNS} \`session.run\` calls after 20 warm-up calls (p10–p90 in brackets), random inputs, batch as given.`,
+    '',
+    '| model | batch | 1 intra-op thread (ms) | 2 intra-op threads (ms) |',
+    '|---|---:|---:|---:|',
+  ];
+  const keys = [...new Set(r.latency.map((l) => `${l.model}|${l.batch}`))];
+  for (const k of keys) {
+    const [model, batch] = k.split('|');
+    const cell = (t: number) => {
+      const l = r.latency.find((x) => x.model === model && String(x.batch) === batch && x.threads === t);
+      return l ? `${f(l.medianMs, 3)} (${f(l.p10Ms, 2)}–${f(l.p90Ms, 2)})` : '–';
+    };
+    lines.push(`| ${model} | ${batch} | ${cell(1)} | ${cell(2)} |`);
+  }
+  const e2e = median(r.e2e.processSeconds);
+  lines.push(
+    '',
+    '## End to end',
+    '',
+    `20 steps, CFG ${CFG}, batch ${BATCH} (two images, one batch-4 UNet call per step):`,
+    '',
+    '| how | seconds |',
+    '|---|---:|',
+    ...r.overhead.filter((o) => o.mode.startsWith('cold') && !o.mode.includes('preview_every 0')).map((o) => `| in process, Executor, cold output cache, sessions loaded, ${o.threads} intra-op thread${o.threads > 1 ? 's' : ''} | ${f(o.engineMs / 1000, 3)} |`),
+    `| \`pnpm diffgraph run workflows/txt2img.json --set latent.batch=2\`: a new process (Node start, module load, 4 session loads, sampling, decode, 2 PNGs written), default threads; median of ${r.e2e.processSeconds.length} | ${f(e2e, 3)} |`,
+    '',
+  );
+  return lines.join('\n');
+}
+
+await main();
