@@ -31,21 +31,37 @@ export type EngineEvent =
   | (Base & { type: 'run.cancelled'; outputs: Record<string, OutputResult> });
 
 export type EventType = EngineEvent['type'];
+
+export const EVENT_TYPES = [
+  'run.queued', 'run.started', 'node.started', 'node.cached', 'node.progress', 'node.preview', 'node.log',
+  'node.finished', 'node.failed', 'run.finished', 'run.failed', 'run.cancelled',
+] as const satisfies readonly EventType[];
+// Fails to compile when an event type is added to EngineEvent but not to EVENT_TYPES.
+const everyTypeListed: Exclude<EventType, (typeof EVENT_TYPES)[number]> extends never ? true : never = true;
+void everyTypeListed;
 type DistributiveOmit<T, K extends keyof any> = T extends unknown ? Omit<T, K> : never;
 export type EventBody = DistributiveOmit<EngineEvent, 'time'>;
 export type Listener = (event: EngineEvent) => void;
 
 export class EventBus {
-  private readonly listeners = new Set<Listener>();
+  private readonly listeners = new Map<Listener, ReadonlySet<EventType> | null>();
 
-  subscribe(listener: Listener): () => void {
-    this.listeners.add(listener);
+  /** `types` limits what the listener receives (and tells producers what is wanted); omit for all. */
+  subscribe(listener: Listener, types?: readonly EventType[]): () => void {
+    this.listeners.set(listener, types ? new Set(types) : null);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Whether any subscriber receives this event type: lets nodes skip work (preview images) nobody sees. */
+  wants(type: EventType): boolean {
+    for (const types of this.listeners.values()) if (types === null || types.has(type)) return true;
+    return false;
   }
 
   emit(body: EventBody): void {
     const event = { ...body, time: Date.now() } as EngineEvent;
-    for (const listener of [...this.listeners]) {
+    for (const [listener, types] of [...this.listeners]) {
+      if (types !== null && !types.has(event.type)) continue;
       try {
         listener(event);
       } catch {

@@ -51,6 +51,20 @@ export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/**
+ * A yield for tight loops (a sampler's model calls): it lets the event loop in only once `everyMs` has
+ * passed since the last time, so a fast model does not pay a macrotask per call while a cancel request
+ * still lands within a few milliseconds.
+ */
+export function throttledYield(everyMs = 5): () => Promise<void> {
+  let last = performance.now();
+  return async () => {
+    if (performance.now() - last < everyMs) return;
+    await yieldToEventLoop();
+    last = performance.now();
+  };
+}
+
 function abortReason(signal: AbortSignal): Error {
   return signal.reason instanceof Error ? signal.reason : new Error('The run was cancelled');
 }
@@ -85,7 +99,8 @@ export class Executor {
     const runId = options.runId ?? randomUUID();
     const signal = options.signal ?? new AbortController().signal;
     const services = { ...this.services, ...options.services };
-    const emit = this.events.emit.bind(this.events);
+    const bus = this.events;
+    const emit = bus.emit.bind(bus);
 
     const deps = upstreamOf(workflow);
     const planned = ancestors(deps, targets);
@@ -128,6 +143,9 @@ export class Executor {
           runId, nodeId, signal, services,
           progress: (value, max) => emit({ type: 'node.progress', runId, nodeId, value, max }),
           preview: (image) => emit({ type: 'node.preview', runId, nodeId, image }),
+          get previewing() {
+            return bus.wants('node.preview');
+          },
           log: (message) => emit({ type: 'node.log', runId, nodeId, message }),
         };
         try {

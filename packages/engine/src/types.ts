@@ -45,6 +45,8 @@ export interface NodeContext {
   readonly signal: AbortSignal;
   progress(value: number, max: number): void;
   preview(image: unknown): void;
+  /** False when no one receives previews, so a node can skip encoding them (undefined: assume true). */
+  readonly previewing?: boolean;
   log(message: string): void;
   /** What the host injects: output directory, model store, file store, … */
   readonly services: Readonly<Record<string, unknown>>;

@@ -178,6 +178,27 @@ describe('Executor', () => {
     expect(events.map((e) => e.type)).toEqual(['run.started', 'node.cached', 'node.cached', 'run.finished']);
   });
 
+  it('delivers only the subscribed event types, and says whether previews are wanted', async () => {
+    const fx = arithmeticRegistry();
+    const seen: boolean[] = [];
+    fx.registry.register({
+      type: 'Peek', category: 'test', description: '', version: 1, output: true, sideEffects: true, inputs: {}, outputs: {},
+      run: (_i, ctx) => { seen.push(ctx.previewing !== false); ctx.preview('img'); return {}; },
+    });
+    const executor = new Executor(fx.registry);
+    const w: Workflow = { format: 'diffgraph/workflow@1', nodes: { p: { type: 'Peek' } } };
+    const types: string[] = [];
+    const unsubscribe = executor.events.subscribe((e) => types.push(e.type), ['node.started', 'node.finished']);
+    await executor.run(w);
+    expect(types).toEqual(['node.started', 'node.finished']);
+    const previews: unknown[] = [];
+    executor.events.subscribe((e) => previews.push(e), ['node.preview']);
+    await executor.run(w);
+    expect(seen).toEqual([false, true]);
+    expect(previews).toHaveLength(1);
+    unsubscribe();
+  });
+
   it('orders nodes deterministically, whatever the key order of the file', async () => {
     const { executor } = setup();
     const w = sampleWorkflow();

@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { Executor, InvalidWorkflowError, validateWorkflow, workflowSchema } from '@diffgraph/engine';
+import { EVENT_TYPES, Executor, InvalidWorkflowError, validateWorkflow, workflowSchema } from '@diffgraph/engine';
 import { createRegistry } from '@diffgraph/nodes';
 import { applySets, readWorkflowFile, UnreadableFileError } from './workflow-file.ts';
 import { eventToJson, formatErrors, formatOutputs } from './format.ts';
@@ -87,7 +87,9 @@ export function buildProgram(): Command {
       const executor = new Executor(registry, {
         services: { outputDir: path.resolve(opts.out), inputRoots: [process.cwd(), path.dirname(path.resolve(file))] },
       });
-      executor.events.subscribe(opts.json ? (e) => process.stdout.write(`${eventToJson(e)}\n`) : terminalReporter(process.stderr));
+      // The terminal shows no images: leaving previews out lets the sampler skip encoding them.
+      const shown = EVENT_TYPES.filter((t) => t !== 'node.preview');
+      executor.events.subscribe(opts.json ? (e) => process.stdout.write(`${eventToJson(e)}\n`) : terminalReporter(process.stderr), shown);
       const controller = new AbortController();
       const onInterrupt = () => controller.abort(new Error('cancelled by the user (Ctrl-C)'));
       process.once('SIGINT', onInterrupt);

@@ -94,7 +94,7 @@ export function latentPreviewHook(ctx: NodeContext, options: LatentPreviewOption
   const every = Math.max(1, Math.floor(options.every ?? 1));
   let failed = false;
   return (step, steps, denoised) => {
-    if (failed || denoised.shape.length !== 4) return;
+    if (failed || ctx.previewing === false || denoised.shape.length !== 4) return;
     if ((step + 1) % every !== 0 && step !== steps - 1) return;
     try {
       ctx.preview(latentPreviewPng(denoised, options.matrix, options.bias, options.scale ?? 1));

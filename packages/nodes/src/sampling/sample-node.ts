@@ -1,5 +1,5 @@
 import type { NodeDefinition } from '@diffgraph/engine';
-import { yieldToEventLoop, type Tensor } from '@diffgraph/engine';
+import { throttledYield, type Tensor } from '@diffgraph/engine';
 import type { TimeGrid } from './contracts.ts';
 import { startState, type SampleRequest } from './start-state.ts';
 import { latentPreviewHook } from '../image/latent-preview.ts';
@@ -8,9 +8,10 @@ import { steeredSample } from '../steering/fk-sample.ts';
 export async function sample(r: SampleRequest): Promise<{ samples: Tensor; denoised: Tensor }> {
   const x = startState(r);
   let denoised = x;
+  const letEventsIn = throttledYield();
   const denoiser = async (state: Tensor, t: number) => {
-    // Let cancel requests, timers and I/O in before every model call.
-    await yieldToEventLoop();
+    // Let cancel requests, timers and I/O in between model calls.
+    await letEventsIn();
     if (r.signal?.aborted) throw r.signal.reason;
     return r.guider.denoise(state, t);
   };

@@ -13,7 +13,7 @@
  * lose their history and step at first order. FK uses DDIM with eta = 1: particles that were
  * duplicated by resampling need fresh noise to spread out again.
  */
-import { Tensor, yieldToEventLoop } from '@diffgraph/engine';
+import { Tensor, throttledYield } from '@diffgraph/engine';
 import { startState, type SampleRequest } from '../sampling/start-state.ts';
 import { effectiveSampleSize, normalizedWeights, stepPotential } from './potentials.ts';
 import { isScheduled, type Potential } from './potential.ts';
@@ -81,8 +81,9 @@ export async function steeredSample(r: SteerRequest): Promise<SteerResult> {
   const { schedule } = r.guider;
   const groups = r.latent.batch;
   const N = groups * k;
+  const letEventsIn = throttledYield();
   const checkAbort = async () => {
-    await yieldToEventLoop();
+    await letEventsIn();
     if (r.signal?.aborted) throw r.signal.reason;
   };
 
