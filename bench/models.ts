@@ -9,6 +9,7 @@
  * 2. Per-call latency of every model of the pack at 1 and 2 intra-op threads.
  * 3. End to end: `diffgraph run workflows/txt2img.json` as a fresh process (load included) and in process.
  */
+import { cpuModel } from './machine.ts';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -302,15 +303,6 @@ async function endToEnd(): Promise<{ processSeconds: number[]; inProcess: { thre
 
 // ---------------------------------------------------------------------------------------------------
 
-function cpuModel(): string {
-  try {
-    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name'));
-    if (line) return line.split(':')[1].trim();
-  } catch {
-    // not Linux
-  }
-  return os.cpus()[0]?.model ?? 'unknown';
-}
 
 async function main(): Promise<void> {
   if (process.argv.includes('--render-only')) {

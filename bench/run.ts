@@ -2,6 +2,7 @@
  * `pnpm bench`: the solver benchmark. Writes docs/benchmarks.md, docs/benchmarks/solver-error-vs-nfe.{png,svg},
  * bench/gmm16-bench.json (the model) and bench/results.json (every number). See docs/benchmarks.md.
  */
+import { cpuModel } from './machine.ts';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -22,15 +23,6 @@ export const NOISE_SEED = 2024;
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const log = (s: string) => console.log(s);
 
-function cpuModel(): string {
-  try {
-    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name'));
-    if (line) return line.split(':')[1].trim();
-  } catch {
-    // not Linux
-  }
-  return os.cpus()[0]?.model ?? 'unknown';
-}
 
 async function main(): Promise<void> {
   const started = performance.now();

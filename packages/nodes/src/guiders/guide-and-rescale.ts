@@ -8,6 +8,7 @@
  * x0-space differences differ by the same factor −α/σ, so the ratio, and the result, are the same in
  * either space; norms are taken per sample (GaR works on a batch of one).
  */
+import { CFG_INPUTS } from '../sampling/cfg-guider.ts';
 import type { NodeDefinition, Tensor } from '@diffgraph/engine';
 import type { Conditioning, DiffusionModel, Guider } from '../sampling/contracts.ts';
 import { predictAll, itemNorms } from './batch.ts';
@@ -52,10 +53,8 @@ export const GuideAndRescale: NodeDefinition = {
   description: 'CFG plus classifier guidance whose norm is rescaled into a band [low, high] times the CFG term\'s norm (Guide-and-Rescale\'s noise rescaling). One batched model call per step plus the classifier.',
   version: 1,
   inputs: {
-    model: { type: 'MODEL' },
-    positive: { type: 'CONDITIONING' },
-    negative: { type: 'CONDITIONING', optional: true, tooltip: 'Left out: the model\'s unconditional branch' },
-    cfg: { type: 'FLOAT', default: 7.5, min: 0, max: 100, step: 0.1 },
+    ...CFG_INPUTS,
+    cfg: { ...CFG_INPUTS.cfg, default: 7.5 },
     ...CLASSIFIER_GUIDANCE_INPUTS,
     band_low: { type: 'FLOAT', default: 0.33, min: 0, max: 100, step: 0.01, tooltip: 'GaR non-style config: [0.33, 3.0]; style: [1.5, 1.5]' },
     band_high: { type: 'FLOAT', default: 3, min: 0, max: 100, step: 0.01 },

@@ -7,6 +7,7 @@
  * parameterization by default, or eps / v / x0. The ratio of stds is the same with or without
  * Bessel's correction, so population stds are used.
  */
+import { CFG_INPUTS } from '../sampling/cfg-guider.ts';
 import type { NodeDefinition, Tensor } from '@diffgraph/engine';
 import type { Conditioning, DiffusionModel, Guider } from '../sampling/contracts.ts';
 import { predictionFromX0, x0FromPrediction, type Parameterization } from '../sampling/parameterization.ts';
@@ -76,10 +77,8 @@ export const RescaleGuidance: NodeDefinition = {
   description: 'CFG with rescaling (Lin et al. 2023): the guided output is rescaled per sample to the std of the conditional one and mixed with the plain CFG output by phi. Counters over-exposure at high cfg. One batched model call per step.',
   version: 1,
   inputs: {
-    model: { type: 'MODEL' },
-    positive: { type: 'CONDITIONING' },
-    negative: { type: 'CONDITIONING', optional: true, tooltip: 'Left out: the model\'s unconditional branch' },
-    cfg: { type: 'FLOAT', default: 7.5, min: 0, max: 100, step: 0.1 },
+    ...CFG_INPUTS,
+    cfg: { ...CFG_INPUTS.cfg, default: 7.5 },
     phi: { type: 'FLOAT', default: 0.7, min: 0, max: 1, step: 0.05, tooltip: '0 = plain CFG, 1 = fully rescaled (paper: 0.7)' },
     space: { type: 'STRING', enum: RESCALE_SPACES, default: 'model', tooltip: 'Which output is rescaled: the model\'s own parameterization (diffusers), or eps / v / x0 / flow' },
   },

@@ -18,17 +18,20 @@ export function cfgGuider(model: DiffusionModel, positive: Conditioning | undefi
   };
 }
 
+/** The inputs of every CFG-style guider (CFGGuider, RescaleGuidance, GuideAndRescale). */
+export const CFG_INPUTS: NodeDefinition['inputs'] = {
+  model: { type: 'MODEL' },
+  positive: { type: 'CONDITIONING' },
+  negative: { type: 'CONDITIONING', optional: true, tooltip: 'Left out: the model\'s unconditional branch (a pipeline\'s empty prompt)' },
+  cfg: { type: 'FLOAT', default: 4, min: 0, max: 100, step: 0.1 },
+};
+
 export const CFGGuider: NodeDefinition = {
   type: 'CFGGuider',
   category: 'sampling/guiders',
   description: 'Classifier-free guidance: uncond + cfg·(cond − uncond), with both predictions in one batched model call per step.',
   version: 1,
-  inputs: {
-    model: { type: 'MODEL' },
-    positive: { type: 'CONDITIONING' },
-    negative: { type: 'CONDITIONING', optional: true, tooltip: 'Left out: the model\'s unconditional branch (a pipeline\'s empty prompt)' },
-    cfg: { type: 'FLOAT', default: 4, min: 0, max: 100, step: 0.1 },
-  },
+  inputs: CFG_INPUTS,
   outputs: { guider: { type: 'GUIDER' } },
   run: ({ model, positive, negative, cfg }) => ({ guider: cfgGuider(model as DiffusionModel, positive as Conditioning, negative as Conditioning | undefined, cfg as number) }),
 };

@@ -43,20 +43,25 @@ function assertFinite(x: Tensor, r: SampleRequest): void {
   }
 }
 
+/** The inputs every sampling node shares (Sample, SteeredSample). */
+export const SAMPLE_INPUTS: NodeDefinition['inputs'] = {
+  noise: { type: 'NOISE' },
+  guider: { type: 'GUIDER' },
+  solver: { type: 'SOLVER' },
+  sigmas: { type: 'SIGMAS' },
+  latent: { type: 'LATENT' },
+  add_noise: { type: 'BOOLEAN', default: true, tooltip: 'Off: the latent is the exact start state at the first time of the grid' },
+  start_scale: { type: 'STRING', enum: ['unit', 'sigma'], default: 'unit', tooltip: 'Full denoise starts at the noise (unit: DPM-Solver/diffusers) or at alpha·latent + sigma·noise (sigma: k-diffusion)' },
+};
+
 export const Sample: NodeDefinition = {
   type: 'Sample',
   category: 'sampling',
   description: 'Runs a solver over a time grid with a guider, from a latent (plus noise) to samples. Reports progress every step and stops within one step when cancelled.',
   version: 1,
   inputs: {
-    noise: { type: 'NOISE' },
-    guider: { type: 'GUIDER' },
-    solver: { type: 'SOLVER' },
-    sigmas: { type: 'SIGMAS' },
-    latent: { type: 'LATENT' },
+    ...SAMPLE_INPUTS,
     potential: { type: 'POTENTIAL', optional: true, tooltip: 'Feynman–Kac steering: k particles per item resampled by this reward potential (SteeredSample also outputs every particle and its reward)' },
-    add_noise: { type: 'BOOLEAN', default: true, tooltip: 'Off: the latent is the exact start state at the first time of the grid' },
-    start_scale: { type: 'STRING', enum: ['unit', 'sigma'], default: 'unit', tooltip: 'Full denoise starts at the noise (unit: DPM-Solver/diffusers) or at alpha·latent + sigma·noise (sigma: k-diffusion)' },
     preview_every: { type: 'INT', default: 4, min: 0, max: 1000, tooltip: 'Send a cheap latent preview of the x0 prediction every N steps (image latents only; 0 = never)' },
   },
   outputs: { samples: { type: 'LATENT' }, denoised: { type: 'LATENT' } },

@@ -4,6 +4,7 @@ import { Tensor } from '@diffgraph/engine';
 import { expectClassifier, parseTarget } from '../guiders/classifier.ts';
 import type { TimeGrid } from '../sampling/contracts.ts';
 import { POTENTIAL_KINDS } from './potentials.ts';
+import { SAMPLE_INPUTS } from '../sampling/sample-node.ts';
 import { isPotential, SELECTIONS, STEER_METHODS, type Potential } from './potential.ts';
 import { brightnessReward, classifierReward, colorReward, onImages, targetDistanceReward, type ImageDecoder, type Reward } from './rewards.ts';
 import { steeredSample } from './fk-sample.ts';
@@ -84,16 +85,7 @@ export const SteeredSample: NodeDefinition = {
   category: 'sampling',
   description: 'Sample with Feynman–Kac steering (or best-of-N): k particles per latent item as one batch, resampled by a reward potential on x0-predictions; one selected sample per item. Use a stochastic solver (DDIM eta = 1).',
   version: 1,
-  inputs: {
-    noise: { type: 'NOISE' },
-    guider: { type: 'GUIDER' },
-    solver: { type: 'SOLVER' },
-    sigmas: { type: 'SIGMAS' },
-    latent: { type: 'LATENT' },
-    potential: { type: 'POTENTIAL' },
-    add_noise: { type: 'BOOLEAN', default: true, tooltip: 'Off: the latent is the exact start state at the first time of the grid' },
-    start_scale: { type: 'STRING', enum: ['unit', 'sigma'], default: 'unit', tooltip: 'As in Sample' },
-  },
+  inputs: { ...SAMPLE_INPUTS, potential: { type: 'POTENTIAL' } },
   outputs: { samples: { type: 'LATENT' }, denoised: { type: 'LATENT' }, particles: { type: 'LATENT' }, rewards: { type: 'TENSOR' } },
   async run(i, ctx) {
     if (!isPotential(i.potential)) throw new Error('SteeredSample: input "potential" must be a POTENTIAL from RewardPotential');
