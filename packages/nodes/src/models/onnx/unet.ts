@@ -132,13 +132,25 @@ export function createUnetModel(o: UnetModelOptions): OnnxDiffusionModel {
     }
   }
 
+  // A sampler asks with the same conditionings at every step: build their stacked context once.
+  let lastContext: { conditionings: readonly (Conditioning | undefined)[]; batch: number; tensor: Tensor } | undefined;
+  async function stackedContext(conditionings: readonly (Conditioning | undefined)[], batch: number): Promise<Tensor> {
+    const same = lastContext && lastContext.batch === batch && lastContext.conditionings.length === conditionings.length
+      && lastContext.conditionings.every((c, i) => c === conditionings[i]);
+    if (!same) {
+      const tensor = concatBatch(await Promise.all(conditionings.map((c) => contextFor(c, batch))), `${o.name}: conditionings`);
+      lastContext = { conditionings: [...conditionings], batch, tensor };
+    }
+    return lastContext!.tensor;
+  }
+
   async function predictX0Many(x: Tensor, t: number, conditionings: readonly (Conditioning | undefined)[]): Promise<Tensor[]> {
     checkState(x);
     const k = conditionings.length;
     if (k === 0) return [];
     const batch = x.shape[0];
     const states = k === 1 ? x : concatBatch(Array.from({ length: k }, () => x), o.name);
-    const context = names.context ? concatBatch(await Promise.all(conditionings.map((c) => contextFor(c, batch))), `${o.name}: conditionings`) : undefined;
+    const context = names.context ? await stackedContext(conditionings, batch) : undefined;
     const out = await evaluate(states, context, t);
     const alpha = schedule.alpha(t), sigma = schedule.sigma(t);
     // In x's dtype, so a float64 state keeps float64 arithmetic in the solver.
