@@ -9,6 +9,7 @@ import type { Conditioning, DiffusionModel, Guider } from './contracts.ts';
 export function cfgGuider(model: DiffusionModel, positive: Conditioning | undefined, negative: Conditioning | undefined, cfg: number): Guider {
   return {
     schedule: model.schedule,
+    latentRgb: model.latentRgb,
     async denoise(x, t) {
       // cfg = 1 is the conditional prediction alone: skip the unconditional half of the batch.
       if (cfg === 1) return model.predictX0(x, t, positive);

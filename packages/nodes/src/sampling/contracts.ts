@@ -3,6 +3,7 @@
  * with the state in the model's own space: x_t = alpha(t)·x0 + sigma(t)·eps.
  */
 import type { Tensor } from '@diffgraph/engine';
+import type { LatentRgb } from '../image/latent-rgb.ts';
 
 export interface NoiseSchedule {
   /** `discrete` (1000-step tables), `linear_vp` (continuous VP), `flow` (alpha = 1 − t, sigma = t), `ve` (alpha = 1). */
@@ -72,6 +73,8 @@ export interface DiffusionModel {
    * can batch them (CFG, composable guidance). Result i belongs to conditionings[i].
    */
   predictX0Many?(x: Tensor, t: number, conditionings: readonly (Conditioning | undefined)[]): Promise<Tensor[]>;
+  /** A linear latent → RGB projection for live previews, fitted to the model's own VAE (computed once). */
+  latentRgb?(): Promise<LatentRgb>;
 }
 
 /** IMAGE: Tensor [B, 3, H, W], float32, RGB in [0, 1]. MASK: Tensor [B, 1, H, W] in [0, 1], 1 = repaint. */
@@ -81,6 +84,8 @@ export const IMAGE_LAYOUT = 'BCHW, RGB in [0, 1]';
 export interface Guider {
   readonly schedule: NoiseSchedule;
   readonly denoise: Denoiser;
+  /** The underlying model's preview projection, when the guider knows it. */
+  latentRgb?(): Promise<LatentRgb>;
 }
 
 /** What flows through a NOISE socket. Stream 0 is the start noise; stream k > 0 the noise of step k. */

@@ -2,7 +2,7 @@ import type { NodeDefinition } from '@diffgraph/engine';
 import type { Conditioning, DiffusionModel, Guider } from './contracts.ts';
 
 export function basicGuider(model: DiffusionModel, conditioning?: Conditioning): Guider {
-  return { schedule: model.schedule, denoise: (x, t) => model.predictX0(x, t, conditioning) };
+  return { schedule: model.schedule, denoise: (x, t) => model.predictX0(x, t, conditioning), latentRgb: model.latentRgb };
 }
 
 export const BasicGuider: NodeDefinition = {

@@ -1,6 +1,6 @@
 import type { NodeDefinition } from '@diffgraph/engine';
 import { throttledYield, type Tensor } from '@diffgraph/engine';
-import type { TimeGrid } from './contracts.ts';
+import type { Guider, TimeGrid } from './contracts.ts';
 import { startState, type SampleRequest } from './start-state.ts';
 import { latentPreviewHook } from '../image/latent-preview.ts';
 import { steeredSample } from '../steering/fk-sample.ts';
@@ -77,7 +77,10 @@ export const Sample: NodeDefinition = {
       });
       return { samples, denoised };
     }
-    const preview = i.preview_every > 0 ? latentPreviewHook(ctx, { every: i.preview_every, scale: 4 }) : undefined;
+    const wantPreviews = i.preview_every > 0 && ctx.previewing !== false;
+    // The model's own fitted projection when it has one (a loaded pipeline), else the SD factors.
+    const rgb = wantPreviews ? await (i.guider as Guider).latentRgb?.() : undefined;
+    const preview = wantPreviews ? latentPreviewHook(ctx, { every: i.preview_every, ...(rgb ?? { scale: 4 }) }) : undefined;
     return sample({
       guider: i.guider, solver: i.solver, grid, latent: i.latent, noise: i.noise,
       addNoise: i.add_noise, startScale: i.start_scale, signal: ctx.signal,

@@ -15,6 +15,7 @@ import { OnnxTextEncoder } from './text-encoder.ts';
 import { loadTokenizer } from './tokenizer.ts';
 import { createUnetModel, type OnnxDiffusionModel } from './unet.ts';
 import { OnnxVae } from './vae.ts';
+import { fitLatentRgbFromDecoder, type LatentRgb } from '../../image/latent-rgb.ts';
 
 export interface Pipeline {
   folder: string;
@@ -106,6 +107,8 @@ export async function loadPipeline(store: ModelStore, name: string, log?: Log): 
   if (vae.latentChannels !== model.sampleShape[0]) {
     throw new Error(`pipeline "${name}": the UNet works on ${model.sampleShape[0]} latent channels but the VAE decoder on ${vae.latentChannels}`);
   }
+  let rgb: Promise<LatentRgb> | undefined;
+  model.latentRgb = () => (rgb ??= fitLatentRgbFromDecoder((z) => vae.decode(z), model.sampleShape));
   log?.(`pipeline "${name}": ${parameterization} prediction on a ${scheduler.schedule.kind} schedule (${scheduler.className}), latent [${model.sampleShape.join(', ')}], ${tokenizer.kind} tokenizer of ${tokenizer.length} tokens`);
   return { folder, model, textEncoder, vae, scheduler };
 }
