@@ -1,11 +1,9 @@
 /**
  * The k-diffusion samplers against the official k-diffusion outputs on the analytic mixture
- * (refs/README.md §7): every stored output to 1e-8·max(1, |x|) per entry with the exact NFE, run through
+ * (data/refs/README.md §7): every stored output to 1e-8·max(1, |x|) per entry with the exact NFE, run through
  * our VP contract (grid of SD-schedule times, state x = alpha·u), and again directly on a VE schedule.
  * Then convergence against the exact solutions (refs/exact), and the stochastic samplers.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Tensor, batchNorms, combine, maxAbsDiff } from '@diffgraph/engine';
 import type { Denoiser, NoiseSchedule, SolveArgs } from '../src/sampling/contracts.ts';
@@ -21,7 +19,7 @@ import {
   timesToSigmas,
 } from '../src/schedules/sigma-grids.ts';
 import { kdiffusionSamplers, lmsCoefficient, type KDiffusionSamplerName } from '../src/solvers/kdiffusion-samplers.ts';
-import { listRefOutputs, loadRefExact, loadRefModel, loadRefOutput, refsDir, rowsToTensor, type RefIndexEntry } from './refs.ts';
+import { listRefOutputs, loadRefExact, loadRefModel, loadRefOutput, refIndex, rowsToTensor } from './refs.ts';
 
 const TOL = 1e-8;
 const ref = loadRefModel('gmm2');
@@ -196,7 +194,7 @@ describe('convergence to the exact solutions', () => {
   const toZero = rowsToTensor(loadRefExact('gmm2', 'sd_kdiffusion_to_zero').x);
   const limit = rowsToTensor(loadRefExact('gmm2', 'sd_kdiffusion_sigma_min_then_denoise').x);
   // Every k-diffusion run in index.json, including the 40- and 80-step ones that have no output file.
-  const index = (JSON.parse(readFileSync(path.join(refsDir, 'index.json'), 'utf8')) as RefIndexEntry[]).filter(
+  const index = refIndex().filter(
     (e) => e.model === 'gmm2' && e.config.library === 'k-diffusion',
   );
   const stepsList = [5, 10, 20, 40, 80];

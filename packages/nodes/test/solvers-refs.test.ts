@@ -1,5 +1,5 @@
 /**
- * Every stored DPM-Solver, DPM-Solver++ and UniPC reference output (refs/README.md §5–6) reproduced
+ * Every stored DPM-Solver, DPM-Solver++ and UniPC reference output (data/refs/README.md §5–6) reproduced
  * from x_T with the stored conventions: the final samples to 1e-8·max(1, |x|) per entry, and the
  * number of model calls exactly.
  */
@@ -10,9 +10,7 @@ import { makeGmmDenoiser } from '../src/models/gmm.ts';
 import { dpmSolverTimeGrid } from '../src/schedules/grids.ts';
 import { dpmSolver, multistepOrders, singlestepPlan, singlestepRatios, type SkipType } from '../src/solvers/dpm-solver.ts';
 import { uniPc, uniPcPlan } from '../src/solvers/unipc.ts';
-import { listRefOutputs, loadRefExact, loadRefModel, loadRefOutput, refsDir, rowsToTensor, type RefIndexEntry, type RefModel, type RefScheduleName } from './refs.ts';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
+import { listRefOutputs, loadRefExact, loadRefModel, loadRefOutput, refIndex, rowsToTensor, type RefModel, type RefScheduleName } from './refs.ts';
 
 const TOL = 1e-8;
 
@@ -23,7 +21,7 @@ interface Case {
   run: (denoiser: Denoiser, schedule: NoiseSchedule, x: Tensor, times: number[]) => Promise<Tensor>;
 }
 
-/** The stored config fields this test reads (refs/README.md §5–6). */
+/** The stored config fields this test reads (data/refs/README.md §5–6). */
 interface SolverConfig {
   library: 'dpm-solver' | 'unipc';
   schedule: RefScheduleName;
@@ -72,7 +70,7 @@ function caseFor(config: Record<string, unknown>, schedule: NoiseSchedule): Case
 }
 
 const outputs = listRefOutputs((e) => e.config.library === 'dpm-solver' || e.config.library === 'unipc').map((e) =>
-  loadRefOutput(e.id),
+  loadRefOutput(e),
 );
 const models = new Map<string, RefModel>();
 function refModel(name: string): RefModel {
@@ -134,7 +132,7 @@ describe('DPM-Solver / DPM-Solver++ / UniPC against the official reference outpu
  * NFE and error against the exact solution (mean and max L2, stored to 8 significant digits).
  */
 describe('DPM-Solver / DPM-Solver++ / UniPC 40- and 80-step convergence runs (index.json)', () => {
-  const runs = (JSON.parse(readFileSync(path.join(refsDir, 'index.json'), 'utf8')) as RefIndexEntry[]).filter(
+  const runs = refIndex().filter(
     (e) => e.file === null && (e.config.library === 'dpm-solver' || e.config.library === 'unipc'),
   );
   it('has them', () => expect(runs.length).toBe(240 * new Set(runs.map((e) => e.model)).size));

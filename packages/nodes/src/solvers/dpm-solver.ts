@@ -1,7 +1,8 @@
 /**
  * DPM-Solver (Lu et al. 2022, noise prediction) and DPM-Solver++ (Lu et al. 2022b, data prediction),
  * orders 1–3, singlestep and multistep, following the conventions of the official
- * `dpm_solver_pytorch.py` (solver_type "dpmsolver", not "taylor"). See /work/shared/refs/README.md §5.
+ * `dpm_solver_pytorch.py` (solver_type "dpmsolver", not "taylor"). The conventions are
+ * spelled out in the vendored reference set's README (packages/nodes/test/data/refs/README.md §5).
  *
  * Notation for a step from s to t (t < s): h = lambda_t − lambda_s > 0; alpha, sigma are the VP
  * coefficients of `args.schedule`; alpha_t/alpha_s = exp(logAlpha_t − logAlpha_s) as in the official code.
