@@ -1,7 +1,8 @@
 /**
  * The k-diffusion samplers against the official k-diffusion outputs on the analytic mixture
  * (data/refs/README.md §7): every stored output to 1e-8·max(1, |x|) per entry with the exact NFE, run through
- * our VP contract (grid of SD-schedule times, state x = alpha·u), and again directly on a VE schedule.
+ * our VP contract (grid of SD-schedule times, state x = alpha·u), again directly on a VE schedule, and
+ * through the nodes as a user wires them (Schedule karras/exponential → Solver → Sample, sigma start).
  * Then convergence against the exact solutions (refs/exact), and the stochastic samplers.
  */
 import { describe, expect, it } from 'vitest';
@@ -20,6 +21,7 @@ import {
 } from '../src/schedules/sigma-grids.ts';
 import { kdiffusionSamplers, lmsCoefficient, type KDiffusionSamplerName } from '../src/solvers/kdiffusion-samplers.ts';
 import { listRefOutputs, loadRefExact, loadRefModel, loadRefOutput, refIndex, rowsToTensor } from './refs.ts';
+import { runRefThroughNodes } from './refs-workflow.ts';
 
 const TOL = 1e-8;
 const ref = loadRefModel('gmm2');
@@ -187,6 +189,19 @@ describe('k-diffusion samplers reproduce the official outputs', () => {
     const x = await kdiffusionSamplers.sample_dpmpp_2m({ denoiser: makeGmmDenoiser(ref.gmm, sd), schedule: sd, x: vpStart(sd, times, c.sigma_max, 'float32'), times });
     expect(x.dtype).toBe('float32');
     expect(relErr(x, rowsToTensor(out.x0))).toBeLessThan(1e-4);
+  });
+});
+
+describe('k-diffusion references through the Schedule, Solver and Sample nodes', () => {
+  // Schedule (spacing = karras | exponential, steps, rho) → Solver (kind, eta 0) → Sample with x_T as
+  // TensorNoise, an empty latent and start_scale 'sigma' (k-diffusion's x_T·sigma_max start).
+  const entries = listRefOutputs((e) => e.config.library === 'k-diffusion');
+  it.each(entries.map((e) => [e.id, e] as const))('%s', async (_id, entry) => {
+    const out = loadRefOutput(entry);
+    const { x, grid, calls } = await runRefThroughNodes(entry);
+    expect(calls.length).toBe(out.nfe);
+    expect(grid.times.length).toBe(out.sigmas!.length);
+    expect(relErr(x, rowsToTensor(out.x0))).toBeLessThanOrEqual(TOL);
   });
 });
 
