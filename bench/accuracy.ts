@@ -80,7 +80,7 @@ export async function runAccuracy(gmm: GaussianMixture, schedule: NoiseSchedule,
   const startFor = (family: BenchConfig['family'], t0: number): Tensor =>
     family === 'exponential' ? noise : scaled(noise, schedule.sigma(t0));
 
-  // The limit every k-diffusion sampler ending in an Euler step converges to (refs/README.md §7):
+  // The limit every k-diffusion sampler ending in an Euler step converges to (packages/nodes/test/data/refs/README.md §7):
   // exact ODE from t0 to the time of sigma_min, then one exact denoise there.
   const karrasLimit = (times: readonly number[]): Tensor => {
     const t0 = times[0], tMinK = times[times.length - 2];

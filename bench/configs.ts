@@ -23,7 +23,7 @@ export interface BenchConfig {
   /** Exponential integrators run on DPM-Solver's logSNR grid (t = 1 → 1/N, start x = noise); k-diffusion
    *  samplers on the karras grid (rho = 7, sigma_max → sigma_min → 0, start x = sigma(t0)·noise). */
   family: Family;
-  /** Model calls per grid interval (singlestep order k: k; heun / dpm_2 / dpmpp_2s: 2, minus 1 overall). */
+  /** Model calls per grid interval (heun / dpm_2 / dpmpp_2s: 2, minus 1 overall; singlestep DPM-Solver spends one per interval in its own outer steps). */
   callsPerStep: number;
   /** Draws noise during sampling (only timed, not in the error sweep). */
   stochastic?: boolean;
@@ -35,8 +35,8 @@ const s = (over: Partial<SolverSettings>): SolverSettings => ({ ...DEFAULT_SETTI
 export const SWEEP_CONFIGS: BenchConfig[] = [
   { label: 'DPM-Solver++ 2M (multistep o2)', kind: 'dpmsolver++', settings: s({ order: 2 }), family: 'exponential', callsPerStep: 1 },
   { label: 'DPM-Solver++ 3M (multistep o3)', kind: 'dpmsolver++', settings: s({ order: 3 }), family: 'exponential', callsPerStep: 1 },
-  { label: 'DPM-Solver++ 2S (singlestep o2)', kind: 'dpmsolver++', settings: s({ order: 2, method: 'singlestep' }), family: 'exponential', callsPerStep: 2 },
-  { label: 'DPM-Solver++ 3S (singlestep o3)', kind: 'dpmsolver++', settings: s({ order: 3, method: 'singlestep' }), family: 'exponential', callsPerStep: 3 },
+  { label: 'DPM-Solver++ 2S (singlestep o2)', kind: 'dpmsolver++', settings: s({ order: 2, method: 'singlestep' }), family: 'exponential', callsPerStep: 1 },
+  { label: 'DPM-Solver++ 3S (singlestep o3)', kind: 'dpmsolver++', settings: s({ order: 3, method: 'singlestep' }), family: 'exponential', callsPerStep: 1 },
   { label: 'DPM-Solver multistep o2 (eps)', kind: 'dpmsolver', settings: s({ order: 2 }), family: 'exponential', callsPerStep: 1 },
   { label: 'DPM-Solver multistep o3 (eps)', kind: 'dpmsolver', settings: s({ order: 3 }), family: 'exponential', callsPerStep: 1 },
   { label: 'UniPC bh2 o2 (data)', kind: 'unipc', settings: s({ order: 2, variant: 'bh2', prediction: 'data' }), family: 'exponential', callsPerStep: 1 },
@@ -65,8 +65,8 @@ export const STOCHASTIC_CONFIGS: BenchConfig[] = [
 export const NFE_BUDGETS = [5, 10, 15, 20, 30, 40, 60, 80];
 
 /**
- * Grid intervals for an NFE budget: multistep and one-call samplers take `budget` steps; a singlestep
- * solver of order k takes round(budget/k) steps (k calls each); Heun, DPM2 and DPM++ 2S take
+ * Grid intervals for an NFE budget: multistep, singlestep (the official plan spends one call per grid
+ * interval) and one-call samplers take `budget` steps; Heun, DPM2 and DPM++ 2S take
  * floor((budget + 1)/2) steps (2 calls each, but only 1 for the final step to sigma = 0). The NFE actually used
  * is counted, not assumed.
  */

@@ -1,6 +1,6 @@
 /**
  * The benchmark's analytic model: a D = 16, K = 5 isotropic Gaussian mixture drawn deterministically from
- * the project's Philox generator, with the recipe of the public refs (refs/README.md §1):
+ * the project's Philox generator, with the recipe of the public refs (packages/nodes/test/data/refs/README.md §1):
  *   weights ~ uniform(0.5, 1.5), normalised, rounded to 6 dp, last weight = 1 − sum(others);
  *   means ~ normal(0, 1.5) per coordinate, rounded to 6 dp; stds ~ uniform(0.1, 0.4), rounded to 6 dp.
  * It is NOT the held-back reference model (that one was drawn by numpy); it only has the same shape.

@@ -46,6 +46,26 @@ describe('Executor', () => {
     expect(valueOf(third, 'show4')).toEqual({ shown: '4' });
   });
 
+  it('tells apart links to different outputs of one node: switching the output re-runs the reader', async () => {
+    const { executor, runs } = setup();
+    const workflow = (output: 'min' | 'max'): Workflow => ({
+      format: 'diffgraph/workflow@1',
+      nodes: {
+        a: { type: 'Constant', inputs: { value: 1 } },
+        b: { type: 'Constant', inputs: { value: 5 } },
+        split: { type: 'MinMax', inputs: { a: { from: 'a', output: 'value' }, b: { from: 'b', output: 'value' } } },
+        show: { type: 'Show', inputs: { value: { from: 'split', output } } },
+      },
+    });
+    expect(valueOf(await executor.run(workflow('min')), 'show')).toEqual({ shown: '1' });
+    const switched = await executor.run(workflow('max'));
+    expect(valueOf(switched, 'show')).toEqual({ shown: '5' });
+    // Only the reader runs again; MinMax's two values are still the cached ones.
+    expect(switched.executed).toEqual(['show']);
+    expect(runs.get('MinMax')).toBe(1);
+    expect(valueOf(await executor.run(workflow('min')), 'show')).toEqual({ shown: '1' });
+  });
+
   it('re-executes exactly the changed node and its descendants', async () => {
     const { executor } = setup();
     await executor.run(sampleWorkflow());

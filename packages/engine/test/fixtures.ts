@@ -30,6 +30,12 @@ export function arithmeticRegistry() {
       run: ({ steps }) => { count('Steps'); return { steps }; },
     },
     {
+      type: 'MinMax', category: 'test', description: 'Two outputs of the same type: min(a, b) and max(a, b)', version: 1,
+      inputs: { a: { type: 'FLOAT' }, b: { type: 'FLOAT' } },
+      outputs: { min: { type: 'FLOAT' }, max: { type: 'FLOAT' } },
+      run: ({ a, b }) => { count('MinMax'); return { min: Math.min(a, b), max: Math.max(a, b) }; },
+    },
+    {
       type: 'Fill', category: 'test', description: 'A tensor of n copies of a value', version: 1,
       inputs: { n: { type: 'INT', default: 4, min: 1 }, value: { type: 'FLOAT', default: 1 } },
       outputs: { tensor: { type: 'TENSOR' } },

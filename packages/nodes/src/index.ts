@@ -1,7 +1,7 @@
 import { NodeRegistry, type NodePack } from '@diffgraph/engine';
 import { EmptyLatent, LoadTensor, SaveTensor } from './io/tensor-nodes.ts';
 import { GaussianMixtureModel, MixtureComponents } from './models/gmm-node.ts';
-import { DisableNoise, RandomNoise } from './noise/noise-nodes.ts';
+import { DisableNoise, RandomNoise, TensorNoise } from './noise/noise-nodes.ts';
 import { BasicGuider } from './sampling/guiders.ts';
 import { Sample } from './sampling/sample-node.ts';
 import { Schedule } from './schedules/schedule-node.ts';
@@ -30,7 +30,7 @@ import { DDIMInversion, DPMEncode } from './encoders/encoder-nodes.ts';
 
 export const corePack: NodePack = {
   name: 'diffgraph-core',
-  nodes: [LoadTensor, SaveTensor, EmptyLatent, GaussianMixtureModel, MixtureComponents, RandomNoise, DisableNoise, BasicGuider, Schedule, SolverNode, Sample,
+  nodes: [LoadTensor, SaveTensor, EmptyLatent, GaussianMixtureModel, MixtureComponents, RandomNoise, DisableNoise, TensorNoise, BasicGuider, Schedule, SolverNode, Sample,
     LoadImage, SaveImage, PreviewImage, LoadMask, ImageToMask, MaskToImage, ImageScale, MaskScale, LatentPreview, InpaintGuider, InpaintComposite,
     LoadPipeline, LoadOnnxModel, TextEncode, VAEEncode, VAEDecode, CFGGuider,
     ComposableGuider, RescaleGuidance, GuideAndRescale, SwitchGuider, ClassifierGuider, MixtureClassifier, LoadClassifier, RewardPotential, SteeredSample,

@@ -15,7 +15,7 @@ function expectTensorClose(actual: Tensor, expected: readonly (readonly number[]
   }
 }
 
-describe('GaussianMixture against model_checks (refs/README.md §1)', () => {
+describe('GaussianMixture against model_checks (data/refs/README.md §1)', () => {
   it('eps and x0 at every listed (schedule, t)', () => {
     for (const check of ref.json.model_checks.vp) {
       const schedule = ref.schedules[check.schedule];

@@ -80,6 +80,14 @@ describe('latentPreviewPng and the sampling hook', () => {
     expect(flat.previews).toHaveLength(0);
   });
 
+  it('keeps the cadence when steps advance by several (singlestep solvers report model calls)', () => {
+    const { ctx, previews } = fakeContext();
+    const hook = latentPreviewHook(ctx, { every: 4, scale: 2 });
+    // Third-order outer steps of a 20-call budget end after calls 3, 6, 9, 12, 15, 18, 20.
+    for (const calls of [3, 6, 9, 12, 15, 18, 20]) hook(calls - 1, 20, Tensor.zeros([1, 4, 2, 2]));
+    expect(previews).toHaveLength(5); // crossing 4, 8, 12, 16 and the last
+  });
+
   it('disables itself with one log line instead of failing the run on a bad projection', () => {
     const { ctx, previews, logs } = fakeContext();
     const hook = latentPreviewHook(ctx, { matrix: [[1], [1], [1]] });

@@ -1,11 +1,10 @@
 /**
  * The k-diffusion samplers against the official k-diffusion outputs on the analytic mixture
- * (refs/README.md §7): every stored output to 1e-8·max(1, |x|) per entry with the exact NFE, run through
- * our VP contract (grid of SD-schedule times, state x = alpha·u), and again directly on a VE schedule.
+ * (data/refs/README.md §7): every stored output to 1e-8·max(1, |x|) per entry with the exact NFE, run through
+ * our VP contract (grid of SD-schedule times, state x = alpha·u), again directly on a VE schedule, and
+ * through the nodes as a user wires them (Schedule karras/exponential → Solver → Sample, sigma start).
  * Then convergence against the exact solutions (refs/exact), and the stochastic samplers.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Tensor, batchNorms, combine, maxAbsDiff } from '@diffgraph/engine';
 import type { Denoiser, NoiseSchedule, SolveArgs } from '../src/sampling/contracts.ts';
@@ -21,7 +20,8 @@ import {
   timesToSigmas,
 } from '../src/schedules/sigma-grids.ts';
 import { kdiffusionSamplers, lmsCoefficient, type KDiffusionSamplerName } from '../src/solvers/kdiffusion-samplers.ts';
-import { listRefOutputs, loadRefExact, loadRefModel, loadRefOutput, refsDir, rowsToTensor, type RefIndexEntry } from './refs.ts';
+import { listRefOutputs, loadRefExact, loadRefModel, loadRefOutput, refIndex, refsDir, rowsToTensor } from './refs.ts';
+import { runRefThroughNodes } from './refs-workflow.ts';
 
 const TOL = 1e-8;
 const ref = loadRefModel('gmm2');
@@ -112,7 +112,7 @@ describe('k-diffusion sigma grids', () => {
   });
 
   it('karras and exponential grids reproduce every stored sigma list, and survive the trip through time', () => {
-    expect(refIds.length % 36).toBe(0);
+    expect(listRefOutputs((e) => e.config.library === 'k-diffusion' && e.dir === refsDir).length).toBe(36);
     for (const id of refIds) {
       const out = loadRefOutput(id);
       const sigmas = sigmasOf(out.config as unknown as KConfig);
@@ -192,11 +192,24 @@ describe('k-diffusion samplers reproduce the official outputs', () => {
   });
 });
 
+describe('k-diffusion references through the Schedule, Solver and Sample nodes', () => {
+  // Schedule (spacing = karras | exponential, steps, rho) → Solver (kind, eta 0) → Sample with x_T as
+  // TensorNoise, an empty latent and start_scale 'sigma' (k-diffusion's x_T·sigma_max start).
+  const entries = listRefOutputs((e) => e.config.library === 'k-diffusion');
+  it.each(entries.map((e) => [e.id, e] as const))('%s', async (_id, entry) => {
+    const out = loadRefOutput(entry);
+    const { x, grid, calls } = await runRefThroughNodes(entry);
+    expect(calls.length).toBe(out.nfe);
+    expect(grid.times.length).toBe(out.sigmas!.length);
+    expect(relErr(x, rowsToTensor(out.x0))).toBeLessThanOrEqual(TOL);
+  });
+});
+
 describe('convergence to the exact solutions', () => {
   const toZero = rowsToTensor(loadRefExact('gmm2', 'sd_kdiffusion_to_zero').x);
   const limit = rowsToTensor(loadRefExact('gmm2', 'sd_kdiffusion_sigma_min_then_denoise').x);
   // Every k-diffusion run in index.json, including the 40- and 80-step ones that have no output file.
-  const index = (JSON.parse(readFileSync(path.join(refsDir, 'index.json'), 'utf8')) as RefIndexEntry[]).filter(
+  const index = refIndex().filter(
     (e) => e.model === 'gmm2' && e.config.library === 'k-diffusion',
   );
   const stepsList = [5, 10, 20, 40, 80];

@@ -20,7 +20,7 @@ function expectRelClose(actual: number, expected: number, tol: number): void {
   expect(Math.abs(actual - expected)).toBeLessThanOrEqual(tol * Math.max(Math.abs(expected), 1e-300));
 }
 
-describe('reference schedules (refs/README.md §2)', () => {
+describe('reference schedules (data/refs/README.md §2)', () => {
   it('match model_checks: log_alpha, alpha, sigma, lambda at every listed t', () => {
     for (const check of ref.json.model_checks.vp) {
       const s = schedules[check.schedule];

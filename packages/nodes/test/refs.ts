@@ -1,6 +1,8 @@
 /**
- * Test helper: loads the shared reference set (../shared/refs next to the repository root; see
- * refs/README.md) and builds the analytic model and the two noise schedules it was computed with.
+ * Test helper: loads the reference sets and builds the analytic model and the two noise schedules they
+ * were computed with. The public D = 2 set is vendored in test/data/refs (its README.md describes the
+ * conventions); DIFFGRAPH_REFS may name more folders of the same layout (separated by the platform's
+ * path delimiter), e.g. a held-back D = 16 set. An id found in several sets is read from the first.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -9,21 +11,29 @@ import { Tensor } from '@diffgraph/engine';
 import { GaussianMixture } from '../src/models/gmm.ts';
 import { DiscreteVPSchedule, LinearVPSchedule } from '../src/schedules/noise-schedules.ts';
 
-/** The directory holding pnpm-workspace.yaml, found by walking up from this file. */
-function findRepoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'pnpm-workspace.yaml'))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('refs: no pnpm-workspace.yaml above ' + fileURLToPath(import.meta.url));
-    dir = parent;
+/** The vendored public reference set. */
+export const refsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'data', 'refs');
+
+function extraRefDirs(): string[] {
+  const dirs = (process.env.DIFFGRAPH_REFS ?? '').split(path.delimiter).filter(Boolean).map((d) => path.resolve(d));
+  for (const dir of dirs) {
+    if (!existsSync(path.join(dir, 'index.json'))) throw new Error(`DIFFGRAPH_REFS: ${dir} has no index.json`);
   }
-  return dir;
+  return dirs;
 }
 
-export const refsDir = path.resolve(findRepoRoot(), '..', 'shared', 'refs');
+/** Every reference folder in use: the vendored one, then DIFFGRAPH_REFS's. */
+export const refDirs: readonly string[] = [refsDir, ...extraRefDirs()];
 
-function readJson<T>(relative: string): T {
-  return JSON.parse(readFileSync(path.join(refsDir, relative), 'utf8')) as T;
+function readJson<T>(dir: string, relative: string): T {
+  return JSON.parse(readFileSync(path.join(dir, relative), 'utf8')) as T;
+}
+
+/** The folder holding `<model>.json` (the first set that has it). */
+function modelDir(model: string): string {
+  const dir = refDirs.find((d) => existsSync(path.join(d, `${model}.json`)));
+  if (!dir) throw new Error(`no reference set has ${model}.json (looked in ${refDirs.join(', ')})`);
+  return dir;
 }
 
 export type RefScheduleName = 'sd_discrete' | 'linear_vp';
@@ -76,7 +86,7 @@ export function rowsToTensor(rows: readonly (readonly number[])[]): Tensor {
 }
 
 export function loadRefModel(name: string): RefModel {
-  const json = readJson<RefModelFile>(`${name}.json`);
+  const json = readJson<RefModelFile>(modelDir(name), `${name}.json`);
   const sd = json.schedules.sd_discrete;
   const vp = json.schedules.linear_vp;
   return {
@@ -96,6 +106,8 @@ export function loadRefModel(name: string): RefModel {
 /** One row of index.json. Convergence-only runs (40/80 steps) have `file: null`. */
 export interface RefIndexEntry {
   id: string;
+  /** The reference folder the row was read from (not a field of index.json). */
+  dir: string;
   file: string | null;
   model: string;
   family: string;
@@ -106,7 +118,7 @@ export interface RefIndexEntry {
   rms: number;
 }
 
-/** A stored output (refs/README.md §9). */
+/** A stored output (data/refs/README.md §9). */
 export interface RefOutput {
   id: string;
   model: string;
@@ -123,12 +135,28 @@ export interface RefOutput {
   x0: number[][];
 }
 
+/** Every row of every set's index.json (an id already seen in an earlier set is skipped). */
+let indexCache: RefIndexEntry[] | undefined;
+export function refIndex(): RefIndexEntry[] {
+  if (indexCache) return indexCache;
+  const seen = new Set<string>();
+  const rows: RefIndexEntry[] = [];
+  for (const dir of refDirs) {
+    for (const row of readJson<Omit<RefIndexEntry, 'dir'>[]>(dir, 'index.json')) {
+      if (seen.has(row.id)) continue;
+      seen.add(row.id);
+      rows.push({ ...row, dir });
+    }
+  }
+  return (indexCache = rows);
+}
+
 /**
  * Index entries that have an output file, optionally filtered by a predicate or by matching config
  * fields (plus `model`), e.g. `{ model: 'gmm2', schedule: 'linear_vp', skip_type: 'logSNR' }`.
  */
 export function listRefOutputs(filter?: ((entry: RefIndexEntry) => boolean) | Record<string, unknown>): RefIndexEntry[] {
-  const entries = readJson<RefIndexEntry[]>('index.json').filter((e) => e.file !== null);
+  const entries = refIndex().filter((e) => e.file !== null);
   if (!filter) return entries;
   if (typeof filter === 'function') return entries.filter(filter);
   return entries.filter((e) =>
@@ -136,12 +164,15 @@ export function listRefOutputs(filter?: ((entry: RefIndexEntry) => boolean) | Re
   );
 }
 
-export function loadRefOutput(id: string): RefOutput {
-  return readJson<RefOutput>(path.join('outputs', `${id}.json`));
+/** A stored output by id (from the set whose index lists it) or by its index entry. */
+export function loadRefOutput(idOrEntry: string | RefIndexEntry): RefOutput {
+  const entry = typeof idOrEntry === 'string' ? refIndex().find((e) => e.id === idOrEntry) : idOrEntry;
+  if (!entry?.file) throw new Error(`no stored reference output ${typeof idOrEntry === 'string' ? idOrEntry : idOrEntry.id}`);
+  return readJson<RefOutput>(entry.dir, entry.file);
 }
 
 /** An exact solution file, e.g. loadRefExact('gmm2', 'sd_discrete'); `file` is also accepted ('exact/...json'). */
 export function loadRefExact(model: string, kind: string): { x: number[][]; [key: string]: unknown } {
   const relative = kind.endsWith('.json') ? kind : path.join('exact', `${model}__${kind}.json`);
-  return readJson(relative);
+  return readJson(modelDir(model), relative);
 }

@@ -7,12 +7,12 @@
 import type { Tensor } from '@diffgraph/engine';
 import type { NoiseGenerator } from '../sampling/contracts.ts';
 
-export function replayNoise(streams: readonly Tensor[], what = 'replayed noise'): NoiseGenerator {
+export function replayNoise(streams: readonly Tensor[], what = 'replayed noise', hint = "is the sampler's grid the encoder's?"): NoiseGenerator {
   return {
     seed: null,
     sample(like, stream) {
       const recorded = streams[stream];
-      if (!recorded) throw new Error(`${what}: has streams 0..${streams.length - 1}, asked for ${stream} (is the sampler's grid the encoder's?)`);
+      if (!recorded) throw new Error(`${what}: has streams 0..${streams.length - 1}, asked for ${stream} (${hint})`);
       if (recorded.shape.length !== like.shape.length || recorded.shape.some((d, i) => d !== like.shape[i])) {
         throw new Error(`${what}: stream ${stream} is ${recorded}, the sampler asks for [${like.shape.join(', ')}]`);
       }

@@ -93,9 +93,14 @@ export interface LatentPreviewOptions {
 export function latentPreviewHook(ctx: NodeContext, options: LatentPreviewOptions = {}): (step: number, steps: number, denoised: Tensor) => void {
   const every = Math.max(1, Math.floor(options.every ?? 1));
   let failed = false;
+  // Steps may advance by more than one (singlestep solvers report in model calls): send when a multiple
+  // of `every` was reached since the last call.
+  let done = 0;
   return (step, steps, denoised) => {
+    const before = done;
+    done = step + 1;
     if (failed || ctx.previewing === false || denoised.shape.length !== 4) return;
-    if ((step + 1) % every !== 0 && step !== steps - 1) return;
+    if (Math.floor(done / every) === Math.floor(before / every) && step !== steps - 1) return;
     try {
       ctx.preview(latentPreviewPng(denoised, options.matrix, options.bias, options.scale ?? 1));
     } catch (e) {

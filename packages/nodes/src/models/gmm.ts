@@ -1,7 +1,7 @@
 /**
  * The analytic isotropic Gaussian mixture p0(x) = sum_k w_k N(x; mu_k, s_k² I) in R^D, whose noised
- * marginals, score and posterior mean are exact (refs/README.md §1). It is the ground-truth model for
- * solver and guidance tests.
+ * marginals, score and posterior mean are exact (packages/nodes/test/data/refs/README.md §1). It is the
+ * ground-truth model for solver and guidance tests.
  *
  * Under x_t = a·x0 + s·eps the marginal is sum_k w_k N(a·mu_k, v_k I) with v_k = a²s_k² + s². Then
  *   r_k(x)   = softmax_k( log w_k − (D/2)·log v_k − |x − a·mu_k|²/(2 v_k) )     (log-sum-exp form)

@@ -1,6 +1,7 @@
 import type { NodeDefinition } from '@diffgraph/engine';
 import type { NoiseGenerator } from '../sampling/contracts.ts';
 import { randomNormal } from './philox.ts';
+import { replayNoise } from '../encoders/replay-noise.ts';
 
 export function seededNoise(seed: number): NoiseGenerator {
   return { seed, sample: (like, stream) => randomNormal(like.shape, seed, like.dtype, stream) };
@@ -26,4 +27,14 @@ export const DisableNoise: NodeDefinition = {
   inputs: {},
   outputs: { noise: { type: 'NOISE' } },
   run: () => ({ noise: zeroNoise }),
+};
+
+export const TensorNoise: NodeDefinition = {
+  type: 'TensorNoise',
+  category: 'sampling/noise',
+  description: 'A stored start noise (e.g. from LoadTensor), shaped like the latent: replays a run from known noise or checks against another implementation. Deterministic solvers only: there is no noise for stochastic steps.',
+  version: 1,
+  inputs: { tensor: { type: 'TENSOR' } },
+  outputs: { noise: { type: 'NOISE' } },
+  run: ({ tensor }) => ({ noise: replayNoise([tensor], 'TensorNoise', 'it holds only the start noise: use a deterministic solver or eta = 0') }),
 };

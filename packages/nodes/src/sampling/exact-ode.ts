@@ -5,7 +5,8 @@
  * In the VE variable u = x/alpha with noise level sigma = sigma_t/alpha_t = e^(−lambda), the ODE is
  *   du/dsigma  = (u − D(u, sigma))/sigma = eps_VE(u, sigma)            (finite at sigma = 0)
  *   du/dlambda = D(u, e^(−lambda)) − u  = −sigma·eps_VE(u, sigma)
- * so the solution depends on the schedule only through the end values of lambda (refs/README.md §8).
+ * so the solution depends on the schedule only through the end values of lambda
+ * (packages/nodes/test/data/refs/README.md §8).
  * lambda is the better variable over many decades of sigma; sigma is needed to reach sigma = 0.
  */
 import { Tensor } from '@diffgraph/engine';

@@ -2,7 +2,8 @@
  * Time grids: decreasing arrays of continuous times t_0 > t_1 > ... > t_M (M = number of steps) on a
  * NoiseSchedule. Grids may end at t = 0 (sigma = 0) for k-diffusion-style samplers.
  *
- * - `time_uniform`, `logSNR`, `time_quadratic`: DPM-Solver's `get_time_steps` (refs/README.md §4), with
+ * - `time_uniform`, `logSNR`, `time_quadratic`: DPM-Solver's `get_time_steps`
+ *   (packages/nodes/test/data/refs/README.md §4), with
  *   torch-style float64 linspace, from tStart (default schedule.tMax) to tEnd (default schedule.tMin).
  * - `uniform`, `trailing`, `leading`: diffusers' `timestep_spacing` ("linspace", "trailing", "leading")
  *   on a discrete schedule's training steps n, expressed as times t = (n + 1)/N.

@@ -1,6 +1,6 @@
 /**
  * Noise schedules: the map from continuous time t to (alpha_t, sigma_t, lambda_t), in the conventions of
- * shared/refs/README.md §2 (which follow the official DPM-Solver `NoiseScheduleVP`).
+ * packages/nodes/test/data/refs/README.md §2 (which follow the official DPM-Solver `NoiseScheduleVP`).
  *
  *   x_t = alpha_t·x0 + sigma_t·eps,   lambda_t = log(alpha_t / sigma_t)   (half log-SNR)
  *

@@ -5,7 +5,7 @@
 import type { SolverFn } from '../sampling/contracts.ts';
 import { ddim } from './ddim.ts';
 import { deis } from './deis.ts';
-import { dpmSolver, type SkipType } from './dpm-solver.ts';
+import { dpmSolver, dpmSolverFast } from './dpm-solver.ts';
 import { uniPc } from './unipc.ts';
 import { sampleEuler } from './kdiffusion-euler.ts';
 import { sampleHeun } from './kdiffusion-heun.ts';
@@ -41,21 +41,20 @@ export type SolverKind = (typeof SOLVER_KINDS)[number];
 /** Kinds that draw fresh noise during sampling (given eta > 0). */
 export const STOCHASTIC_KINDS: ReadonlySet<SolverKind> = new Set(['ddim', 'dpmpp_2s_ancestral', 'euler_ancestral', 'dpmpp_2m_sde']);
 
-const CONTINUOUS_SPACINGS = new Set(['time_uniform', 'logSNR', 'time_quadratic']);
-
 export function makeSolver(kind: SolverKind, s: SolverSettings): SolverFn {
   const noiseOptions = { eta: s.eta, sNoise: s.sNoise };
   switch (kind) {
     case 'dpmsolver++':
-    case 'dpmsolver':
-      return (args) => dpmSolver(args, {
+    case 'dpmsolver': {
+      const common = {
         algorithm: kind,
         order: s.order,
-        method: s.method,
-        lowerOrderFinal: s.lowerOrderFinal,
-        skipType: (args.spacing && CONTINUOUS_SPACINGS.has(args.spacing) ? args.spacing : 'logSNR') as SkipType,
         thresholding: kind === 'dpmsolver++' && s.thresholdRatio > 0 ? { ratio: s.thresholdRatio, maxValue: s.thresholdMax } : undefined,
-      });
+      };
+      // singlestep: the official DPM-Solver-fast plan, so the grid's `steps` is the model-call budget.
+      if (s.method === 'singlestep') return (args) => dpmSolverFast(args, common);
+      return (args) => dpmSolver(args, { ...common, method: 'multistep', lowerOrderFinal: s.lowerOrderFinal });
+    }
     case 'unipc':
       return (args) => uniPc(args, { order: s.order, variant: s.variant, prediction: s.prediction, lowerOrderFinal: s.lowerOrderFinal });
     case 'deis':

@@ -1,7 +1,8 @@
 /**
  * DPM-Solver (Lu et al. 2022, noise prediction) and DPM-Solver++ (Lu et al. 2022b, data prediction),
  * orders 1–3, singlestep and multistep, following the conventions of the official
- * `dpm_solver_pytorch.py` (solver_type "dpmsolver", not "taylor"). See /work/shared/refs/README.md §5.
+ * `dpm_solver_pytorch.py` (solver_type "dpmsolver", not "taylor"). The conventions are
+ * spelled out in the vendored reference set's README (packages/nodes/test/data/refs/README.md §5).
  *
  * Notation for a step from s to t (t < s): h = lambda_t − lambda_s > 0; alpha, sigma are the VP
  * coefficients of `args.schedule`; alpha_t/alpha_s = exp(logAlpha_t − logAlpha_s) as in the official code.
@@ -41,8 +42,8 @@ export interface DpmSolverOptions {
   lowerOrderFinal?: boolean;
   /**
    * Singlestep only: the order of each outer step, one per interval of `times`. Default: `order` for
-   * every step (the official 'singlestep_fixed'). For the official 'singlestep' method (DPM-Solver-fast)
-   * use `singlestepPlan` (orders and outer grid).
+   * every step (a fixed-order composition on the given grid). For the official 'singlestep' method
+   * (DPM-Solver-fast, `steps` = model calls) use `dpmSolverFast`, which plans the orders and outer grid.
    */
   orders?: readonly number[];
   /**
@@ -112,9 +113,8 @@ export function singlestepOrders(steps: number, order: 1 | 2 | 3): number[] {
 }
 
 /**
- * The official 'singlestep' plan for a budget of `steps` model calls: the per-step orders and the outer
- * grid. logSNR builds a fresh grid with one (equal-lambda) interval per outer step; time_uniform and
- * time_quadratic build the `steps`-interval grid and keep the points at the cumulative sums of the orders.
+ * The official 'singlestep' plan for a budget of `steps` model calls on a DPM-Solver grid from tStart to
+ * tEnd (`get_orders_and_timesteps_for_singlestep_solver`): see `singlestepPlanOnGrid`.
  */
 export function singlestepPlan(
   schedule: NoiseSchedule,
@@ -123,14 +123,79 @@ export function singlestepPlan(
   order: 1 | 2 | 3,
   tStart: number = schedule.tMax,
   tEnd: number = schedule.tMin,
-): { times: number[]; orders: number[] } {
-  const orders = singlestepOrders(steps, order);
-  if (skipType === 'logSNR') return { times: dpmSolverTimeGrid(schedule, skipType, orders.length, tStart, tEnd), orders };
-  const full = dpmSolverTimeGrid(schedule, skipType, steps, tStart, tEnd);
-  const times = [full[0]];
-  let at = 0;
-  for (const o of orders) times.push(full[(at += o)]);
-  return { times, orders };
+): SinglestepPlan {
+  return singlestepPlanOnGrid(schedule, dpmSolverTimeGrid(schedule, skipType, steps, tStart, tEnd), skipType, order);
+}
+
+export interface SinglestepPlan {
+  /** The outer grid: one interval per outer step. */
+  times: number[];
+  /** The order (= model calls) of each outer step; they sum to the budget. */
+  orders: number[];
+  /** The rule that places the inner points of an outer step. */
+  skipType: SkipType;
+}
+
+const SKIP_TYPES: ReadonlySet<string> = new Set<SkipType>(['logSNR', 'time_uniform', 'time_quadratic']);
+
+/**
+ * The official 'singlestep' method (DPM-Solver-fast) on a grid whose M = times.length − 1 intervals are
+ * the budget of model calls, as a Schedule node builds it for `steps` = M:
+ * - orders: `singlestepOrders(M, order)`, e.g. [3, 3, 3, 1] for M = 10, order 3;
+ * - outer grid: for logSNR a fresh grid with one equal-lambda interval per outer step between the grid's
+ *   ends; for every other spacing the grid's own points at the cumulative sums of the orders (the
+ *   official rule for time_uniform and time_quadratic, applied as is to the other spacings);
+ * - inner points: the spacing's rule between an outer step's ends (logSNR's equal lambda fractions for
+ *   spacings DPM-Solver does not define).
+ * A grid that ends at sigma = 0 keeps its last interval as a first-order step (its exact limit is the x0
+ * prediction) and plans the M − 1 intervals before it, so the budget is still M calls. Truncated grids
+ * (denoise < 1) keep their structure, so the plan is the official one from the grid's first time.
+ */
+export function singlestepPlanOnGrid(
+  schedule: NoiseSchedule,
+  times: readonly number[],
+  spacing: string | undefined,
+  order: 1 | 2 | 3,
+): SinglestepPlan {
+  const skipType = (spacing !== undefined && SKIP_TYPES.has(spacing) ? spacing : 'logSNR') as SkipType;
+  const last = times.length - 1;
+  if (last < 1) throw new Error('dpmSolver: needs at least two times');
+  const toZero = schedule.sigma(times[last]) === 0;
+  const budget = toZero ? last - 1 : last;
+  const orders = budget > 0 ? singlestepOrders(budget, order) : [];
+  let outer: number[];
+  if (spacing === 'logSNR' && !toZero) {
+    outer = dpmSolverTimeGrid(schedule, 'logSNR', orders.length, times[0], times[last]);
+  } else {
+    outer = [times[0]];
+    let at = 0;
+    for (const o of orders) outer.push(times[(at += o)]);
+  }
+  if (toZero) {
+    outer.push(times[last]);
+    orders.push(1);
+  }
+  return { times: outer, orders, skipType };
+}
+
+/**
+ * Official singlestep DPM-Solver(++) over a grid of `steps` intervals: exactly `steps` model calls in
+ * the outer steps of `singlestepPlanOnGrid`. Progress (hooks.onStep) is reported in grid intervals, i.e.
+ * model calls made so far, out of `steps`.
+ */
+export function dpmSolverFast(args: SolveArgs, options: Omit<DpmSolverOptions, 'method' | 'orders' | 'skipType'> = {}): Promise<Tensor> {
+  const order = options.order ?? 2;
+  if (![1, 2, 3].includes(order)) throw new Error(`dpmSolver: order must be 1, 2 or 3, got ${order}`);
+  const plan = singlestepPlanOnGrid(args.schedule, args.times, args.spacing, order);
+  const steps = args.times.length - 1;
+  const callsAfter: number[] = [];
+  plan.orders.reduce((sum, k) => (callsAfter.push(sum + k), sum + k), 0);
+  const onStep = args.hooks?.onStep;
+  const hooks: SolverHooks | undefined = args.hooks && {
+    ...args.hooks,
+    onStep: onStep && ((info) => onStep({ ...info, step: callsAfter[info.step] - 1, steps })),
+  };
+  return dpmSolver({ ...args, times: plan.times, hooks }, { ...options, method: 'singlestep', orders: plan.orders, skipType: plan.skipType });
 }
 
 /**

@@ -9,7 +9,7 @@ export const SolverNode: NodeDefinition = {
   inputs: {
     kind: { type: 'STRING', enum: SOLVER_KINDS, default: 'dpmsolver++' },
     order: { type: 'INT', default: 2, min: 1, max: 3, tooltip: 'DPM-Solver, UniPC, DEIS: solver order' },
-    method: { type: 'STRING', enum: ['multistep', 'singlestep'], default: 'multistep', tooltip: 'DPM-Solver(++) only' },
+    method: { type: 'STRING', enum: ['multistep', 'singlestep'], default: 'multistep', tooltip: 'DPM-Solver(++) only. singlestep is the official DPM-Solver-fast: the schedule\'s steps are the model calls, spent in outer steps of this order (lower at the end), e.g. 20 steps at order 3 = 6 third-order steps and one second-order step' },
     lower_order_final: { type: 'BOOLEAN', default: true, tooltip: 'Lower the order of the last steps on short grids (< 10 steps), as the official code' },
     variant: { type: 'STRING', enum: ['bh2', 'bh1'], default: 'bh2', tooltip: 'UniPC: B(h) = e^h − 1 (bh2) or h (bh1)' },
     prediction: { type: 'STRING', enum: ['data', 'noise'], default: 'data', tooltip: 'UniPC and DEIS: build the update on x0 (data) or eps (noise) predictions' },

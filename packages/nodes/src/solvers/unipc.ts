@@ -1,6 +1,7 @@
 /**
  * UniPC (Zhao et al. 2023): the multistep UniP predictor with the UniC corrector, B(h) variants bh1
- * and bh2, following the official `uni_pc.py` (multistep). See /work/shared/refs/README.md §6.
+ * and bh2, following the official `uni_pc.py` (multistep). See the reference set's
+ * README (packages/nodes/test/data/refs/README.md §6).
  *
  * Conventions (the easy ones to get wrong):
  * - Order of step i (1-based, `steps` intervals): warm-up k = i while i < order, then

@@ -49,6 +49,13 @@ export function clipCleanText(text: string): string {
   return noControl.replace(/\s+/gu, ' ').trim().toLowerCase();
 }
 
+/** The pre-tokenized words of a text: cleaned, split with CLIP's regex, UTF-8 bytes mapped to characters. */
+export function clipWords(text: string): string[] {
+  return (clipCleanText(text).match(PATTERN) ?? []).map((piece) =>
+    piece === '<|startoftext|>' || piece === '<|endoftext|>' ? piece : Array.from(new TextEncoder().encode(piece), (b) => BYTE_CHARS[b]).join(''),
+  );
+}
+
 export interface ClipBpeOptions {
   vocab: Record<string, number>;
   /** Merge rules in rank order, each "left right". */
@@ -123,11 +130,8 @@ export class ClipBpeTokenizer implements Tokenizer {
   /** Ids of the text without the start/end framing. */
   tokenIds(text: string): number[] {
     const ids: number[] = [];
-    for (const piece of clipCleanText(text).match(PATTERN) ?? []) {
-      const mapped = piece === '<|startoftext|>' || piece === '<|endoftext|>'
-        ? piece
-        : Array.from(new TextEncoder().encode(piece), (b) => BYTE_CHARS[b]).join('');
-      for (const token of this.bpe(mapped)) ids.push(this.vocab.get(token) ?? this.unk);
+    for (const word of clipWords(text)) {
+      for (const token of this.bpe(word)) ids.push(this.vocab.get(token) ?? this.unk);
     }
     return ids;
   }
