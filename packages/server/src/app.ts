@@ -222,7 +222,7 @@ export function createApp(options: AppOptions): { app: express.Express; api: exp
     if (e.type === 'entity.parse.failed') return fail(res, 400, 'INVALID_JSON', `The request body is not valid JSON: ${e.message}`);
     if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return fail(res, 415, 'UNSUPPORTED_MEDIA_TYPE', e.message ?? 'Unsupported encoding.');
     if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return fail(res, e.status, 'BAD_REQUEST', e.message ?? 'Bad request.');
-    fail(res, 500, 'INTERNAL', `Unexpected error: ${e.message ?? String(err)}`);
+    fail(res, 500, 'INTERNAL', manager.publicText(`Unexpected error: ${e.message ?? String(err)}`));
   });
 
   return { app, api };
