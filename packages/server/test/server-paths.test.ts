@@ -2,7 +2,7 @@
  * No absolute server path reaches a client: node errors, log lines, results and the event log name
  * files relative to their folder; written files are {file, url} items that download.
  */
-import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { encodeNpy } from '@diffgraph/nodes';
 import { Tensor } from '@diffgraph/engine';
 import { api, submit, tempServer, waitForStatus, WsClient } from './helpers.ts';
 import type { RunningServer } from '../src/server.ts';
+import { cli } from './subprocess.ts';
 
 let server: RunningServer & { dataDir: string };
 let base: string;
@@ -38,6 +39,14 @@ function expectNoServerPath(text: string): void {
 
 const flow = (nodes: Record<string, unknown>, outputs: string[]) => ({ format: 'diffgraph/workflow@1', nodes, outputs });
 
+/** Two small PNGs (and a tensor) from a latent, no model needed. */
+const imagesFlow = () => flow({
+  latent: { type: 'EmptyLatent', inputs: { batch: 2, shape: [4, 4, 4] } },
+  preview: { type: 'LatentPreview', inputs: { latent: { from: 'latent', output: 'latent' }, scale: 2 } },
+  images: { type: 'SaveImage', inputs: { images: { from: 'preview', output: 'image' }, filename_prefix: 'pic' } },
+  save: { type: 'SaveTensor', inputs: { tensor: { from: 'latent', output: 'latent' }, filename: 'latent' } },
+}, ['images', 'save']);
+
 describe('paths over the API', () => {
   it('a missing input file fails the node with a message that names the file, not the server\'s folders', async () => {
     const runId = await submit(base, flow({
@@ -62,12 +71,7 @@ describe('paths over the API', () => {
 
   it('SaveImage results are {file, url} items that download; log lines name the run\'s files relatively', async () => {
     const client = await WsClient.connect(base);
-    const runId = await submit(base, flow({
-      latent: { type: 'EmptyLatent', inputs: { batch: 2, shape: [4, 4, 4] } },
-      preview: { type: 'LatentPreview', inputs: { latent: { from: 'latent', output: 'latent' }, scale: 2 } },
-      images: { type: 'SaveImage', inputs: { images: { from: 'preview', output: 'image' }, filename_prefix: 'pic' } },
-      save: { type: 'SaveTensor', inputs: { tensor: { from: 'latent', output: 'latent' }, filename: 'latent' } },
-    }, ['images', 'save']), { clientId: 'paths' });
+    const runId = await submit(base, imagesFlow(), { clientId: 'paths' });
     client.send({ type: 'subscribe', runId, after: 0 });
     const run = await waitForStatus(base, runId, ['succeeded']);
     const refs = run.results.images.values.paths;
@@ -85,6 +89,14 @@ describe('paths over the API', () => {
     expectNoServerPath(JSON.stringify(client.of(runId)));
     expectNoServerPath(await everythingAbout(runId));
     await client.close();
+  });
+
+  it('diffgraph run --server prints each saved image as a download URL', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'diffgraph-remote-images-'));
+    writeFileSync(path.join(dir, 'wf.json'), JSON.stringify(imagesFlow()));
+    const r = await cli(['run', 'wf.json', '--server', base], dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/✓ images: paths = http:\/\/127\.0\.0\.1:\d+\/api\/files\/[\w-]+\/pic_00001\.png http:\/\/127\.0\.0\.1:\d+\/api\/files\/[\w-]+\/pic_00002\.png\n/);
   });
 
   it('a file whose name starts with ".." inside the folder is inside: read and written', async () => {
