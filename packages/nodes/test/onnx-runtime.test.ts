@@ -98,6 +98,14 @@ describe('model roots', () => {
     expect((classifier as Error).message).not.toMatch(/TOP-SECRET/);
   });
 
+  it('refuses external weights beside a graph (weights.pb) that link out of the roots', async () => {
+    const dir = writeTinyPipeline(path.join(root, 'weights-link'));
+    symlinkSync(secretFile, path.join(dir, 'unet', 'weights.pb'));
+    const { store } = testStore([root]);
+    const error = await loadPipeline(store, 'weights-link').catch((e: Error) => e);
+    expect((error as Error).message).toMatch(/external weights .*unet\/weights\.pb leads outside the model roots/);
+  });
+
   it('a name inside the root that starts with ".." is inside: "..pack", "..x.npy"', () => {
     mkdirSync(path.join(root, '..pack'), { recursive: true });
     expect(resolveModelPath([root], '..pack')).toBe(path.join(root, '..pack'));
