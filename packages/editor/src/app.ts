@@ -499,7 +499,7 @@ export class App {
     for (const [nodeId, r] of Object.entries(results)) {
       const result = r as { status: string; values?: Record<string, unknown>; error?: { message: string } };
       if (result.status !== 'succeeded' || !result.values) continue;
-      const files = collectFiles(result.values, runId);
+      const files = collectFiles(result.values);
       const notes: string[] = [];
       const images: HTMLImageElement[] = [];
       for (const f of files) {
@@ -613,18 +613,10 @@ export function plannedNodes(workflow: Workflow, catalog: Catalog): string[] {
   return [...seen];
 }
 
-/** File references in an output value: { file, url } objects, or absolute paths inside this run's folder. */
-export function collectFiles(value: unknown, runId: string): { file: string; url: string }[] {
+/** File references in an output value: the server sends every file a run wrote as a { file, url } object. */
+export function collectFiles(value: unknown): { file: string; url: string }[] {
   const out: { file: string; url: string }[] = [];
   const visit = (v: unknown) => {
-    if (typeof v === 'string') {
-      const i = v.indexOf(`/${runId}/`);
-      if (v.startsWith('/') && i >= 0) {
-        const rel = v.slice(i + 1);
-        out.push({ file: rel, url: `/api/files/${rel.split('/').map(encodeURIComponent).join('/')}` });
-      }
-      return;
-    }
     if (Array.isArray(v)) return v.forEach(visit);
     if (v && typeof v === 'object') {
       const o = v as Record<string, unknown>;

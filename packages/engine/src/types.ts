@@ -26,7 +26,8 @@ export interface InputSpec {
   tooltip?: string;
   /**
    * A STRING input that names a file, and the root it must resolve inside (after symlinks). Hosts check
-   * these before queuing a run; nodes resolve them again when they open the file.
+   * these before queuing a run; nodes resolve them again when they open the file. When the input is also
+   * `optional`, an empty string names no file at all (e.g. "do not save"), and hosts let it pass.
    */
   path?: 'inputs' | 'outputs' | 'models';
   /** JSON Schema for the literal value of a `JSON` input. */

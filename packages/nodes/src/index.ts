@@ -82,7 +82,7 @@ export { onnxClassifier, headsFromConfig, type TensorRunner } from './guiders/on
 export { steeredSample, type SteerResult } from './steering/fk-sample.ts';
 export type { Potential } from './steering/potential.ts';
 export { brightnessReward, classifierReward, colorReward, modelReward, onImages, targetDistanceReward, type Reward } from './steering/rewards.ts';
-export { realpathOfNearest, resolveInside } from './io/paths.ts';
+export { isInside, realpathOfNearest, resolveInside } from './io/paths.ts';
 export { TreeCircuit, type CircuitJSON, type Conditional } from './tpm/circuit.ts';
 export type { Evidence } from './tpm/evidence.ts';
 export { learnCircuit, type LearnOptions } from './tpm/learn.ts';

@@ -1,10 +1,13 @@
 /** The model store: confinement to the model roots, session sharing and LRU, provider notice, clear load errors. */
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveModelPath } from '../src/runtime/model-paths.ts';
 import { planProviders } from '../src/runtime/execution-providers.ts';
 import { loadPipeline } from '../src/models/onnx/pipeline.ts';
+import { loadOnnxModel } from '../src/models/onnx/single-model.ts';
+import { loadClassifier } from '../src/guiders/load-classifier.ts';
+import { isInside, resolveInside } from '../src/io/paths.ts';
 import { buildModel } from './fixtures/onnx-builder.ts';
 import { textEncoderGraph, unetGraph, vaeDecoderGraph, writeTinyPipeline } from './fixtures/tiny-pipeline.ts';
 import { tempRoot, testStore } from './fixtures/onnx-helpers.ts';
@@ -40,11 +43,80 @@ describe('model roots', () => {
   it('refuses a component of a pipeline that is a symlink out of the roots', async () => {
     const dir = writeTinyPipeline(path.join(root, 'linked'));
     const elsewhere = writeTinyPipeline(path.join(outside, 'other'));
-    const { rmSync } = await import('node:fs');
     rmSync(path.join(dir, 'unet'), { recursive: true });
     symlinkSync(path.join(elsewhere, 'unet'), path.join(dir, 'unet'));
     const { store } = testStore([root]);
-    await expect(loadPipeline(store, 'linked')).rejects.toThrow(/unet\/model\.onnx resolves to .*, outside the model roots/);
+    const error = await loadPipeline(store, 'linked').catch((e: Error) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(/unet\/(config\.json|model\.onnx) leads outside the model roots .* through a symlink/);
+    // Where the link points is a path outside every root: the message never names it.
+    expect((error as Error).message).not.toContain(outside);
+  });
+
+  // A secret outside the roots whose first bytes a JSON parse error would quote.
+  const secretFile = path.join(outside, 'secret.txt');
+  writeFileSync(secretFile, 'TOP-SECRET-CONTENT: not json');
+
+  /** A copy of the tiny pipeline with one of its JSON files replaced by a link to the secret. */
+  function packWithLinkedFile(name: string, relative: string): string {
+    const dir = writeTinyPipeline(path.join(root, name));
+    rmSync(path.join(dir, relative));
+    symlinkSync(secretFile, path.join(dir, relative));
+    return dir;
+  }
+
+  it.each([
+    ['scheduler/scheduler_config.json'],
+    ['model_index.json'],
+    ['unet/config.json'],
+    ['vae_decoder/config.json'],
+    ['tokenizer/tokenizer.json'],
+    ['tokenizer/tokenizer_config.json'],
+  ])('refuses a pack whose %s is a symlink out of the roots, without reading it', async (relative) => {
+    packWithLinkedFile(`json-link-${relative.replace(/\W/g, '-')}`, relative);
+    const { store } = testStore([root]);
+    const error = await loadPipeline(store, `json-link-${relative.replace(/\W/g, '-')}`).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(Error);
+    const message = (error as Error).message;
+    expect(message).toMatch(new RegExp(`${relative.replace(/[./]/g, '\\$&')} leads outside the model roots`));
+    expect(message).not.toMatch(/TOP-SECRET|not json/);
+    expect(message).not.toContain(outside);
+  });
+
+  it('refuses a LoadOnnxModel sidecar and a classifier config that link out of the roots', async () => {
+    const { store } = testStore([root]);
+    const dir = packWithLinkedFile('sidecar-link', 'scheduler/scheduler_config.json');
+    symlinkSync(secretFile, path.join(dir, 'unet', 'model.json'));
+    const sidecar = await loadOnnxModel(store, 'sidecar-link/unet/model.onnx', '').catch((e: Error) => e);
+    expect((sidecar as Error).message).toMatch(/leads outside the model roots .*through a symlink/);
+    expect((sidecar as Error).message).not.toMatch(/TOP-SECRET/);
+    mkdirSync(path.join(root, 'clf'), { recursive: true });
+    writeFileSync(path.join(root, 'clf', 'grad.onnx'), 'x');
+    symlinkSync(secretFile, path.join(root, 'clf', 'config.json'));
+    const classifier = await loadClassifier(store, 'clf').catch((e: Error) => e);
+    expect((classifier as Error).message).toMatch(/config\.json leads outside the model roots/);
+    expect((classifier as Error).message).not.toMatch(/TOP-SECRET/);
+  });
+
+  it('refuses external weights beside a graph (weights.pb) that link out of the roots', async () => {
+    const dir = writeTinyPipeline(path.join(root, 'weights-link'));
+    symlinkSync(secretFile, path.join(dir, 'unet', 'weights.pb'));
+    const { store } = testStore([root]);
+    const error = await loadPipeline(store, 'weights-link').catch((e: Error) => e);
+    expect((error as Error).message).toMatch(/external weights .*unet\/weights\.pb leads outside the model roots/);
+  });
+
+  it('a name inside the root that starts with ".." is inside: "..pack", "..x.npy"', () => {
+    mkdirSync(path.join(root, '..pack'), { recursive: true });
+    expect(resolveModelPath([root], '..pack')).toBe(path.join(root, '..pack'));
+    expect(resolveInside(root, '..x.npy')).toBe(path.join(root, '..x.npy'));
+    expect(isInside(root, path.join(root, '..x'))).toBe(true);
+    expect(isInside(root, path.join(root, '...'))).toBe(true);
+    expect(isInside(root, root)).toBe(true);
+    expect(isInside(root, path.dirname(root))).toBe(false);
+    expect(isInside(root, path.join(root, '..', 'sibling'))).toBe(false);
+    expect(isInside(root, `${root}-sibling`)).toBe(false);
+    expect(() => resolveInside(root, '../x')).toThrow(/outside the allowed folder/);
   });
 });
 

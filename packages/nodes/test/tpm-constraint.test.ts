@@ -4,12 +4,12 @@
  * conditional p(x_U | y); replacement (InpaintGuider) must show bias. Plus the fusion rule, the
  * activity window, and the nodes end to end (learn → save → load → constrain → sample).
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Executor, Tensor, type Workflow } from '@diffgraph/engine';
-import { basicGuider, buildGrid, createRegistry, encodeNpy, GaussianMixture, gaussianMixtureModel, makeSolver, sample, seededNoise } from '../src/index.ts';
+import { basicGuider, buildGrid, createRegistry, encodeNpy, encodePng, GaussianMixture, gaussianMixtureModel, makeSolver, sample, seededNoise } from '../src/index.ts';
 import { makeNoiseSchedule } from '../src/schedules/noise-schedules.ts';
 import { inpaintGuider } from '../src/sampling/inpaint-guider.ts';
 import { TreeCircuit } from '../src/tpm/circuit.ts';
@@ -165,5 +165,29 @@ describe('TPMConstraint', () => {
       expect(Math.abs(m - cond.mean[d])).toBeLessThan(4 * Math.sqrt(cond.variance[d] / 400));
       expect(Math.abs(m - analytic()[d - 2].mean)).toBeLessThan(0.3);
     }
+  });
+});
+
+describe('LearnTPM from a folder of images', () => {
+  it('reads every PNG of the folder, and refuses one that is a link out of the input roots', async () => {
+    const base = mkdtempSync(path.join(os.tmpdir(), 'tpm-folder-'));
+    const input = path.join(base, 'inputs');
+    const outside = path.join(base, 'outside.png');
+    mkdirSync(path.join(input, 'train'), { recursive: true });
+    const png = (v: number) => encodePng(new Tensor([1, 3, 2, 2], new Float32Array(12).fill(v)), 0);
+    writeFileSync(path.join(input, 'train', 'a.png'), png(0.2));
+    writeFileSync(path.join(input, 'train', 'b.png'), png(0.8));
+    writeFileSync(outside, png(0.5));
+    const learn: Workflow = {
+      format: 'diffgraph/workflow@1',
+      nodes: { learn: { type: 'LearnTPM', inputs: { structure: 'mofg', images_folder: 'train', states: 1, iterations: 1 } } },
+      outputs: ['learn'],
+    };
+    const executor = new Executor(createRegistry(), { services: { inputRoots: [input], outputDir: path.join(base, 'out') } });
+    expect((await executor.run(learn)).outputs.learn.status).toBe('succeeded');
+    symlinkSync(outside, path.join(input, 'train', 'c.png'));
+    const refused = (await new Executor(createRegistry(), { services: { inputRoots: [input], outputDir: path.join(base, 'out') } }).run(learn)).outputs.learn;
+    expect(refused.status).toBe('failed');
+    expect(refused.status === 'failed' && refused.error.message).toMatch(/cannot read "c\.png": input path "train\/c\.png" is outside the allowed folder/);
   });
 });

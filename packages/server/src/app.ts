@@ -216,13 +216,13 @@ export function createApp(options: AppOptions): { app: express.Express; api: exp
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (res.headersSent) return;
     if (err instanceof AccessError) return fail(res, err.status, err.code, err.message);
-    if (err instanceof PathError) return fail(res, err.status, 'PATH_OUTSIDE_ROOT', err.message);
+    if (err instanceof PathError) return fail(res, err.status, err.code, err.message);
     const e = err as { type?: string; status?: number; message?: string; limit?: number };
     if (e.type === 'entity.too.large') return fail(res, 413, 'BODY_TOO_LARGE', `The request body is over this server's limit of ${e.limit} bytes.`);
     if (e.type === 'entity.parse.failed') return fail(res, 400, 'INVALID_JSON', `The request body is not valid JSON: ${e.message}`);
     if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return fail(res, 415, 'UNSUPPORTED_MEDIA_TYPE', e.message ?? 'Unsupported encoding.');
     if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return fail(res, e.status, 'BAD_REQUEST', e.message ?? 'Bad request.');
-    fail(res, 500, 'INTERNAL', `Unexpected error: ${e.message ?? String(err)}`);
+    fail(res, 500, 'INTERNAL', manager.publicText(`Unexpected error: ${e.message ?? String(err)}`));
   });
 
   return { app, api };

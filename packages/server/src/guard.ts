@@ -3,7 +3,7 @@
  * `..`, absolute paths and percent-encoded variants) and workflows over the configured limits.
  */
 import path from 'node:path';
-import { realpathOfNearest } from '@diffgraph/nodes';
+import { isInside, realpathOfNearest } from '@diffgraph/nodes';
 import type { NodeRegistry, Workflow } from '@diffgraph/engine';
 import { isLink } from '@diffgraph/engine';
 
@@ -43,7 +43,7 @@ export const DEFAULT_LIMITS: Limits = {
 export interface GuardError {
   nodeId: string | null;
   input?: string;
-  code: 'LIMIT_EXCEEDED' | 'PATH_OUTSIDE_ROOT' | 'WORKFLOW_TOO_LARGE';
+  code: 'LIMIT_EXCEEDED' | 'PATH_OUTSIDE_ROOT' | 'PATH_EMPTY' | 'WORKFLOW_TOO_LARGE';
   message: string;
 }
 
@@ -51,23 +51,17 @@ export type RootKind = 'inputs' | 'outputs' | 'models';
 
 
 export class PathError extends Error {
-  constructor(message: string, readonly status = 403) {
+  constructor(message: string, readonly status = 403, readonly code: 'PATH_OUTSIDE_ROOT' | 'PATH_EMPTY' = 'PATH_OUTSIDE_ROOT') {
     super(message);
   }
 }
-
-function inside(root: string, target: string): boolean {
-  const rel = path.relative(root, target);
-  return rel === '' || (!rel.startsWith(`..${path.sep}`) && rel !== '..' && !path.isAbsolute(rel));
-}
-
 
 /**
  * Resolves `name` inside `root` after following every symlink; throws PathError when the result is
  * outside. Absolute names, NUL bytes and names whose percent-decoded form escapes are refused too.
  */
 export function confine(root: string, name: string, what = 'path'): string {
-  if (typeof name !== 'string' || name.length === 0) throw new PathError(`${what} is empty`, 400);
+  if (typeof name !== 'string' || name.length === 0) throw new PathError(`${what} is empty`, 400, 'PATH_EMPTY');
   if (name.includes('\0')) throw new PathError(`${what} "${name}" contains a NUL byte`);
   const variants = new Set([name]);
   try {
@@ -83,7 +77,7 @@ export function confine(root: string, name: string, what = 'path'): string {
       throw new PathError(`${what} "${name}" is absolute; name a file inside the ${path.basename(root)} folder instead`);
     }
     const target = realpathOfNearest(path.resolve(realRoot, variant));
-    if (!inside(realRoot, target)) throw new PathError(`${what} "${name}" is outside the allowed folder`);
+    if (!isInside(realRoot, target)) throw new PathError(`${what} "${name}" is outside the allowed folder`);
     if (variant === name) resolved = target;
   }
   return resolved;
@@ -128,13 +122,15 @@ export function guardWorkflow(workflow: Workflow, ctx: GuardContext): GuardError
       if (input === 'shape' && Array.isArray(value) && value.some((d) => typeof d === 'number' && d > limits.maxResolution)) {
         errors.push({ nodeId: id, input, code: 'LIMIT_EXCEEDED', message: `Input "shape" has a dimension above ${limits.maxResolution}, this server's resolution limit (--max-resolution).` });
       }
-      const root: RootKind | undefined = def?.inputs[input]?.path;
-      if (root && typeof value === 'string') {
+      const spec = def?.inputs[input];
+      const root: RootKind | undefined = spec?.path;
+      // An optional path input left empty names no file ("do not save", "the default sidecar").
+      if (root && typeof value === 'string' && !(value === '' && spec?.optional)) {
         const base = root === 'outputs' ? ctx.runOutputDir : ctx.roots[root];
         try {
           confine(base, value, `${root === 'models' ? 'model' : root === 'inputs' ? 'input' : 'output'} path`);
         } catch (e) {
-          errors.push({ nodeId: id, input, code: 'PATH_OUTSIDE_ROOT', message: (e as Error).message });
+          errors.push({ nodeId: id, input, code: e instanceof PathError ? e.code : 'PATH_OUTSIDE_ROOT', message: (e as Error).message });
         }
       }
     }

@@ -53,7 +53,7 @@ const errorSchema: Schema = {
         properties: {
           nodeId: { type: ['string', 'null'] },
           input: { type: 'string' },
-          code: { type: 'string', description: 'A stable code: the engine\'s validation codes (docs/workflow-format.md), LIMIT_EXCEEDED, PATH_OUTSIDE_ROOT, WORKFLOW_TOO_LARGE, INVALID_REQUEST, INVALID_JSON, BODY_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, UNAUTHORIZED, CROSS_ORIGIN, BAD_HOST, NOT_FOUND, QUEUE_FULL, …' },
+          code: { type: 'string', description: 'A stable code: the engine\'s validation codes (docs/workflow-format.md), LIMIT_EXCEEDED, PATH_OUTSIDE_ROOT, PATH_EMPTY, WORKFLOW_TOO_LARGE, INVALID_REQUEST, INVALID_JSON, BODY_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, UNAUTHORIZED, CROSS_ORIGIN, BAD_HOST, NOT_FOUND, QUEUE_FULL, …' },
           message: { type: 'string' },
         },
         required: ['nodeId', 'code', 'message'],
@@ -102,7 +102,7 @@ const runSchema: Schema = {
         nodes: { type: 'object', additionalProperties: { $ref: '#/components/schemas/NodeState' } },
         results: {
           type: ['object', 'null'],
-          description: 'Per output node: { status: "succeeded", values } | { status: "failed", error } | { status: "cancelled" }. Tensors appear as { tensor: { shape, dtype, bytes } }, files as { file, url }.',
+          description: 'Per output node: { status: "succeeded", values } | { status: "failed", error } | { status: "cancelled" }. Tensors appear as { tensor: { shape, dtype, bytes } }, files as { file, url } (also inside lists, e.g. SaveImage\'s paths; file is relative to the output folder: <runId>/name). Messages name server files relative to their folder, never by absolute path.',
           additionalProperties: { type: 'object', properties: { status: { enum: ['succeeded', 'failed', 'cancelled'] } }, required: ['status'] },
         },
         workflow: { $ref: '#/components/schemas/Workflow' },

@@ -40,8 +40,10 @@ function describeOutputs(base: string, outputs: Record<string, any>): string {
   return Object.entries(outputs ?? {})
     .map(([id, r]) => {
       if (r.status === 'succeeded') {
+        const isFile = (f: any) => f && typeof f === 'object' && typeof f.url === 'string';
         const values = Object.entries(r.values as Record<string, any>).map(([k, v]) => {
-          if (v && typeof v === 'object' && typeof v.url === 'string') return `${k} = ${new URL(v.url, base).href}`;
+          if (isFile(v)) return `${k} = ${new URL(v.url, base).href}`;
+          if (Array.isArray(v) && v.length > 0 && v.every(isFile)) return `${k} = ${v.map((f) => new URL(f.url, base).href).join(' ')}`;
           if (v && typeof v === 'object' && v.tensor) return `${k} = Tensor<${v.tensor.dtype}>[${v.tensor.shape.join('x')}]`;
           return `${k} = ${JSON.stringify(v)}`;
         });

@@ -4,14 +4,14 @@
  * per-node state, outputs and the event log, and fans events out to subscribers (the WebSocket hub).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import {
   ancestors, Executor, InvalidWorkflowError, upstreamOf, validateWorkflow,
   type EngineEvent, type NodeRegistry, type OutputResult, type ValidationError, type Workflow,
 } from '@diffgraph/engine';
 import { guardWorkflow, type GuardError, type Limits, type RootKind } from './guard.ts';
 import { encodePreview, previewFrame } from './preview.ts';
+import { pathScrubber, scrubDeep } from './public-paths.ts';
+import { RunOutputs } from './run-outputs.ts';
 import { RunStore, TERMINAL_STATUSES, type NodeRecord, type RunRecord, type RunStatus } from './store.ts';
 import { serializeOutputs } from './values.ts';
 
@@ -27,6 +27,8 @@ export interface RunManagerOptions {
   store: RunStore;
   limits: Limits;
   roots: Record<RootKind, string>;
+  /** Where each attempt of a run writes before its files are committed to `outputs/<runId>`. */
+  stagingDir: string;
   /** Output-cache budget in bytes. */
   cacheBytes: number;
   /** Times a run interrupted by a crash is re-queued before it is left `interrupted` (default 1). */
@@ -67,11 +69,22 @@ export class RunManager {
   /** clientId of runs that are queued or running, so clients can follow the runs they submit. */
   private readonly clientOf = new Map<string, string | null>();
   private readonly log: (line: string) => void;
+  private readonly outputs: RunOutputs;
+  /** Rewrites the server's absolute paths in what clients are sent (see public-paths.ts). */
+  readonly publicText: (text: string) => string;
 
   constructor(private readonly options: RunManagerOptions) {
     this.registry = options.registry;
     this.store = options.store;
     this.log = options.log ?? (() => {});
+    const { roots } = options;
+    this.outputs = new RunOutputs(roots.outputs, options.stagingDir);
+    this.publicText = pathScrubber([
+      { dir: roots.inputs, label: '<inputs>' },
+      { dir: roots.models, label: '<models>' },
+      { dir: roots.outputs, label: '<outputs>' },
+      { dir: options.stagingDir, label: '<outputs>' },
+    ]);
     this.executor = new Executor(options.registry, {
       cacheBytes: options.cacheBytes,
       services: { inputRoots: [options.roots.inputs], modelRoots: [options.roots.models], ...options.services },
@@ -82,6 +95,9 @@ export class RunManager {
   /** Recovers from a crash (runs left `running`) and starts working through the queue. */
   start(): { requeued: string[]; interrupted: string[] } {
     const recovered = this.store.recoverInterrupted(this.options.maxRequeues);
+    // A re-queued run starts over from an empty staging folder; a run given up keeps no files.
+    for (const id of recovered.requeued) this.outputs.discard(id);
+    for (const id of recovered.interrupted) this.outputs.abandon(id);
     for (const id of recovered.requeued) this.publish(id, { type: 'run.interrupted', runId: id, time: Date.now(), requeued: true });
     for (const id of recovered.interrupted) this.publish(id, { type: 'run.interrupted', runId: id, time: Date.now(), requeued: false });
     if (recovered.requeued.length + recovered.interrupted.length > 0) {
@@ -198,8 +214,9 @@ export class RunManager {
     }
   }
 
+  /** The folder a run's files are committed to (outputs/<runId>). */
   runOutputDir(runId: string): string {
-    return path.join(this.options.roots.outputs, runId);
+    return this.outputs.committedDir(runId);
   }
 
   private schedule(): void {
@@ -227,9 +244,8 @@ export class RunManager {
     const active: Active = { id: run.id, controller: new AbortController(), progress: new Map(), requeueOnAbort: false };
     this.clientOf.set(run.id, run.clientId);
     this.active = active;
-    const outputDir = this.runOutputDir(run.id);
     try {
-      mkdirSync(outputDir, { recursive: true });
+      const outputDir = this.outputs.begin(run.id);
       await this.executor.run(run.workflow, {
         runId: run.id,
         outputs: run.outputs,
@@ -238,7 +254,7 @@ export class RunManager {
       });
     } catch (e) {
       // The workflow was valid when queued; a node library that changed since (a restart) can refuse it.
-      const message = e instanceof InvalidWorkflowError ? e.message : `unexpected error: ${(e as Error).message}`;
+      const message = this.publicText(e instanceof InvalidWorkflowError ? e.message : `unexpected error: ${(e as Error).message}`);
       this.finish(run.id, 'failed', message, Object.fromEntries(run.outputs.map((o) => [o, { status: 'failed', error: { nodeId: o, message } }])));
       this.publish(run.id, { type: 'run.failed', runId: run.id, time: Date.now(), message, outputs: this.store.get(run.id)?.results ?? {} });
     } finally {
@@ -247,9 +263,13 @@ export class RunManager {
     }
   }
 
+  /** Commits the attempt's files, then records the run as finished with results that name them. */
   private finish(id: string, status: RunStatus, error: string | null, outputs: Record<string, OutputResult | unknown>): Record<string, unknown> {
-    const { results, index } = serializeOutputs(outputs as Record<string, OutputResult>, this.options.roots.outputs);
-    this.store.markFinished(id, status, error, results, index);
+    this.outputs.commit(id);
+    const serialized = serializeOutputs(outputs as Record<string, OutputResult>, (file) => this.outputs.committedName(id, file));
+    const results = scrubDeep(serialized.results, this.publicText);
+    const index = scrubDeep(serialized.index, this.publicText);
+    this.store.markFinished(id, status, error === null ? null : this.publicText(error), results, index);
     const progress = this.active?.id === id ? this.active.progress : new Map<string, { value: number; max: number }>();
     for (const n of this.store.nodes(id)) {
       const cancelled = status === 'cancelled' && (n.state === 'pending' || n.state === 'running');
@@ -273,9 +293,15 @@ export class RunManager {
       case 'node.finished':
         this.store.setNode(runId, { nodeId: e.nodeId, nodeType: e.nodeType, state: 'finished', seconds: e.seconds });
         break;
-      case 'node.failed':
-        this.store.setNode(runId, { nodeId: e.nodeId, nodeType: e.nodeType, state: e.error.nodeId === e.nodeId ? 'failed' : 'skipped', error: e.error });
-        break;
+      case 'node.failed': {
+        const error = { ...e.error, message: this.publicText(e.error.message) };
+        this.store.setNode(runId, { nodeId: e.nodeId, nodeType: e.nodeType, state: e.error.nodeId === e.nodeId ? 'failed' : 'skipped', error });
+        this.publish(runId, { ...e, error });
+        return;
+      }
+      case 'node.log':
+        this.publish(runId, { ...e, message: this.publicText(e.message) });
+        return;
       case 'node.progress':
         active.progress.set(e.nodeId, { value: e.value, max: e.max });
         break;
@@ -289,13 +315,15 @@ export class RunManager {
       case 'run.cancelled': {
         if (e.type === 'run.cancelled' && active.requeueOnAbort) {
           this.store.db.prepare(`UPDATE runs SET status = 'queued', started_at = NULL, attempts = attempts - 1 WHERE id = ?`).run(runId);
+          this.outputs.discard(runId);
           for (const n of this.store.nodes(runId)) this.store.setNode(runId, { nodeId: n.nodeId, nodeType: n.nodeType, state: 'pending' });
           this.publish(runId, { type: 'run.interrupted', runId, time: e.time, requeued: true, reason: 'the server is shutting down' });
           return;
         }
         const status: RunStatus = e.type === 'run.finished' ? 'succeeded' : e.type === 'run.failed' ? 'failed' : 'cancelled';
-        const results = this.finish(runId, status, e.type === 'run.failed' ? e.message : null, e.outputs);
-        this.publish(runId, { ...e, outputs: results });
+        const message = e.type === 'run.failed' ? this.publicText(e.message) : null;
+        const results = this.finish(runId, status, message, e.outputs);
+        this.publish(runId, { ...e, ...(message === null ? {} : { message }), outputs: results });
         return;
       }
       default:

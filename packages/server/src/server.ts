@@ -92,7 +92,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const store = new RunStore(path.join(dataDir, 'diffgraph.db'));
   const cacheBytes = options.cacheBytes ?? 1024 ** 3;
   const manager = new RunManager({
-    registry, store, limits, roots, cacheBytes, maxRequeues: options.maxRequeues ?? 1, log,
+    registry, store, limits, roots, stagingDir: path.join(dataDir, 'staging'), cacheBytes, maxRequeues: options.maxRequeues ?? 1, log,
   });
   const security: SecurityOptions = {
     token,

@@ -119,17 +119,17 @@ function classifierFolder(store: ModelStore, name: string): string {
     throw new Error(`classifier "${name}" (${resolved}) must be a classifier folder (config.json + grad.onnx) or a model pack that lists one`);
   }
   if (existsSync(path.join(resolved, 'grad.onnx'))) return resolved;
-  const index = readOptionalJson(path.join(resolved, 'model_index.json'), `classifier "${name}"`);
+  const index = readOptionalJson(store.roots, path.join(resolved, 'model_index.json'), `classifier "${name}"`);
   const extra = (index._diffgraph_extras as Record<string, unknown> | undefined)?.classifier;
   if (typeof extra === 'string') return store.resolve(path.join(name, extra), 'classifier');
   throw new Error(`classifier "${name}" (${resolved}) has no grad.onnx and is not a model pack with a "_diffgraph_extras.classifier" entry`);
 }
 
 /** The training schedule: the pack's scheduler config beside the classifier folder, else SD's scaled_linear. */
-function trainedSchedule(folder: string, log?: Log): NoiseSchedule {
+function trainedSchedule(store: ModelStore, folder: string, log?: Log): NoiseSchedule {
   const file = path.join(folder, '..', 'scheduler', 'scheduler_config.json');
   if (existsSync(file)) {
-    const info = schedulerFromConfig(readJson(file, 'classifier schedule'), file);
+    const info = schedulerFromConfig(readJson(store.roots, file, 'classifier schedule'), file);
     if (info.schedule.kind === 'discrete') return info.schedule;
     log?.(`${file} is not a discrete VP schedule; the classifier is taken to be trained on SD's scaled_linear schedule`);
   }
@@ -139,11 +139,11 @@ function trainedSchedule(folder: string, log?: Log): NoiseSchedule {
 export async function loadClassifier(store: ModelStore, name: string, model?: DiffusionModel, log?: Log): Promise<LoadedClassifier> {
   const folder = classifierFolder(store, name);
   const configFile = path.join(folder, 'config.json');
-  const { numLogits, heads } = headsFromConfig(readJson(configFile, `classifier "${name}"`), configFile);
+  const { numLogits, heads } = headsFromConfig(readJson(store.roots, configFile, `classifier "${name}"`), configFile);
   const grad = (await store.open(path.join(folder, 'grad.onnx'), log)).check(gradContract(numLogits), 'classifier gradient (grad.onnx)');
   const modelFile = path.join(folder, 'model.onnx');
   const logits = existsSync(modelFile) ? (await store.open(modelFile, log)).check(logitsContract(numLogits), 'classifier (model.onnx)') : undefined;
-  const trained = trainedSchedule(folder, log);
+  const trained = trainedSchedule(store, folder, log);
   const same = !model || sameSchedule(model.schedule, trained);
   const run = sessionRunner(grad, logits);
   const base = onnxClassifier({ name: `${name} classifier`, run, schedule: same ? (model?.schedule ?? trained) : trained, numLogits, heads });

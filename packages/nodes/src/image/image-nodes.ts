@@ -51,7 +51,7 @@ export const SaveImage: NodeDefinition = {
     embed_metadata: { type: 'BOOLEAN', default: true, tooltip: 'Embed the workflow and run parameters as PNG text chunks' },
     parameters: { type: 'JSON', optional: true, tooltip: 'Extra entries for the "parameters" text chunk, merged over the summary taken from the workflow' },
   },
-  outputs: { paths: { type: 'JSON', tooltip: 'Absolute paths of the files written, in batch order' } },
+  outputs: { paths: { type: 'JSON', tooltip: 'The files written, in batch order (the server reports each as a { file, url } download)' } },
   run({ images, filename_prefix: prefix, embed_metadata: embed, parameters }, ctx) {
     const { batch } = imageDims(images, 'SaveImage input "images"');
     if (parameters !== undefined && (typeof parameters !== 'object' || parameters === null || Array.isArray(parameters))) {

@@ -5,9 +5,13 @@
 import { existsSync, mkdirSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 
-function inside(root: string, target: string): boolean {
+/**
+ * Whether `target` is `root` itself or lies below it (both absolute and already resolved). Only a
+ * `..` path segment leaves the root: a name inside it that merely starts with dots (`..x`) does not.
+ */
+export function isInside(root: string, target: string): boolean {
   const rel = path.relative(root, target);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
 }
 
 /** The real path of the deepest existing ancestor, with the rest appended. */
@@ -28,6 +32,6 @@ export function resolveInside(root: string, name: string, what = 'path'): string
   mkdirSync(root, { recursive: true });
   const realRoot = realpathSync(root);
   const target = realpathOfNearest(path.resolve(realRoot, name));
-  if (!inside(realRoot, target)) throw new Error(`${what} "${name}" is outside the allowed folder ${root}`);
+  if (!isInside(realRoot, target)) throw new Error(`${what} "${name}" is outside the allowed folder ${root}`);
   return target;
 }

@@ -1,14 +1,11 @@
 /**
  * Model names are resolved inside the configured model roots only, after following symlinks, so a
- * workflow cannot load `../../somewhere` or a planted link that points out of the roots.
+ * workflow cannot load `../../somewhere` or a planted link that points out of the roots. Messages never
+ * name where an escaping link points: that is a path outside every root.
  */
 import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
-
-function inside(root: string, target: string): boolean {
-  const rel = path.relative(root, target);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
-}
+import { isInside } from '../io/paths.ts';
 
 /** The real paths of the roots that exist (a missing root simply holds nothing). */
 export function realRoots(roots: readonly string[]): string[] {
@@ -27,25 +24,28 @@ export function resolveModelPath(roots: readonly string[], name: string, what = 
   let outside = false;
   for (const root of realRoots(roots)) {
     const lexical = path.resolve(root, name);
-    if (!inside(root, lexical)) {
+    if (!isInside(root, lexical)) {
       outside = true;
       continue;
     }
     if (!existsSync(lexical)) continue;
     const real = realpathSync(lexical);
-    if (!inside(root, real)) throw new Error(`${what} "${name}" leads outside the model roots (${list}) through a symlink (to ${real})`);
+    if (!isInside(root, real)) throw new Error(`${what} "${name}" leads outside the model roots (${list}) through a symlink`);
     return real;
   }
   if (outside) throw new Error(`${what} "${name}" is outside the model roots (${list})`);
   throw new Error(`${what} "${name}" was not found in the model roots (${list})`);
 }
 
-/** Re-checks an already resolved file (e.g. `unet/model.onnx` inside a pipeline folder) after symlinks. */
+/**
+ * Re-checks a file found inside a resolved model folder (`unet/model.onnx`, `scheduler/scheduler_config.json`)
+ * after symlinks, before anything opens or reads it.
+ */
 export function confineToRoots(roots: readonly string[], file: string, what = 'model file'): string {
   if (!existsSync(file)) throw new Error(`${what} ${file} does not exist`);
   const real = realpathSync(file);
-  if (!realRoots(roots).some((root) => inside(root, real))) {
-    throw new Error(`${what} ${file} resolves to ${real}, outside the model roots (${roots.join(', ')})`);
+  if (!realRoots(roots).some((root) => isInside(root, real))) {
+    throw new Error(`${what} ${file} leads outside the model roots (${roots.join(', ')}) through a symlink`);
   }
   return real;
 }

@@ -38,14 +38,17 @@ interface Entry {
   evicted: boolean;
 }
 
-/** External weights live beside the graph (SD's UNet: weights.pb); count them in the byte budget. */
-function modelBytes(file: string): number {
+/**
+ * External weights live beside the graph (SD's UNet: weights.pb); count them in the byte budget. They
+ * are confined like the graph, since onnxruntime reads them too.
+ */
+function modelBytes(roots: readonly string[], file: string): number {
   const dir = path.dirname(file);
   const base = path.basename(file);
   let bytes = statSync(file).size;
   for (const extra of ['weights.pb', `${base}.data`, `${base}_data`]) {
     const p = path.join(dir, extra);
-    if (existsSync(p)) bytes += statSync(p).size;
+    if (existsSync(p)) bytes += statSync(confineToRoots(roots, p, 'external weights')).size;
   }
   return bytes;
 }
@@ -134,7 +137,7 @@ export class ModelStore implements SessionSource {
       this.entries.delete(file);
       this.entries.set(file, entry);
     } else {
-      entry = { file, bytes: modelBytes(file), loading: this.create(file, log), inUse: 0, evicted: false };
+      entry = { file, bytes: modelBytes(this.roots, file), loading: this.create(file, log), inUse: 0, evicted: false };
       this.entries.set(file, entry);
       const e = entry;
       e.loading.then((s) => (e.session = s), () => this.entries.get(file) === e && this.entries.delete(file));

@@ -34,8 +34,8 @@ export const LearnTPM: NodeDefinition = {
   inputs: {
     structure: { type: 'STRING', enum: ['hclt', 'mofg'], default: 'hclt' },
     data: { type: 'TENSOR', optional: true, tooltip: '[N, ...item] training items' },
-    tensor_file: { type: 'STRING', default: '', path: 'inputs', tooltip: 'Or: a .npy/.json file in the input folders' },
-    images_folder: { type: 'STRING', default: '', path: 'inputs', tooltip: 'Or: a folder of same-size PNGs in the input folders' },
+    tensor_file: { type: 'STRING', default: '', optional: true, path: 'inputs', tooltip: 'Or: a .npy/.json file in the input folders' },
+    images_folder: { type: 'STRING', default: '', optional: true, path: 'inputs', tooltip: 'Or: a folder of same-size PNGs in the input folders' },
     states: { type: 'INT', default: 8, min: 1, max: 256, tooltip: 'K hidden states per group (mixture components for mofg)' },
     iterations: { type: 'INT', default: 20, min: 0, max: 1000 },
     patch: { type: 'INT', default: 1, min: 1, max: 64, tooltip: 'Group size: 1 = pixels, p = all channels of p×p patches' },
@@ -43,13 +43,16 @@ export const LearnTPM: NodeDefinition = {
     categories: { type: 'JSON', default: [0, 1], schema: { type: 'array', items: { type: 'number' }, minItems: 2 }, tooltip: 'categorical leaves: the category values' },
     min_variance: { type: 'FLOAT', default: 1e-3, min: 1e-9, max: 10 },
     seed: { type: 'INT', default: 0, min: 0, max: 2 ** 31 - 1 },
-    save_as: { type: 'STRING', default: '', path: 'outputs', tooltip: 'File name in the output folder (.json); empty = do not save' },
+    save_as: { type: 'STRING', default: '', optional: true, path: 'outputs', tooltip: 'File name in the output folder (.json); empty = do not save' },
   },
   outputs: { tpm: { type: 'TPM' }, log_likelihood: { type: 'FLOAT', tooltip: 'Mean log-likelihood per item after training' }, path: { type: 'STRING' } },
   run(i, ctx) {
     const sources = [i.data !== undefined, i.tensor_file !== '', i.images_folder !== ''].filter(Boolean).length;
     if (sources !== 1) throw new Error('LearnTPM: give exactly one of "data", "tensor_file" or "images_folder"');
-    const data: Tensor = i.data ?? (i.tensor_file !== '' ? loadTensorFile(resolveInput(ctx, i.tensor_file)) : loadImageFolder(resolveInput(ctx, i.images_folder)));
+    // Each image of the folder is confined too: a file in it may be a link that points elsewhere.
+    const data: Tensor = i.data ?? (i.tensor_file !== ''
+      ? loadTensorFile(resolveInput(ctx, i.tensor_file))
+      : loadImageFolder(resolveInput(ctx, i.images_folder), (f) => resolveInput(ctx, path.join(i.images_folder, f))));
     if (!(data instanceof Tensor) || data.shape.length < 2) throw new Error('LearnTPM: the data must be a tensor [N, ...item]');
     const itemShape = data.shape.slice(1);
     const { circuit, logLikelihoods } = learnCircuit(Float64Array.from(data.data), {

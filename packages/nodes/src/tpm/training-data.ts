@@ -6,14 +6,17 @@ import { decodePng } from '../image/png.ts';
 import { decodeNpy } from '../io/npy.ts';
 import { tensorFromJson } from '../io/tensor-json.ts';
 
-/** Every *.png of a folder (sorted by name), stacked into [N, 3, H, W]; all must share one size. */
-export function loadImageFolder(dir: string): Tensor {
+/**
+ * Every *.png of a folder (sorted by name), stacked into [N, 3, H, W]; all must share one size.
+ * `confine` maps each file name to the path to read, refusing one that leads out of the allowed roots.
+ */
+export function loadImageFolder(dir: string, confine: (name: string) => string = (name) => path.join(dir, name)): Tensor {
   if (!statSync(dir).isDirectory()) throw new Error(`LearnTPM: "${dir}" is not a folder`);
   const files = readdirSync(dir).filter((f) => f.toLowerCase().endsWith('.png')).sort();
   if (files.length === 0) throw new Error(`LearnTPM: no .png files in "${dir}"`);
   const images = files.map((f) => {
     try {
-      return decodePng(readFileSync(path.join(dir, f))).image;
+      return decodePng(readFileSync(confine(f))).image;
     } catch (e) {
       throw new Error(`LearnTPM: cannot read "${f}": ${(e as Error).message}`);
     }

@@ -30,7 +30,7 @@ export const LoadOnnxModel: NodeDefinition = {
   version: 1,
   inputs: {
     path: { type: 'STRING', path: 'models', tooltip: '.onnx file, resolved inside the model roots' },
-    config: { type: 'STRING', default: '', path: 'models', tooltip: 'Sidecar JSON (default: the same name with .json)' },
+    config: { type: 'STRING', default: '', optional: true, path: 'models', tooltip: 'Sidecar JSON (default: the same name with .json)' },
   },
   outputs: { model: { type: 'MODEL' } },
   async run({ path, config }, ctx) {

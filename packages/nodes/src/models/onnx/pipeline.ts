@@ -46,13 +46,13 @@ function component(folder: string, name: string, required: boolean): string | un
 export async function loadPipeline(store: ModelStore, name: string, log?: Log): Promise<Pipeline> {
   const folder = store.resolve(name, 'pipeline');
   if (!statSync(folder).isDirectory()) throw new Error(`pipeline "${name}" (${folder}) is not a folder: LoadPipeline expects a diffusers ONNX folder; use LoadOnnxModel for a single .onnx file`);
-  const index = readJson(path.join(folder, 'model_index.json'), `pipeline "${name}"`);
+  const index = readJson(store.roots, path.join(folder, 'model_index.json'), `pipeline "${name}"`);
   const schedulerFile = path.join(folder, 'scheduler', 'scheduler_config.json');
-  const scheduler = schedulerFromConfig(readJson(schedulerFile, `pipeline "${name}"`), schedulerFile);
+  const scheduler = schedulerFromConfig(readJson(store.roots, schedulerFile, `pipeline "${name}"`), schedulerFile);
   for (const note of scheduler.notes) log?.(note);
 
   const unetConfigFile = path.join(folder, 'unet', 'config.json');
-  const unetConfig = readOptionalJson(unetConfigFile, `pipeline "${name}"`);
+  const unetConfig = readOptionalJson(store.roots, unetConfigFile, `pipeline "${name}"`);
   const predictionType = typeof unetConfig.prediction_type === 'string' ? unetConfig.prediction_type : undefined;
   const parameterization = scheduler.parameterization ?? (predictionType ? parameterizationOf(predictionType, unetConfigFile) : 'eps');
 
@@ -64,11 +64,11 @@ export async function loadPipeline(store: ModelStore, name: string, log?: Log): 
   ]);
 
   const declaredSeq = text.inputs.get('input_ids')?.shape[1];
-  const tokenizer = loadTokenizer(path.join(folder, 'tokenizer'), typeof declaredSeq === 'number' ? declaredSeq : undefined);
+  const tokenizer = loadTokenizer(path.join(folder, 'tokenizer'), typeof declaredSeq === 'number' ? declaredSeq : undefined, store.roots);
   const textEncoder = new OnnxTextEncoder(`${name}/text_encoder`, tokenizer, text);
 
   const vaeConfigFile = path.join(folder, 'vae_decoder', 'config.json');
-  const vaeConfig = { ...readOptionalJson(path.join(folder, 'vae_encoder', 'config.json'), `pipeline "${name}"`), ...readOptionalJson(vaeConfigFile, `pipeline "${name}"`) };
+  const vaeConfig = { ...readOptionalJson(store.roots, path.join(folder, 'vae_encoder', 'config.json'), `pipeline "${name}"`), ...readOptionalJson(store.roots, vaeConfigFile, `pipeline "${name}"`) };
   const vae = new OnnxVae({
     name: `${name}/vae`,
     decoder,

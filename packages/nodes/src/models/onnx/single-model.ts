@@ -39,7 +39,7 @@ function ioNames(sidecar: Json, file: string): UnetIoNames {
 export async function loadOnnxModel(store: ModelStore, name: string, sidecarName: string, log?: (m: string) => void): Promise<OnnxDiffusionModel> {
   const file = store.resolve(name, 'ONNX model');
   const sidecarFile = store.resolve(sidecarName || path.join(path.dirname(name), `${path.basename(name, '.onnx')}.json`), 'model sidecar');
-  const sidecar = readJson(sidecarFile, `LoadOnnxModel "${name}"`);
+  const sidecar = readJson(store.roots, sidecarFile, `LoadOnnxModel "${name}"`);
   const parameterization = sidecar.parameterization as Parameterization;
   if (!PARAMETERIZATIONS.includes(parameterization)) fail(sidecarFile, `"parameterization" must be one of ${PARAMETERIZATIONS.join(', ')}, found ${JSON.stringify(sidecar.parameterization)}`);
   if (typeof sidecar.schedule !== 'object' || sidecar.schedule === null) fail(sidecarFile, '"schedule" must be a schedule spec such as {"kind": "discrete", "betaSchedule": "scaled_linear"}');
