@@ -191,7 +191,7 @@ export function createApp(options: AppOptions): { app: express.Express; api: exp
   });
 
   // The editor's library of named workflows; a plain handler that sees paths below /api/workflows.
-  const library = workflowLibrary({ dir: options.workflowsDir ?? path.join(path.dirname(options.roots.inputs), 'workflows'), maxBytes: limits.bodyBytes });
+  const library = workflowLibrary({ dir: options.workflowsDir ?? path.join(path.dirname(options.roots.inputs), 'workflows'), maxBytes: limits.bodyBytes, limits: { maxNodes: limits.maxNodes } });
   const underLibrary = (req: Request, res: Response, next: NextFunction) => {
     req.url = req.url.replace(/^\/workflows/, '') || '/';
     library(req, res, next);

@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { EVENT_TYPES, Executor, InvalidWorkflowError, validateWorkflow, workflowSchema } from '@diffgraph/engine';
+import { checkWorkflowShape, EVENT_TYPES, Executor, InvalidWorkflowError, validateWorkflow, workflowSchema } from '@diffgraph/engine';
 import { createRegistry } from '@diffgraph/nodes';
 import { applySets, readWorkflowFile, UnreadableFileError } from './workflow-file.ts';
 import { eventToJson, formatErrors, formatOutputs } from './format.ts';
@@ -33,10 +33,14 @@ function parseCount(text: string): number {
   return n;
 }
 
-function load(file: string, sets: string[]): unknown {
+/** The workflow of a file with --set applied; undefined (errors printed, exit code 1) when unusable. */
+function load(file: string, sets: string[], json?: boolean): unknown {
   const read = readWorkflowFile(file);
-  if (!read.ok) {
-    process.stderr.write(`${formatErrors(file, read.errors)}\n`);
+  // Size and nesting first: a server submission serializes the workflow, which recurses.
+  const errors = read.ok ? checkWorkflowShape(read.value) : read.errors;
+  if (!read.ok || errors.length > 0) {
+    if (json) for (const error of errors) process.stdout.write(`${JSON.stringify({ type: 'validation.error', ...error })}\n`);
+    else process.stderr.write(`${formatErrors(file, errors)}\n`);
     process.exitCode = 1;
     return undefined;
   }
@@ -64,7 +68,7 @@ export function buildProgram(): Command {
     .option('--server <url>', 'submit to a diffgraph server (e.g. http://127.0.0.1:8188) and stream its progress')
     .option('--token <token>', 'bearer token for --server (default: $DIFFGRAPH_TOKEN)')
     .action(async (file: string, opts: { set: string[]; out: string; json?: boolean; outputs?: string; server?: string; token?: string }) => {
-      const workflow = load(file, opts.set);
+      const workflow = load(file, opts.set, opts.json);
       if (workflow === undefined) return;
       const outputs = opts.outputs?.split(',').map((s) => s.trim()).filter(Boolean);
       if (opts.server) {

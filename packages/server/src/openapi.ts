@@ -53,7 +53,7 @@ const errorSchema: Schema = {
         properties: {
           nodeId: { type: ['string', 'null'] },
           input: { type: 'string' },
-          code: { type: 'string', description: 'A stable code: the engine\'s validation codes (docs/workflow-format.md), LIMIT_EXCEEDED, PATH_OUTSIDE_ROOT, WORKFLOW_TOO_LARGE, INVALID_REQUEST, INVALID_JSON, BODY_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, UNAUTHORIZED, CROSS_ORIGIN, BAD_HOST, NOT_FOUND, QUEUE_FULL, …' },
+          code: { type: 'string', description: 'A stable code: the engine\'s validation codes (docs/workflow-format.md: WORKFLOW_TOO_LARGE, TOO_MANY_NODES, NESTING_TOO_DEEP and TOO_MANY_ERRORS among them), LIMIT_EXCEEDED, PATH_OUTSIDE_ROOT, INVALID_REQUEST, INVALID_JSON, BODY_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, UNAUTHORIZED, CROSS_ORIGIN, BAD_HOST, NOT_FOUND, QUEUE_FULL, …' },
           message: { type: 'string' },
         },
         required: ['nodeId', 'code', 'message'],

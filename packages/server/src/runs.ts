@@ -99,12 +99,9 @@ export class RunManager {
   submit(req: SubmitRequest): SubmitResult {
     if (this.closed) return { ok: false, status: 503, errors: [{ nodeId: null, code: 'SHUTTING_DOWN', message: 'The server is shutting down; submit again when it is back.' }] };
     const { limits } = this.options;
-    const size = Buffer.byteLength(JSON.stringify(req.workflow) ?? '');
-    if (size > limits.workflowBytes) {
-      return { ok: false, status: 413, errors: [{ nodeId: null, code: 'WORKFLOW_TOO_LARGE', message: `The workflow is ${size} bytes; this server accepts at most ${limits.workflowBytes} (--max-workflow-bytes).` }] };
-    }
-    const validation = validateWorkflow(req.workflow, this.registry, req.outputs);
-    if (!validation.ok) return { ok: false, status: 400, errors: validation.errors };
+    // The engine checks size, nesting and node count first, without recursing into the workflow.
+    const validation = validateWorkflow(req.workflow, this.registry, req.outputs, { maxBytes: limits.workflowBytes, maxNodes: limits.maxNodes });
+    if (!validation.ok) return refusal(validation.errors);
     const runId = randomUUID();
     const guard = guardWorkflow(validation.workflow, {
       registry: this.registry, limits, roots: this.options.roots, runOutputDir: this.runOutputDir(runId),
@@ -327,6 +324,15 @@ export class RunManager {
     const c = this.executor.cache;
     return { usedBytes: c.usedBytes, budgetBytes: c.budgetBytes, entries: c.size, hits: c.hits, misses: c.misses, evictions: c.evictions };
   }
+}
+
+/** Which server flag raises the limit a validation error names. */
+const LIMIT_FLAGS: Partial<Record<ValidationError['code'], string>> = { WORKFLOW_TOO_LARGE: '--max-workflow-bytes', TOO_MANY_NODES: '--max-nodes' };
+
+function refusal(errors: ValidationError[]): SubmitResult & { ok: false } {
+  const tooLarge = errors.some((e) => e.code === 'WORKFLOW_TOO_LARGE');
+  const withFlags = errors.map((e) => (LIMIT_FLAGS[e.code] ? { ...e, message: `${e.message.replace(/\.$/, '')} (${LIMIT_FLAGS[e.code]}).` } : e));
+  return { ok: false, status: tooLarge ? 413 : 400, errors: withFlags };
 }
 
 function summary(run: RunRecord): Record<string, unknown> {
