@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_WORKFLOW_LIMITS } from '@diffgraph/engine';
-import { api, smallWorkflow, submit, tempServer, waitForStatus } from './helpers.ts';
+import { api, smallWorkflow, submit, tempServer, waitForStatus, WsClient } from './helpers.ts';
 import type { RunningServer } from '../src/server.ts';
 
 const bin = fileURLToPath(new URL('../bin/diffgraph.js', import.meta.url));
@@ -79,6 +79,19 @@ describe('deep and huge workflows over HTTP', () => {
     } finally {
       await small.close();
     }
+  });
+
+  it('WebSocket messages with fields nested 30,000 deep get an error reply, and the server stays up', async () => {
+    const ws = await WsClient.connect(base);
+    const deep = `${'['.repeat(30_000)}1${']'.repeat(30_000)}`;
+    ws.ws.send(`{"type":${deep}}`);
+    expect((await ws.next((m) => m.type === 'error')).code).toBe('BAD_MESSAGE');
+    ws.ws.send(`{"type":"unsubscribe","runId":${deep}}`);
+    expect(await ws.next((m) => m.type === 'unsubscribed')).toEqual({ type: 'unsubscribed' });
+    ws.send({ type: 'ping' });
+    await ws.next((m) => m.type === 'pong');
+    await ws.close();
+    expect((await api(base, '/api/health')).status).toBe(200);
   });
 
   it('the workflow library refuses to save a workflow nested 10,000 deep (400 NESTING_TOO_DEEP) and keeps serving', async () => {
