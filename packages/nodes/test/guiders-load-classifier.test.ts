@@ -22,6 +22,7 @@ import { makeSolver } from '../src/solvers/catalog.ts';
 import { seededNoise } from '../src/noise/noise-nodes.ts';
 import { randomNormal } from '../src/noise/philox.ts';
 import { fromOrt, toOrt } from '../src/runtime/ort-tensors.ts';
+import { isolatedServices } from './services.ts';
 
 const models = fileURLToPath(new URL('../../../models/', import.meta.url));
 const present = existsSync(`${models}shapes-32/classifier/grad.onnx`) && existsSync(`${models}shapes-32-flow/unet/model.onnx`);
@@ -130,7 +131,7 @@ describe.skipIf(!present)('LoadClassifier on the shapes-32 pack', async () => {
       },
       outputs: ['guider'],
     } as Workflow;
-    const result = await new Executor(createRegistry(), { services: { modelStore: store } }).run(workflow);
+    const result = await new Executor(createRegistry()).run(workflow, { services: { ...isolatedServices(), modelStore: store } });
     expect(result.status).toBe('succeeded');
   });
 });

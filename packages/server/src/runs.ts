@@ -10,6 +10,7 @@ import {
   ancestors, Executor, InvalidWorkflowError, upstreamOf, validateWorkflow,
   type EngineEvent, type NodeRegistry, type OutputResult, type ValidationError, type Workflow,
 } from '@diffgraph/engine';
+import type { HostServices, ModelStore } from '@diffgraph/nodes';
 import { guardWorkflow, type GuardError, type Limits, type RootKind } from './guard.ts';
 import { encodePreview, previewFrame } from './preview.ts';
 import { RunStore, TERMINAL_STATUSES, type NodeRecord, type RunRecord, type RunStatus } from './store.ts';
@@ -23,7 +24,7 @@ export type HubMessage =
   | { kind: 'binary'; runId: string; clientId?: string | null; frame: Buffer };
 
 export interface RunManagerOptions {
-  registry: NodeRegistry;
+  registry: NodeRegistry<HostServices>;
   store: RunStore;
   limits: Limits;
   roots: Record<RootKind, string>;
@@ -31,8 +32,8 @@ export interface RunManagerOptions {
   cacheBytes: number;
   /** Times a run interrupted by a crash is re-queued before it is left `interrupted` (default 1). */
   maxRequeues: number;
-  /** Extra services for node contexts (e.g. a model store). */
-  services?: Record<string, unknown>;
+  /** Loaded models shared by every run (default: one store for the models root). */
+  modelStore?: ModelStore;
   log?: (line: string) => void;
 }
 
@@ -56,9 +57,9 @@ interface Active {
 const LOGGED = new Set(['run.queued', 'run.started', 'node.started', 'node.cached', 'node.finished', 'node.failed', 'node.log', 'run.finished', 'run.failed', 'run.cancelled', 'run.interrupted']);
 
 export class RunManager {
-  readonly executor: Executor;
+  readonly executor: Executor<HostServices>;
   readonly store: RunStore;
-  private readonly registry: NodeRegistry;
+  private readonly registry: NodeRegistry<HostServices>;
   private readonly listeners = new Set<(m: HubMessage) => void>();
   private active: Active | undefined;
   private pumping = false;
@@ -72,10 +73,7 @@ export class RunManager {
     this.registry = options.registry;
     this.store = options.store;
     this.log = options.log ?? (() => {});
-    this.executor = new Executor(options.registry, {
-      cacheBytes: options.cacheBytes,
-      services: { inputRoots: [options.roots.inputs], modelRoots: [options.roots.models], ...options.services },
-    });
+    this.executor = new Executor(options.registry, { cacheBytes: options.cacheBytes });
     this.executor.events.subscribe((e) => this.onEngineEvent(e));
   }
 
@@ -231,7 +229,14 @@ export class RunManager {
         runId: run.id,
         outputs: run.outputs,
         signal: active.controller.signal,
-        services: { outputDir, workflow: run.workflow },
+        services: {
+          outputDir,
+          inputRoots: [this.options.roots.inputs],
+          modelRoots: [this.options.roots.models],
+          // As submitted (validated when queued), so SaveImage embeds what the client sent.
+          workflow: run.workflow as Workflow,
+          ...(this.options.modelStore ? { modelStore: this.options.modelStore } : {}),
+        },
       });
     } catch (e) {
       // The workflow was valid when queued; a node library that changed since (a restart) can refuse it.
