@@ -60,6 +60,7 @@ export { sample } from './sampling/sample-node.ts';
 export { seededNoise, zeroNoise } from './noise/noise-nodes.ts';
 export { basicGuider } from './sampling/guiders.ts';
 export { decodePng, encodePng, type DecodedPng, type EncodeOptions } from './image/png.ts';
+export { decodeImage, decodeRgba, imageFormat, MAX_IMAGE_PIXELS, type DecodedImage, type ImageFormat, type RgbaImage } from './image/decode-image.ts';
 export { insertPngText, readPngText } from './image/png-chunks.ts';
 export { previewPng, type PngPreview } from './image/image-nodes.ts';
 export { latentPreviewHook, latentPreviewPng, latentToImage, DEFAULT_LATENT_RGB_BIAS, DEFAULT_LATENT_RGB_MATRIX } from './image/latent-preview.ts';

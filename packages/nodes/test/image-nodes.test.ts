@@ -157,7 +157,7 @@ describe('SaveImage → LoadImage', () => {
       expect(r.status === 'failed' && r.error.message).toMatch(/outside the allowed folder/);
     }
     const bad = result.outputs.bad;
-    expect(bad.status === 'failed' && bad.error.message).toMatch(/LoadImage: cannot read "broken.png": not a PNG/);
+    expect(bad.status === 'failed' && bad.error.message).toMatch(/LoadImage input "path": cannot read "broken.png": not a PNG or JPEG image/);
   });
 });
 
