@@ -101,7 +101,7 @@ describe('JPEG input', () => {
 
   it('the size in the header is checked before pixels are decoded', () => {
     expect(decodeRgba(twoColourJpeg()).width).toBe(24);
-    expect(() => decodeRgba(twoColourJpeg(), 100)).toThrow(/limit exceeded|at most 100 pixels/);
+    expect(() => decodeRgba(twoColourJpeg(), 100)).toThrow(/more than the 100 pixels/);
     expect(() => decodeRgba(encodePng(Tensor.zeros([1, 3, 6, 8])), 40)).toThrow(/8×6; at most 40 pixels/);
   });
 

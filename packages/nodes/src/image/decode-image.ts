@@ -69,14 +69,13 @@ export function decodeRgba(bytes: Uint8Array, maxPixels = MAX_IMAGE_PIXELS): Rgb
   if (format === 'jpeg') {
     let decoded;
     try {
-      decoded = jpeg.decode(bytes, {
-        useTArray: true, formatAsRGBA: true, tolerantDecoding: false,
-        maxResolutionInMP: maxPixels / 1e6, maxMemoryUsageInMB: Math.ceil((maxPixels * 16) / 2 ** 20),
-      });
+      // jpeg-js checks the frame size against maxResolutionInMP before it allocates any pixel.
+      decoded = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, tolerantDecoding: false, maxResolutionInMP: maxPixels / 1e6 });
     } catch (e) {
-      throw new Error(`not a readable JPEG (${e instanceof Error ? e.message : String(e)})`);
+      const reason = e instanceof Error ? e.message : String(e);
+      if (reason.includes('maxResolutionInMP')) throw new Error(`the image has more than the ${maxPixels} pixels that are read`);
+      throw new Error(`not a readable JPEG (${reason})`);
     }
-    checkPixels(decoded.width, decoded.height, maxPixels);
     return { format, width: decoded.width, height: decoded.height, rgba: decoded.data, hasAlpha: false, text: {} };
   }
   throw new Error('not a PNG or JPEG image');
