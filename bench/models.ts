@@ -16,7 +16,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { Executor } from '../packages/engine/src/executor.ts';
 import { Tensor } from '../packages/engine/src/tensor.ts';
-import { createRegistry } from '../packages/nodes/src/index.ts';
+import { createRegistry, type HostServices } from '../packages/nodes/src/index.ts';
 import { loadPipeline, type Pipeline } from '../packages/nodes/src/models/onnx/pipeline.ts';
 import { randomNormal } from '../packages/nodes/src/noise/philox.ts';
 import type { ModelStore } from '../packages/nodes/src/runtime/model-store.ts';
@@ -172,7 +172,7 @@ interface OverheadResult {
 async function overhead(threads: number): Promise<OverheadResult[]> {
   const store = modelStore(threads);
   const registry = createRegistry();
-  const services = { modelStore: store, outputDir: join(os.tmpdir(), 'diffgraph-bench-models') };
+  const services: HostServices = { modelStore: store, outputDir: join(os.tmpdir(), 'diffgraph-bench-models'), inputRoots: [], modelRoots: [MODELS], workflow: null };
   const pipeline = await loadPipeline(store, 'shapes-32');
   const loop = await handLoop(store, pipeline);
   // Time spent inside onnxruntime, for both sides: wrap run() of the shared session objects.
@@ -193,7 +193,7 @@ async function overhead(threads: number): Promise<OverheadResult[]> {
   const prompt: string = wf.nodes.positive.inputs.text;
 
   // Same answer?
-  const check = await new Executor(registry, { services }).run(workflow(undefined));
+  const check = await new Executor(registry).run(workflow(undefined), { services });
   const checked = check.outputs.decode;
   if (checked.status !== 'succeeded') throw new Error(`txt2img failed: ${JSON.stringify(checked)}`);
   const engineImage = (checked.values.image as Tensor).data;
@@ -207,16 +207,16 @@ async function overhead(threads: number): Promise<OverheadResult[]> {
     const wfCold = workflow(preview);
     modes.push({
       mode: `cold: a fresh Executor per run (every node runs; sessions stay loaded in the store)${preview === 0 ? ', preview_every 0' : ', latent previews every 4 steps (the workflow as written)'}`,
-      engine: async () => { await new Executor(registry, { services }).run(wfCold); },
+      engine: async () => { await new Executor(registry).run(wfCold, { services }); },
       loop: async () => { await loop.run(prompt, '', SEED); },
     });
   }
-  const warmExecutor = new Executor(registry, { services });
+  const warmExecutor = new Executor(registry);
   const wfWarm = workflow(0);
   const embeddings = await loop.encode(['', prompt]);
   modes.push({
     mode: 'warm: one Executor, a new seed per run (pipeline and text encodings from the cache; loop reuses its embeddings), preview_every 0',
-    engine: async (r) => { wfWarm.nodes.noise.inputs.seed = 1000 + r; await warmExecutor.run(wfWarm); },
+    engine: async (r) => { wfWarm.nodes.noise.inputs.seed = 1000 + r; await warmExecutor.run(wfWarm, { services }); },
     loop: async (r) => { await loop.run(prompt, '', 1000 + r, embeddings); },
   });
 

@@ -15,10 +15,10 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { Executor } from '../packages/engine/src/executor.ts';
 import { Tensor } from '../packages/engine/src/tensor.ts';
-import { createRegistry } from '../packages/nodes/src/index.ts';
+import { createRegistry, type HostServices } from '../packages/nodes/src/index.ts';
 import { decodePng, encodePng } from '../packages/nodes/src/image/png.ts';
 import { loadPipeline } from '../packages/nodes/src/models/onnx/pipeline.ts';
-import { classifyImages, modelStore, montage, ROOT, type Attributes } from './pack-common.ts';
+import { classifyImages, modelStore, MODELS, montage, ROOT, type Attributes } from './pack-common.ts';
 import { captionOf, drawScenes, labelsOf, randomScenes, COLOURS, POSITIONS, SHAPES, SIZES, type Scene } from './scenes.ts';
 
 const STEPS = [5, 10, 20, 40];
@@ -69,10 +69,11 @@ function txt2img(pack: Pack, prompt: string, steps: number, cfg: number, seed: n
 }
 
 const store = modelStore(THREADS);
-const executor = new Executor(createRegistry(), { services: { modelStore: store, outputDir: join(os.tmpdir(), 'diffgraph-pack-quality') }, cacheBytes: 64 * 2 ** 20 });
+const executor = new Executor(createRegistry(), { cacheBytes: 64 * 2 ** 20 });
+const services: HostServices = { modelStore: store, outputDir: join(os.tmpdir(), 'diffgraph-pack-quality'), inputRoots: [], modelRoots: [MODELS], workflow: null };
 
 async function generate(pack: Pack, prompt: string, steps: number, cfg: number, seed: number, batch = SEEDS_PER_PROMPT): Promise<Tensor> {
-  const result = await executor.run(txt2img(pack, prompt, steps, cfg, seed, batch));
+  const result = await executor.run(txt2img(pack, prompt, steps, cfg, seed, batch), { services });
   const out = result.outputs.decode;
   if (out.status !== 'succeeded') throw new Error(`${pack.path} "${prompt}" ${steps} steps cfg ${cfg}: ${JSON.stringify(out)}`);
   return out.values.image as Tensor;
@@ -263,7 +264,7 @@ async function main(): Promise<void> {
   const wfDir = join(ROOT, 'workflows');
   const runFile = async (file: string, node: string) => {
     const wf = JSON.parse(readFileSync(join(wfDir, file), 'utf8'));
-    const result = await executor.run(wf, { outputs: [node], services: { inputRoots: [wfDir] } });
+    const result = await executor.run(wf, { outputs: [node], services: { ...services, inputRoots: [wfDir], workflow: wf } });
     const out = result.outputs[node];
     if (out.status !== 'succeeded') throw new Error(`${file}: ${JSON.stringify(out)}`);
     return out.values.image as Tensor;

@@ -3,6 +3,7 @@
  * over HTTP + WebSocket, files in and out (JSON, PNG with an embedded workflow), keyboard shortcuts.
  */
 import type { Workflow } from '@diffgraph/engine';
+import { checkWorkflowShape } from '@diffgraph/engine/limits';
 import { Api, type ApiError } from './api.ts';
 import { Catalog } from './catalog.ts';
 import { EventClient, type PreviewEvent, type ServerEvent } from './events.ts';
@@ -230,6 +231,13 @@ export class App {
   open(workflow: Workflow, options: { quiet?: boolean } = {}): void {
     if (!workflow || typeof workflow !== 'object' || workflow.format !== FORMAT || typeof workflow.nodes !== 'object') {
       toast(`Not a ${FORMAT} workflow.`, 'error');
+      return;
+    }
+    // Loading and undo snapshots serialize the workflow, which recurses: a file nested 10,000 deep
+    // would overflow the stack. The engine's limits are checked first, without recursion.
+    const [tooBig] = checkWorkflowShape(workflow);
+    if (tooBig) {
+      toast(`${tooBig.code}: ${tooBig.message}`, 'error');
       return;
     }
     this.problems = [];

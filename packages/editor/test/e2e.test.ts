@@ -270,6 +270,14 @@ describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () 
     }
   }, 30_000);
 
+  it('refuses a workflow nested 10,000 deep with NESTING_TOO_DEEP and keeps the open graph', async () => {
+    const before = await workflow();
+    const text = readFileSync(path.join(repo, 'workflows/gmm-solver-lab.json'), 'utf8').replace('"meta": {', `"meta": { "deep": ${'['.repeat(10_000)}1${']'.repeat(10_000)},`);
+    await openFile('deep.json', text);
+    await expect.poll(() => page.getByTestId('toast').textContent()).toContain('NESTING_TOO_DEEP');
+    expect(await workflow()).toEqual(before);
+  }, 30_000);
+
   it('restores the workflow embedded in a PNG made by SaveImage when it is dropped', async () => {
     expect(submitted).toBeTruthy();
     const png = Buffer.from(await (await fetch(new URL(pngUrl, baseUrl))).arrayBuffer());

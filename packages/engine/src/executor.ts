@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { NodeContext, NodeInputs, NodeOutputs, Workflow } from './types.ts';
 import { isLink } from './types.ts';
-import type { NodeRegistry } from './registry.ts';
+import type { NodeRegistry, NoServices } from './registry.ts';
 import { validateWorkflow, type ValidationError } from './validate.ts';
 import { ancestors, topologicalOrder, upstreamOf } from './graph.ts';
 import { nodeSignature } from './signature.ts';
@@ -23,18 +23,21 @@ export class InvalidWorkflowError extends Error {
 export interface ExecutorOptions {
   /** Byte budget of the output cache (default 1 GiB). */
   cacheBytes?: number;
-  /** Services every node context gets (output directory, model store, …). */
-  services?: Record<string, unknown>;
 }
 
-export interface RunOptions {
+export interface RunOptions<Services extends object = NoServices> {
   runId?: string;
   /** Overrides the workflow's own `outputs`. */
   outputs?: readonly string[];
   signal?: AbortSignal;
-  /** Per-run services, merged over the executor's. */
-  services?: Record<string, unknown>;
+  /** What every node context of this run gets as `services` (the registry's services type, whole). */
+  services?: Services;
 }
+
+/** `run`'s options: required, with every service, when the registry's nodes need any. */
+type RunArguments<Services extends object> = NoServices extends Services
+  ? [options?: RunOptions<Services>]
+  : [options: RunOptions<Services> & { services: Services }];
 
 export interface RunResult {
   runId: string;
@@ -82,23 +85,21 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-export class Executor {
+export class Executor<Services extends object = NoServices> {
   readonly events = new EventBus();
   readonly cache: OutputCache;
-  private readonly services: Record<string, unknown>;
 
-  constructor(readonly registry: NodeRegistry, options: ExecutorOptions = {}) {
+  constructor(readonly registry: NodeRegistry<Services>, options: ExecutorOptions = {}) {
     this.cache = new OutputCache(options.cacheBytes ?? 1024 ** 3);
-    this.services = options.services ?? {};
   }
 
-  async run(input: unknown, options: RunOptions = {}): Promise<RunResult> {
+  async run(input: unknown, ...[options = {}]: RunArguments<Services>): Promise<RunResult> {
     const validation = validateWorkflow(input, this.registry, options.outputs);
     if (!validation.ok) throw new InvalidWorkflowError(validation.errors);
     const { workflow, outputs: targets } = validation;
     const runId = options.runId ?? randomUUID();
     const signal = options.signal ?? new AbortController().signal;
-    const services = { ...this.services, ...options.services };
+    const services: Readonly<Record<string, unknown>> = { ...options.services };
     const bus = this.events;
     const emit = bus.emit.bind(bus);
 

@@ -2,6 +2,7 @@ export * from './tensor.ts';
 export * from './types.ts';
 export * from './registry.ts';
 export * from './schema.ts';
+export * from './limits.ts';
 export * from './validate.ts';
 export * from './graph.ts';
 export * from './signature.ts';

@@ -1,11 +1,20 @@
 import type { NodeDefinition, NodePack } from './types.ts';
 import { isPrimitiveType } from './types.ts';
 
+/** What a registry whose nodes read no services asks of a host. */
+export type NoServices = Record<never, never>;
+
 const PASCAL_CASE = /^[A-Z][A-Za-z0-9]*$/;
 const INPUT_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** Node packs register here; the engine looks node types up by name. */
-export class NodeRegistry {
+/**
+ * Node packs register here; the engine looks node types up by name. `Services` is what the packs'
+ * nodes read from their context's `services` (an output folder, model roots, …): an Executor over this
+ * registry takes exactly that on every run, so a host that leaves one out does not compile.
+ */
+export class NodeRegistry<Services extends object = NoServices> {
+  /** Type-level only: the services this registry's nodes need (never set). */
+  declare readonly servicesType?: Services;
   private readonly defs = new Map<string, NodeDefinition>();
   private readonly packOf = new Map<string, string>();
   /** sub → the socket types it may feed besides itself (INT feeds FLOAT). */

@@ -8,6 +8,7 @@ import { isLink, isPrimitiveType, WORKFLOW_FORMAT } from './types.ts';
 import type { NodeRegistry } from './registry.ts';
 import { envelopeSchema, literalSchema } from './schema.ts';
 import { findCycles, upstreamOf } from './graph.ts';
+import { checkWorkflowShape, DEFAULT_WORKFLOW_LIMITS, textTooLarge, type WorkflowLimits } from './limits.ts';
 
 export const ERROR_CODES = [
   'INVALID_JSON',
@@ -28,6 +29,10 @@ export const ERROR_CODES = [
   'CYCLE',
   'UNKNOWN_OUTPUT_NODE',
   'NO_OUTPUTS',
+  'WORKFLOW_TOO_LARGE',
+  'TOO_MANY_NODES',
+  'NESTING_TOO_DEEP',
+  'TOO_MANY_ERRORS',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -144,24 +149,55 @@ function checkLiteral(nodeId: string, input: string, spec: InputSpec, value: unk
   });
 }
 
-function checkNode(workflow: Workflow, registry: NodeRegistry, nodeId: string, def: NodeDefinition): ValidationError[] {
-  const errors: ValidationError[] = [];
+/**
+ * Collects problems up to a limit. Past it, checking stops: 15,000 unknown node types would otherwise
+ * cost seconds of edit distances and megabytes of messages that nobody reads.
+ */
+class ErrorList {
+  readonly items: ValidationError[] = [];
+  dropped = 0;
+  constructor(private readonly max: number) {}
+
+  get full(): boolean {
+    return this.items.length >= this.max;
+  }
+
+  add(errors: readonly ValidationError[]): void {
+    const room = Math.max(0, this.max - this.items.length);
+    this.items.push(...errors.slice(0, room));
+    this.dropped += Math.max(0, errors.length - room);
+  }
+
+  /** The list, ending with a TOO_MANY_ERRORS entry when some problems were left out or unchecked. */
+  result(unchecked: string): ValidationError[] {
+    if (!this.full) return this.items;
+    const more = this.dropped > 0 ? `${this.dropped} more problem${this.dropped === 1 ? '' : 's'} found` : '';
+    const rest = [more, unchecked].filter(Boolean).join('; ');
+    return [...this.items, {
+      nodeId: null, code: 'TOO_MANY_ERRORS',
+      message: `Validation stopped after ${this.max} problems${rest ? ` (and more: ${rest})` : ''}; fix these and validate again.`,
+    }];
+  }
+}
+
+function checkNode(workflow: Workflow, registry: NodeRegistry, nodeId: string, def: NodeDefinition, errors: ErrorList): void {
   const given = workflow.nodes[nodeId].inputs ?? {};
   const inputNames = Object.keys(def.inputs);
   for (const [input, value] of Object.entries(given)) {
+    if (errors.full) return;
     const spec = Object.hasOwn(def.inputs, input) ? def.inputs[input] : undefined;
     if (!spec) {
       const known = inputNames.length > 0 ? ` It takes: ${inputNames.join(', ')}.` : ' It takes no inputs.';
-      errors.push({ nodeId, input, code: 'UNKNOWN_INPUT', message: `${def.type} has no input "${input}".${suggestion(input, inputNames)}${known}` });
+      errors.add([{ nodeId, input, code: 'UNKNOWN_INPUT', message: `${def.type} has no input "${input}".${suggestion(input, inputNames)}${known}` }]);
       continue;
     }
     if (!isLink(value)) {
-      errors.push(...checkLiteral(nodeId, input, spec, value));
+      errors.add(checkLiteral(nodeId, input, spec, value));
       continue;
     }
     const source = Object.hasOwn(workflow.nodes, value.from) ? workflow.nodes[value.from] : undefined;
     if (!source) {
-      errors.push({ nodeId, input, code: 'LINK_MISSING_NODE', message: `Input "${input}" links to node "${value.from}", which is not in the workflow.${suggestion(value.from, Object.keys(workflow.nodes))}` });
+      errors.add([{ nodeId, input, code: 'LINK_MISSING_NODE', message: `Input "${input}" links to node "${value.from}", which is not in the workflow.${suggestion(value.from, Object.keys(workflow.nodes))}` }]);
       continue;
     }
     const sourceDef = registry.get(source.type);
@@ -169,19 +205,18 @@ function checkNode(workflow: Workflow, registry: NodeRegistry, nodeId: string, d
     const out = Object.hasOwn(sourceDef.outputs, value.output) ? sourceDef.outputs[value.output] : undefined;
     if (!out) {
       const names = Object.keys(sourceDef.outputs);
-      errors.push({ nodeId, input, code: 'LINK_MISSING_OUTPUT', message: `Input "${input}" links to output "${value.output}" of node "${value.from}" (${source.type}), which has ${names.length ? `outputs: ${names.join(', ')}` : 'no outputs'}.${suggestion(value.output, names)}` });
+      errors.add([{ nodeId, input, code: 'LINK_MISSING_OUTPUT', message: `Input "${input}" links to output "${value.output}" of node "${value.from}" (${source.type}), which has ${names.length ? `outputs: ${names.join(', ')}` : 'no outputs'}.${suggestion(value.output, names)}` }]);
       continue;
     }
     if (!registry.isAssignable(out.type, spec.type)) {
-      errors.push({ nodeId, input, code: 'TYPE_MISMATCH', message: `Input "${input}" expects ${spec.type}, but output "${value.output}" of node "${value.from}" (${source.type}) is ${out.type}.` });
+      errors.add([{ nodeId, input, code: 'TYPE_MISMATCH', message: `Input "${input}" expects ${spec.type}, but output "${value.output}" of node "${value.from}" (${source.type}) is ${out.type}.` }]);
     }
   }
   for (const [input, spec] of Object.entries(def.inputs)) {
     if (!(input in given) && !spec.optional && spec.default === undefined) {
-      errors.push({ nodeId, input, code: 'MISSING_INPUT', message: `${def.type} needs input "${input}" (${spec.type})${isPrimitiveType(spec.type) ? '' : '; connect it to a node that outputs one'}.` });
+      errors.add([{ nodeId, input, code: 'MISSING_INPUT', message: `${def.type} needs input "${input}" (${spec.type})${isPrimitiveType(spec.type) ? '' : '; connect it to a node that outputs one'}.` }]);
     }
   }
-  return errors;
 }
 
 /** Fill in defaults so execution and signatures see every input explicitly. */
@@ -208,44 +243,68 @@ export function parseWorkflowText(text: string): { ok: true; value: unknown } | 
   }
 }
 
-/** Validate a workflow (an object, or JSON text) against a registry. */
-export function validateWorkflow(input: unknown, registry: NodeRegistry, requested?: readonly string[]): ValidationResult {
+/**
+ * Validate a workflow (an object, or JSON text) against a registry. Size, nesting and node count are
+ * checked first, without recursion, so nothing later can overflow the stack or run for long.
+ */
+export function validateWorkflow(
+  input: unknown,
+  registry: NodeRegistry,
+  requested?: readonly string[],
+  limits: Partial<WorkflowLimits> = {},
+): ValidationResult {
+  const bounds = { ...DEFAULT_WORKFLOW_LIMITS, ...limits };
   let value = input;
   if (typeof input === 'string') {
+    const tooLarge = textTooLarge(input, bounds);
+    if (tooLarge.length > 0) return { ok: false, errors: tooLarge };
     const parsed = parseWorkflowText(input);
     if (!parsed.ok) return parsed;
     value = parsed.value;
   }
-  if (!validateEnvelope(value)) return { ok: false, errors: envelopeErrors(validateEnvelope.errors ?? []) };
+  const shape = checkWorkflowShape(value, bounds);
+  if (shape.length > 0) return { ok: false, errors: shape };
+  const errors = new ErrorList(bounds.maxErrors);
+  if (!validateEnvelope(value)) {
+    errors.add(envelopeErrors(validateEnvelope.errors ?? []));
+    return { ok: false, errors: errors.result('') };
+  }
   const workflow = value as Workflow;
-  const errors: ValidationError[] = [];
   const typeNames = registry.list().map((d) => d.type);
-  for (const [nodeId, node] of Object.entries(workflow.nodes)) {
+  const nodeIds = Object.keys(workflow.nodes);
+  let checked = 0;
+  for (const nodeId of nodeIds) {
+    if (errors.full) break;
+    checked++;
+    const node = workflow.nodes[nodeId];
     const def = registry.get(node.type);
     if (!def) {
-      errors.push({ nodeId, code: 'UNKNOWN_NODE_TYPE', message: `Unknown node type "${node.type}".${suggestion(node.type, typeNames)} Run \`diffgraph nodes\` to list the node types.` });
+      errors.add([{ nodeId, code: 'UNKNOWN_NODE_TYPE', message: `Unknown node type "${node.type}".${suggestion(node.type, typeNames)} Run \`diffgraph nodes\` to list the node types.` }]);
       continue;
     }
-    errors.push(...checkNode(workflow, registry, nodeId, def));
+    checkNode(workflow, registry, nodeId, def, errors);
   }
+  const unchecked = nodeIds.length - checked;
+  if (errors.full) return { ok: false, errors: errors.result(unchecked > 0 ? `${unchecked} of ${nodeIds.length} nodes not checked` : '') };
   for (const cycle of findCycles(upstreamOf(workflow))) {
-    errors.push({ nodeId: cycle[0], code: 'CYCLE', message: `Nodes ${cycle.map((id) => `"${id}"`).join(', ')} depend on each other in a cycle; remove one of the links between them.` });
+    errors.add([{ nodeId: cycle[0], code: 'CYCLE', message: `Nodes ${cycle.map((id) => `"${id}"`).join(', ')} depend on each other in a cycle; remove one of the links between them.` }]);
   }
   const outputs = requested ?? workflow.outputs;
   let targets: string[];
   if (outputs !== undefined) {
     targets = [...new Set(outputs)];
     for (const id of targets) {
+      if (errors.full) break;
       if (!Object.hasOwn(workflow.nodes, id)) {
-        errors.push({ nodeId: id, code: 'UNKNOWN_OUTPUT_NODE', message: `"outputs" names node "${id}", which is not in the workflow.${suggestion(id, Object.keys(workflow.nodes))}` });
+        errors.add([{ nodeId: id, code: 'UNKNOWN_OUTPUT_NODE', message: `"outputs" names node "${id}", which is not in the workflow.${suggestion(id, nodeIds)}` }]);
       }
     }
   } else {
     targets = Object.entries(workflow.nodes).filter(([, n]) => registry.get(n.type)?.output).map(([id]) => id).sort();
   }
   if (targets.length === 0) {
-    errors.push({ nodeId: null, code: 'NO_OUTPUTS', message: 'Nothing to compute: list node ids in "outputs", or add an output node such as SaveTensor.' });
+    errors.add([{ nodeId: null, code: 'NO_OUTPUTS', message: 'Nothing to compute: list node ids in "outputs", or add an output node such as SaveTensor.' }]);
   }
-  if (errors.length > 0) return { ok: false, errors };
+  if (errors.items.length > 0) return { ok: false, errors: errors.result('') };
   return { ok: true, workflow: withDefaults(workflow, registry), outputs: targets };
 }

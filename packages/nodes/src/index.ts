@@ -27,6 +27,7 @@ import { LearnTPM, LoadTPM, TPMConstraint } from './tpm/tpm-nodes.ts';
 import { Measure, MeasurementOperator } from './operators/operator-nodes.ts';
 import { InverseProblemGuider, RedDiffSolver } from './inverse/inverse-nodes.ts';
 import { DDIMInversion, DPMEncode } from './encoders/encoder-nodes.ts';
+import type { HostServices } from './io/host-services.ts';
 
 export const corePack: NodePack = {
   name: 'diffgraph-core',
@@ -38,14 +39,15 @@ export const corePack: NodePack = {
 };
 
 /** A registry with every built-in pack, and the socket-type relations they rely on. */
-export function createRegistry(): NodeRegistry {
-  const registry = new NodeRegistry();
+export function createRegistry(): NodeRegistry<HostServices> {
+  const registry = new NodeRegistry<HostServices>();
   registry.declareSubtype('LATENT', 'TENSOR');
   registry.declareSubtype('TENSOR', 'LATENT');
   registry.registerPack(corePack);
   return registry;
 }
 
+export type { HostServices } from './io/host-services.ts';
 export * from './io/npy.ts';
 export * from './io/tensor-json.ts';
 export type * from './sampling/contracts.ts';
@@ -58,6 +60,7 @@ export { sample } from './sampling/sample-node.ts';
 export { seededNoise, zeroNoise } from './noise/noise-nodes.ts';
 export { basicGuider } from './sampling/guiders.ts';
 export { decodePng, encodePng, type DecodedPng, type EncodeOptions } from './image/png.ts';
+export { decodeImage, decodeRgba, imageFormat, MAX_IMAGE_PIXELS, type DecodedImage, type ImageFormat, type RgbaImage } from './image/decode-image.ts';
 export { insertPngText, readPngText } from './image/png-chunks.ts';
 export { previewPng, type PngPreview } from './image/image-nodes.ts';
 export { latentPreviewHook, latentPreviewPng, latentToImage, DEFAULT_LATENT_RGB_BIAS, DEFAULT_LATENT_RGB_MATRIX } from './image/latent-preview.ts';

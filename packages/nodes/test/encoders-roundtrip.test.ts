@@ -13,6 +13,7 @@ import { makeNoiseSchedule } from '../src/schedules/noise-schedules.ts';
 import { dpmEncode } from '../src/encoders/dpm-encode.ts';
 import { ddimInvert } from '../src/encoders/ddim-inversion.ts';
 import type { Guider } from '../src/sampling/contracts.ts';
+import { isolatedServices } from './services.ts';
 
 const params = { weights: [0.5, 0.3, 0.2], means: [[-1.5, 0.5, 0.2], [1.2, 1.0, -0.4], [0.3, -1.4, 0.9]], stds: [0.25, 0.15, 0.35] };
 const gmm = new GaussianMixture(params);
@@ -124,7 +125,7 @@ describe('encoder nodes', () => {
     // Swap the decoder's guider for the source one: the round trip must be exact.
     wf.nodes.translate.inputs = { ...wf.nodes.translate.inputs, guider: { from: 'source_guider', output: 'guider' } };
     wf.outputs = ['images', 'translate'];
-    const result = await new Executor(createRegistry()).run(wf);
+    const result = await new Executor(createRegistry()).run(wf, { services: isolatedServices() });
     const values = (id: string) => {
       const r = result.outputs[id];
       if (r.status !== 'succeeded') throw new Error(JSON.stringify(r));
@@ -150,7 +151,7 @@ describe('encoder nodes', () => {
       },
       outputs: ['images', 'back'],
     };
-    const result = await new Executor(createRegistry()).run(wf);
+    const result = await new Executor(createRegistry()).run(wf, { services: isolatedServices() });
     const get = (id: string) => (result.outputs[id] as unknown as { values: { samples: Tensor } }).values.samples;
     expect(maxAbsDiff(get('back'), get('images'))).toBeLessThan(1e-6);
   });

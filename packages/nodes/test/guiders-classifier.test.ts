@@ -17,6 +17,7 @@ import { itemNorms } from '../src/guiders/batch.ts';
 import { switchGuider } from '../src/guiders/switch.ts';
 import { randomNormal } from '../src/noise/philox.ts';
 import { componentMasses, componentMeans, draw, gmm, MIXTURE, model, schedule, se } from './guiders-toy.ts';
+import { isolatedServices } from './services.ts';
 
 const N = 2000;
 /** Two classes: component 0, and components 1 + 2. */
@@ -225,7 +226,7 @@ describe('the guider nodes in a workflow', () => {
     const registry = createRegistry();
     const validation = validateWorkflow(workflow, registry);
     expect(validation.ok ? [] : validation.errors).toEqual([]);
-    const result = await new Executor(registry).run(workflow);
+    const result = await new Executor(registry).run(workflow, { services: isolatedServices() });
     const r = result.outputs.sample;
     if (r.status !== 'succeeded') throw new Error(JSON.stringify(r));
     const x = r.values.samples as Tensor;

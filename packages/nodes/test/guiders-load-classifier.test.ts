@@ -21,6 +21,7 @@ import { makeSolver } from '../src/solvers/catalog.ts';
 import { seededNoise } from '../src/noise/noise-nodes.ts';
 import { randomNormal } from '../src/noise/philox.ts';
 import { fromOrt, toOrt } from '../src/runtime/ort-tensors.ts';
+import { isolatedServices } from './services.ts';
 
 const models = fileURLToPath(new URL('../../../models/', import.meta.url));
 
@@ -129,7 +130,7 @@ describe('LoadClassifier on the shapes-32 pack', async () => {
       },
       outputs: ['guider'],
     } as Workflow;
-    const result = await new Executor(createRegistry(), { services: { modelStore: store } }).run(workflow);
+    const result = await new Executor(createRegistry()).run(workflow, { services: { ...isolatedServices(), modelStore: store } });
     expect(result.status).toBe('succeeded');
   });
 });

@@ -7,6 +7,7 @@ import { decodePng } from '../src/image/png.ts';
 import { resize2d } from '../src/image/resize.ts';
 import { randomNormal } from '../src/noise/philox.ts';
 import type { PngPreview } from '../src/image/image-nodes.ts';
+import { isolatedServices } from './services.ts';
 
 function fakeContext(): { ctx: NodeContext; previews: unknown[]; logs: string[] } {
   const previews: unknown[] = [];
@@ -42,7 +43,7 @@ describe('LatentPreview', () => {
       },
       outputs: ['preview'],
     };
-    const result = await new Executor(registry).run(wf);
+    const result = await new Executor(registry).run(wf, { services: isolatedServices() });
     const out = result.outputs.preview;
     if (out.status !== 'succeeded') throw new Error(JSON.stringify(out));
     const image = out.values.image as Tensor;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Executor, Tensor, type EngineEvent, type RunResult, type Workflow } from '@diffgraph/engine';
-import { createRegistry } from '../src/index.ts';
+import { createRegistry, type HostServices } from '../src/index.ts';
 import { decodePng, encodePng } from '../src/image/png.ts';
 import { readPngText } from '../src/image/png-chunks.ts';
 import { sanitizePrefix } from '../src/image/filenames.ts';
@@ -31,11 +31,11 @@ function gradient(batch = 1, h = 6, w = 8): Tensor {
   return t;
 }
 
-async function run(workflow: Workflow, services: Record<string, unknown> = {}) {
-  const executor = new Executor(createRegistry(), { services: { inputRoots: [inDir, outDir], outputDir: outDir } });
+async function run(workflow: Workflow, services: Partial<HostServices> = {}) {
+  const executor = new Executor(createRegistry());
   const events: EngineEvent[] = [];
   executor.events.subscribe((e) => events.push(e));
-  const result = await executor.run(workflow, { services });
+  const result = await executor.run(workflow, { services: { inputRoots: [inDir, outDir], outputDir: outDir, modelRoots: [], workflow: null, ...services } });
   return { result, events, executor };
 }
 
@@ -116,8 +116,8 @@ describe('SaveImage → LoadImage', () => {
     const registry = createRegistry();
     registry.declareSubtype('TENSOR', 'MASK');
     writeFileSync(path.join(inDir, 'mask.json'), JSON.stringify({ shape: [3, 1, 2, 2], dtype: 'float32', data: [0, 1, 0, 1, 1, 1, 0, 0, 0.5, 0.5, 0.5, 0.5] }));
-    const executor = new Executor(registry, { services: { inputRoots: [inDir], outputDir: outDir } });
-    const paths = valuesOf(await executor.run(wf), 'save').paths as string[];
+    const executor = new Executor(registry);
+    const paths = valuesOf(await executor.run(wf, { services: { inputRoots: [inDir], outputDir: outDir, modelRoots: [], workflow: null } }), 'save').paths as string[];
     expect(paths.map((p) => path.basename(p))).toEqual(['batch_00001.png', 'batch_00002.png', 'batch_00003.png']);
     expect(Array.from(decodePng(readFileSync(paths[1])).image.data)).toEqual([1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0]);
   });
@@ -157,7 +157,7 @@ describe('SaveImage → LoadImage', () => {
       expect(r.status === 'failed' && r.error.message).toMatch(/outside the allowed folder/);
     }
     const bad = result.outputs.bad;
-    expect(bad.status === 'failed' && bad.error.message).toMatch(/LoadImage: cannot read "broken.png": not a PNG/);
+    expect(bad.status === 'failed' && bad.error.message).toMatch(/LoadImage input "path": cannot read "broken.png": not a PNG or JPEG image/);
   });
 });
 

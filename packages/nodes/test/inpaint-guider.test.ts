@@ -12,6 +12,7 @@ import { inpaintComposite } from '../src/sampling/inpaint-composite.ts';
 import { broadcastTo, fitMask } from '../src/sampling/inpaint-mask.ts';
 import { randomNormal } from '../src/noise/philox.ts';
 import type { SolverKind, SolverSettings } from '../src/solvers/catalog.ts';
+import { isolatedServices } from './services.ts';
 
 /**
  * Four well-separated components in R^4: coordinates 0–1 (known) identify the component, 2–3 (to be
@@ -156,7 +157,7 @@ describe('InpaintGuider on an exact Gaussian mixture', () => {
     try {
       writeFileSync(path.join(dir, 'original.json'), JSON.stringify({ shape: [1, 4], dtype: 'float64', data: one }));
       writeFileSync(path.join(dir, 'mask.json'), JSON.stringify({ shape: [1, 4], dtype: 'float64', data: [0, 0, 1, 1] }));
-      const result = await new Executor(registry, { services: { inputRoots: [dir] } }).run(wf);
+      const result = await new Executor(registry).run(wf, { services: { ...isolatedServices(), inputRoots: [dir] } });
       const out = result.outputs.sample;
       if (out.status !== 'succeeded') throw new Error(JSON.stringify(out));
       const x = out.values.samples as Tensor;

@@ -60,8 +60,8 @@ async function runNode(type: string, nodeInputs: Record<string, unknown>) {
     nodes: { inside: { type: 'LoadTensor', inputs: { path: 'inside.json' } }, node: { type, inputs: nodeInputs } },
     outputs: ['node'],
   };
-  const executor = new Executor(createRegistry(), { services: { inputRoots: [inputs], outputDir: outputs, modelRoots: [models] } });
-  return (await executor.run(workflow)).outputs.node;
+  const executor = new Executor(createRegistry());
+  return (await executor.run(workflow, { services: { inputRoots: [inputs], outputDir: outputs, modelRoots: [models], workflow } })).outputs.node;
 }
 
 describe('nodes refuse symlinks that lead out of their roots', () => {

@@ -14,6 +14,7 @@ import { cfgGuider } from '../src/sampling/cfg-guider.ts';
 import { buildModel } from './fixtures/onnx-builder.ts';
 import { DDIM_CONFIG, TINY, writeTinyPipeline, type TinyOptions } from './fixtures/tiny-pipeline.ts';
 import { tempRoot, testStore } from './fixtures/onnx-helpers.ts';
+import { isolatedServices } from './services.ts';
 
 const root = tempRoot();
 let counter = 0;
@@ -267,8 +268,8 @@ describe('the nodes through the executor', () => {
       },
       outputs: ['decode', 'pipe'],
     };
-    const executor = new Executor(createRegistry(), { services: { modelRoots: [root] } });
-    const result = await executor.run(workflow);
+    const executor = new Executor(createRegistry());
+    const result = await executor.run(workflow, { services: { ...isolatedServices(), modelRoots: [root] } });
     const decoded = result.outputs.decode;
     if (decoded.status !== 'succeeded') throw new Error(JSON.stringify(decoded));
     const img = decoded.values.image as Tensor;

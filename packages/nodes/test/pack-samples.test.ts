@@ -5,7 +5,6 @@
  * scaling factor, guider or solver shows up as wrong colours or shapes long before it shows up as NaN.
  */
 import { readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,6 +12,7 @@ import { Executor, Tensor } from '@diffgraph/engine';
 import * as ort from 'onnxruntime-node';
 import { createRegistry } from '../src/index.ts';
 import { ModelStore } from '../src/runtime/model-store.ts';
+import { isolatedServices } from './services.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const classifierDir = path.join(root, 'models', 'shapes-32', 'attribute_classifier');
@@ -34,7 +34,8 @@ async function classify(store: ModelStore, image: Tensor): Promise<Record<string
 
 describe('the default pack: samples match their prompts', () => {
   const store = new ModelStore({ roots: [path.join(root, 'models')], intraOpThreads: 1 });
-  const executor = new Executor(createRegistry(), { services: { modelStore: store, outputDir: tmpdir() } });
+  const executor = new Executor(createRegistry());
+const services = { ...isolatedServices(), modelStore: store };
   afterAll(() => store.close());
   const txt2img = JSON.parse(readFileSync(path.join(root, 'workflows', 'txt2img.json'), 'utf8'));
 
@@ -54,7 +55,7 @@ describe('the default pack: samples match their prompts', () => {
       wf.nodes.solver.inputs = { kind: 'euler' };
     }
     wf.nodes.latent.inputs.batch = 4;
-    const result = await executor.run(wf, { outputs: ['decode'] });
+    const result = await executor.run(wf, { outputs: ['decode'], services });
     const out = result.outputs.decode;
     if (out.status !== 'succeeded') throw new Error(JSON.stringify(out));
     const got = await classify(store, out.values.image as Tensor);

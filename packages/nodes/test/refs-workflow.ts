@@ -7,6 +7,7 @@ import { Executor, type NodeDefinition, type Tensor, type Workflow } from '@diff
 import { createRegistry } from '../src/index.ts';
 import type { Guider, TimeGrid } from '../src/sampling/contracts.ts';
 import type { RefIndexEntry, RefModelFile } from './refs.ts';
+import { isolatedServices } from './services.ts';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -111,12 +112,13 @@ export function refWorkflow(entry: RefIndexEntry, label: string): Workflow {
 }
 
 let runs = 0;
+const baseServices = isolatedServices();
 
 /** Runs a reference configuration through the nodes: the samples, the Schedule node's grid and the model-call times. */
 export async function runRefThroughNodes(entry: RefIndexEntry): Promise<{ x: Tensor; grid: TimeGrid; calls: number[] }> {
   const label = `${entry.id}#${++runs}`;
-  const executor = new Executor(registry, { services: { inputRoots: [entry.dir] } });
-  const result = await executor.run(refWorkflow(entry, label));
+  const workflow = refWorkflow(entry, label);
+  const result = await new Executor(registry).run(workflow, { services: { ...baseServices, inputRoots: [entry.dir], workflow } });
   const sample = result.outputs.sample;
   const schedule = result.outputs.schedule;
   if (sample?.status !== 'succeeded' || schedule?.status !== 'succeeded') throw new Error(`${entry.id}: ${JSON.stringify(result.outputs)}`);

@@ -6,6 +6,7 @@ import { startState } from '../src/sampling/start-state.ts';
 import { makeNoiseSchedule } from '../src/schedules/noise-schedules.ts';
 import { seededNoise } from '../src/noise/noise-nodes.ts';
 import { loadRefModel, loadRefOutput, refsDir } from './refs.ts';
+import { isolatedServices } from './services.ts';
 
 const link = (from: string, output: string) => ({ from, output });
 
@@ -28,10 +29,10 @@ function labWorkflow(overrides: Record<string, Record<string, unknown>> = {}): W
 }
 
 function run(workflow: Workflow, signal?: AbortSignal) {
-  const executor = new Executor(createRegistry(), { services: { inputRoots: [refsDir] } });
+  const executor = new Executor(createRegistry());
   const events: EngineEvent[] = [];
   executor.events.subscribe((e) => events.push(e));
-  return executor.run(workflow, { signal }).then((result) => ({ result, events }));
+  return executor.run(workflow, { signal, services: { ...isolatedServices(), inputRoots: [refsDir] } }).then((result) => ({ result, events }));
 }
 
 const samplesOf = (result: Awaited<ReturnType<Executor['run']>>) => {
@@ -80,12 +81,12 @@ describe('Sample through a workflow', () => {
 
     const controller = new AbortController();
     const w = labWorkflow({ schedule: { steps: 200 } });
-    const executor = new Executor(createRegistry(), { services: { inputRoots: [refsDir] } });
+    const executor = new Executor(createRegistry());
     let seen = 0;
     executor.events.subscribe((e) => {
       if (e.type === 'node.progress' && e.nodeId === 'sample' && ++seen === 4) controller.abort();
     });
-    const result = await executor.run(w, { signal: controller.signal });
+    const result = await executor.run(w, { signal: controller.signal, services: { ...isolatedServices(), inputRoots: [refsDir] } });
     expect(result.status).toBe('cancelled');
     expect(seen).toBeLessThanOrEqual(5);
   });

@@ -18,6 +18,7 @@ import { brightnessReward, classifierReward, colorReward, onImages, targetDistan
 import { mixtureClassifier } from '../src/guiders/mixture-classifier.ts';
 import { parseTarget } from '../src/guiders/classifier.ts';
 import { ancestralSolver, componentMasses, ddpmSolver, gmm, MIXTURE, model, schedule } from './guiders-toy.ts';
+import { isolatedServices } from './services.ts';
 
 const grid = buildGrid(schedule, { spacing: 'logSNR', steps: 20, denoise: 1, rho: 7 });
 const tEnd = grid.times.at(-1)!;
@@ -225,7 +226,7 @@ describe('RewardPotential + SteeredSample nodes', () => {
       },
       outputs: ['steer'],
     };
-    const result = await new Executor(createRegistry()).run(workflow);
+    const result = await new Executor(createRegistry()).run(workflow, { services: isolatedServices() });
     const r = result.outputs.steer;
     if (r.status !== 'succeeded') throw new Error(JSON.stringify(r));
     expect((r.values.samples as Tensor).shape).toEqual([6, 2]);

@@ -126,8 +126,9 @@ describe('TPMConstraint', () => {
     // A flat [1, D] mask has no image loader: let this test's registry take a TENSOR where a MASK goes.
     const registry = createRegistry();
     registry.declareSubtype('TENSOR', 'MASK');
-    const executor = new Executor(registry, { services: { inputRoots: [input, output], outputDir: output } });
-    const learned = await executor.run(learn);
+    const executor = new Executor(registry);
+    const services = { inputRoots: [input, output], outputDir: output, modelRoots: [], workflow: null };
+    const learned = await executor.run(learn, { services });
     expect(learned.outputs.learn.status).toBe('succeeded');
     const saved = (learned.outputs.learn as unknown as { values: { path: string; log_likelihood: number } }).values;
     expect(saved.path.endsWith('gmm-tpm.json')).toBe(true);
@@ -150,7 +151,7 @@ describe('TPMConstraint', () => {
     };
     writeFileSync(path.join(input, 'y.json'), JSON.stringify({ shape: [1, D], dtype: 'float64', data: Array.from(observed.data) }));
     writeFileSync(path.join(input, 'mask.json'), JSON.stringify({ shape: [1, D], dtype: 'float64', data: Array.from(mask.data) }));
-    const result = await executor.run(wf);
+    const result = await executor.run(wf, { services });
     const r = result.outputs.sample;
     if (r.status !== 'succeeded') throw new Error(JSON.stringify(r));
     const denoised = (r.values as { denoised: Tensor }).denoised;
@@ -183,10 +184,10 @@ describe('LearnTPM from a folder of images', () => {
       nodes: { learn: { type: 'LearnTPM', inputs: { structure: 'mofg', images_folder: 'train', states: 1, iterations: 1 } } },
       outputs: ['learn'],
     };
-    const executor = new Executor(createRegistry(), { services: { inputRoots: [input], outputDir: path.join(base, 'out') } });
-    expect((await executor.run(learn)).outputs.learn.status).toBe('succeeded');
+    const services = { inputRoots: [input], outputDir: path.join(base, 'out'), modelRoots: [], workflow: learn };
+    expect((await new Executor(createRegistry()).run(learn, { services })).outputs.learn.status).toBe('succeeded');
     symlinkSync(outside, path.join(input, 'train', 'c.png'));
-    const refused = (await new Executor(createRegistry(), { services: { inputRoots: [input], outputDir: path.join(base, 'out') } }).run(learn)).outputs.learn;
+    const refused = (await new Executor(createRegistry()).run(learn, { services })).outputs.learn;
     expect(refused.status).toBe('failed');
     expect(refused.status === 'failed' && refused.error.message).toMatch(/cannot read "c\.png": input path "train\/c\.png" is outside the allowed folder/);
   });

@@ -6,11 +6,10 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import { workflowSchema, type NodeRegistry } from '@diffgraph/engine';
-import { decodeNpy, tensorFromJson } from '@diffgraph/nodes';
+import { decodeNpy, decodeRgba, imageFormat, tensorFromJson } from '@diffgraph/nodes';
 import { workflowLibrary } from './workflow-library.ts';
 import { confine, PathError, type Limits, type RootKind } from './guard.ts';
 import { eventsQuerySchema, listQuerySchema, openApiDocument, submitEnvelopeSchema } from './openapi.ts';
-import { isJpeg, isPng } from './preview.ts';
 import type { RunManager } from './runs.ts';
 import { AccessError, checkHost, checkOrigin, checkToken, type SecurityOptions } from './security.ts';
 import type { RunStatus } from './store.ts';
@@ -42,16 +41,29 @@ const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 export type UploadType = 'image/png' | 'image/jpeg' | 'application/x-npy' | 'application/json';
 
-/** What an upload is, by its content (never by its name or Content-Type); null when not accepted. */
-export function sniffUpload(bytes: Buffer): { type: UploadType; ext: string } | { error: string } {
-  if (bytes.length === 0) return { error: 'The upload is empty.' };
-  if (isPng(bytes)) return { type: 'image/png', ext: 'png' };
-  if (isJpeg(bytes)) return { type: 'image/jpeg', ext: 'jpg' };
+export type UploadRefusal = { code: 'EMPTY_UPLOAD' | 'UNSUPPORTED_MEDIA_TYPE' | 'UNREADABLE_UPLOAD'; error: string };
+
+/**
+ * What an upload is, by its content (never by its name or Content-Type). Images and tensors are
+ * decoded in full, so a file with the right magic bytes and garbage after them is refused here
+ * (UNREADABLE_UPLOAD) rather than by the node that opens it later.
+ */
+export function sniffUpload(bytes: Buffer): { type: UploadType; ext: string } | UploadRefusal {
+  if (bytes.length === 0) return { code: 'EMPTY_UPLOAD', error: 'The upload is empty.' };
+  const image = imageFormat(bytes);
+  if (image) {
+    try {
+      decodeRgba(bytes);
+    } catch (e) {
+      return { code: 'UNREADABLE_UPLOAD', error: `Not a readable ${image === 'png' ? 'PNG' : 'JPEG'} image: ${(e as Error).message}.` };
+    }
+    return image === 'png' ? { type: 'image/png', ext: 'png' } : { type: 'image/jpeg', ext: 'jpg' };
+  }
   if (bytes.length >= 6 && bytes[0] === 0x93 && bytes.subarray(1, 6).toString('latin1') === 'NUMPY') {
     try {
       decodeNpy(bytes);
     } catch (e) {
-      return { error: `Not a readable .npy tensor: ${(e as Error).message}` };
+      return { code: 'UNREADABLE_UPLOAD', error: `Not a readable .npy tensor: ${(e as Error).message}` };
     }
     return { type: 'application/x-npy', ext: 'npy' };
   }
@@ -60,11 +72,11 @@ export function sniffUpload(bytes: Buffer): { type: UploadType; ext: string } | 
     try {
       tensorFromJson(JSON.parse(bytes.toString('utf8')));
     } catch (e) {
-      return { error: `Not a tensor JSON document ({ shape, dtype, data } or nested arrays): ${(e as Error).message}` };
+      return { code: 'UNSUPPORTED_MEDIA_TYPE', error: `Not a tensor JSON document ({ shape, dtype, data } or nested arrays): ${(e as Error).message}` };
     }
     return { type: 'application/json', ext: 'json' };
   }
-  return { error: 'Unsupported upload: send a PNG or JPEG image, a .npy tensor or a tensor JSON document.' };
+  return { code: 'UNSUPPORTED_MEDIA_TYPE', error: 'Unsupported upload: send a PNG or JPEG image, a .npy tensor or a tensor JSON document.' };
 }
 
 const PLACEHOLDER = `<!doctype html>
@@ -172,7 +184,7 @@ export function createApp(options: AppOptions): { app: express.Express; api: exp
   api.post('/uploads', express.raw({ type: () => true, limit: limits.uploadBytes }), (req, res) => {
     const bytes = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const sniffed = sniffUpload(bytes);
-    if ('error' in sniffed) return fail(res, bytes.length === 0 ? 400 : 415, bytes.length === 0 ? 'EMPTY_UPLOAD' : 'UNSUPPORTED_MEDIA_TYPE', sniffed.error);
+    if ('error' in sniffed) return fail(res, sniffed.code === 'EMPTY_UPLOAD' ? 400 : 415, sniffed.code, sniffed.error);
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     const name = `${sha256}.${sniffed.ext}`;
     const target = path.join(roots.inputs, name);
@@ -191,7 +203,7 @@ export function createApp(options: AppOptions): { app: express.Express; api: exp
   });
 
   // The editor's library of named workflows; a plain handler that sees paths below /api/workflows.
-  const library = workflowLibrary({ dir: options.workflowsDir ?? path.join(path.dirname(options.roots.inputs), 'workflows'), maxBytes: limits.bodyBytes });
+  const library = workflowLibrary({ dir: options.workflowsDir ?? path.join(path.dirname(options.roots.inputs), 'workflows'), maxBytes: limits.bodyBytes, limits: { maxNodes: limits.maxNodes } });
   const underLibrary = (req: Request, res: Response, next: NextFunction) => {
     req.url = req.url.replace(/^\/workflows/, '') || '/';
     library(req, res, next);

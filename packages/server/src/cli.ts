@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { EVENT_TYPES, Executor, InvalidWorkflowError, validateWorkflow, workflowSchema } from '@diffgraph/engine';
+import { checkWorkflowShape, EVENT_TYPES, Executor, InvalidWorkflowError, validateWorkflow, workflowSchema, type Workflow } from '@diffgraph/engine';
 import { createRegistry } from '@diffgraph/nodes';
 import { applySets, readWorkflowFile, UnreadableFileError } from './workflow-file.ts';
 import { eventToJson, formatErrors, formatOutputs } from './format.ts';
@@ -33,10 +33,14 @@ function parseCount(text: string): number {
   return n;
 }
 
-function load(file: string, sets: string[]): unknown {
+/** The workflow of a file with --set applied; undefined (errors printed, exit code 1) when unusable. */
+function load(file: string, sets: string[], json?: boolean): unknown {
   const read = readWorkflowFile(file);
-  if (!read.ok) {
-    process.stderr.write(`${formatErrors(file, read.errors)}\n`);
+  // Size and nesting first: a server submission serializes the workflow, which recurses.
+  const errors = read.ok ? checkWorkflowShape(read.value) : read.errors;
+  if (!read.ok || errors.length > 0) {
+    if (json) for (const error of errors) process.stdout.write(`${JSON.stringify({ type: 'validation.error', ...error })}\n`);
+    else process.stderr.write(`${formatErrors(file, errors)}\n`);
     process.exitCode = 1;
     return undefined;
   }
@@ -61,10 +65,11 @@ export function buildProgram(): Command {
     .option('--out <dir>', 'output folder', 'out')
     .option('--json', 'print one JSON event per line instead of progress bars')
     .option('--outputs <ids>', 'comma-separated node ids to compute instead of the workflow\'s outputs')
+    .option('--models <dir>', 'model folder (LoadPipeline, LoadOnnxModel, …)', 'models')
     .option('--server <url>', 'submit to a diffgraph server (e.g. http://127.0.0.1:8188) and stream its progress')
     .option('--token <token>', 'bearer token for --server (default: $DIFFGRAPH_TOKEN)')
-    .action(async (file: string, opts: { set: string[]; out: string; json?: boolean; outputs?: string; server?: string; token?: string }) => {
-      const workflow = load(file, opts.set);
+    .action(async (file: string, opts: { set: string[]; out: string; models: string; json?: boolean; outputs?: string; server?: string; token?: string }) => {
+      const workflow = load(file, opts.set, opts.json);
       if (workflow === undefined) return;
       const outputs = opts.outputs?.split(',').map((s) => s.trim()).filter(Boolean);
       if (opts.server) {
@@ -84,9 +89,7 @@ export function buildProgram(): Command {
         process.exitCode = 1;
         return;
       }
-      const executor = new Executor(registry, {
-        services: { outputDir: path.resolve(opts.out), inputRoots: [process.cwd(), path.dirname(path.resolve(file))] },
-      });
+      const executor = new Executor(registry);
       // The terminal shows no images: leaving previews out lets the sampler skip encoding them.
       const shown = EVENT_TYPES.filter((t) => t !== 'node.preview');
       executor.events.subscribe(opts.json ? (e) => process.stdout.write(`${eventToJson(e)}\n`) : terminalReporter(process.stderr), shown);
@@ -96,7 +99,16 @@ export function buildProgram(): Command {
       const runId = `cli-${Date.now().toString(36)}`;
       executor.events.emit({ type: 'run.queued', runId });
       try {
-        const result = await executor.run(validation.workflow, { runId, outputs: validation.outputs, signal: controller.signal });
+        const result = await executor.run(validation.workflow, {
+          runId, outputs: validation.outputs, signal: controller.signal,
+          services: {
+            outputDir: path.resolve(opts.out),
+            inputRoots: [process.cwd(), path.dirname(path.resolve(file))],
+            modelRoots: [path.resolve(opts.models)],
+            // As read, with --set applied: SaveImage embeds it, so the PNG opens back in the editor.
+            workflow: workflow as Workflow,
+          },
+        });
         if (!opts.json) process.stdout.write(`${result.status}\n${formatOutputs(result.outputs)}\n`);
         process.exitCode = result.status === 'succeeded' ? 0 : result.status === 'cancelled' ? 130 : 1;
       } finally {

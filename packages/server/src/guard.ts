@@ -105,10 +105,8 @@ export interface GuardContext {
 export function guardWorkflow(workflow: Workflow, ctx: GuardContext): GuardError[] {
   const errors: GuardError[] = [];
   const { limits } = ctx;
+  // The node count (maxNodes) is the engine's check, made before its per-node validation.
   const ids = Object.keys(workflow.nodes);
-  if (ids.length > limits.maxNodes) {
-    errors.push({ nodeId: null, code: 'LIMIT_EXCEEDED', message: `The workflow has ${ids.length} nodes; this server accepts at most ${limits.maxNodes} (--max-nodes).` });
-  }
   for (const id of ids) {
     const node = workflow.nodes[id];
     const def = ctx.registry.get(node.type);

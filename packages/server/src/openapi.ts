@@ -53,7 +53,7 @@ const errorSchema: Schema = {
         properties: {
           nodeId: { type: ['string', 'null'] },
           input: { type: 'string' },
-          code: { type: 'string', description: 'A stable code: the engine\'s validation codes (docs/workflow-format.md), LIMIT_EXCEEDED, PATH_OUTSIDE_ROOT, PATH_EMPTY, WORKFLOW_TOO_LARGE, INVALID_REQUEST, INVALID_JSON, BODY_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, UNAUTHORIZED, CROSS_ORIGIN, BAD_HOST, NOT_FOUND, QUEUE_FULL, …' },
+          code: { type: 'string', description: 'A stable code: the engine\'s validation codes (docs/workflow-format.md: WORKFLOW_TOO_LARGE, TOO_MANY_NODES, NESTING_TOO_DEEP and TOO_MANY_ERRORS among them), LIMIT_EXCEEDED, PATH_OUTSIDE_ROOT, PATH_EMPTY, UNREADABLE_UPLOAD, EMPTY_UPLOAD, INVALID_REQUEST, INVALID_JSON, BODY_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, UNAUTHORIZED, CROSS_ORIGIN, BAD_HOST, NOT_FOUND, QUEUE_FULL, …' },
           message: { type: 'string' },
         },
         required: ['nodeId', 'code', 'message'],
@@ -242,7 +242,7 @@ export function openApiDocument(registry: NodeRegistry, version: string): Schema
       '/api/uploads': {
         post: {
           operationId: 'upload',
-          summary: 'Upload an input file (PNG, JPEG, .npy, tensor JSON): type-checked by content, stored under its SHA-256',
+          summary: 'Upload an input file (PNG, JPEG, .npy, tensor JSON): typed by content and decoded in full (415 UNREADABLE_UPLOAD if it does not decode), stored under its SHA-256',
           requestBody: { required: true, content: { 'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } } },
           responses: { 201: { description: 'Stored', content: json(ref('Upload')) }, 200: { description: 'Already stored', content: json(ref('Upload')) }, ...errors(400, 401, 403, 413, 415) },
         },

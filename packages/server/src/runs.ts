@@ -8,6 +8,7 @@ import {
   ancestors, Executor, InvalidWorkflowError, upstreamOf, validateWorkflow,
   type EngineEvent, type NodeRegistry, type OutputResult, type ValidationError, type Workflow,
 } from '@diffgraph/engine';
+import type { HostServices, ModelStore } from '@diffgraph/nodes';
 import { guardWorkflow, type GuardError, type Limits, type RootKind } from './guard.ts';
 import { encodePreview, previewFrame } from './preview.ts';
 import { pathScrubber, scrubDeep } from './public-paths.ts';
@@ -23,7 +24,7 @@ export type HubMessage =
   | { kind: 'binary'; runId: string; clientId?: string | null; frame: Buffer };
 
 export interface RunManagerOptions {
-  registry: NodeRegistry;
+  registry: NodeRegistry<HostServices>;
   store: RunStore;
   limits: Limits;
   roots: Record<RootKind, string>;
@@ -33,8 +34,8 @@ export interface RunManagerOptions {
   cacheBytes: number;
   /** Times a run interrupted by a crash is re-queued before it is left `interrupted` (default 1). */
   maxRequeues: number;
-  /** Extra services for node contexts (e.g. a model store). */
-  services?: Record<string, unknown>;
+  /** Loaded models shared by every run (default: one store for the models root). */
+  modelStore?: ModelStore;
   log?: (line: string) => void;
 }
 
@@ -58,9 +59,9 @@ interface Active {
 const LOGGED = new Set(['run.queued', 'run.started', 'node.started', 'node.cached', 'node.finished', 'node.failed', 'node.log', 'run.finished', 'run.failed', 'run.cancelled', 'run.interrupted']);
 
 export class RunManager {
-  readonly executor: Executor;
+  readonly executor: Executor<HostServices>;
   readonly store: RunStore;
-  private readonly registry: NodeRegistry;
+  private readonly registry: NodeRegistry<HostServices>;
   private readonly listeners = new Set<(m: HubMessage) => void>();
   private active: Active | undefined;
   private pumping = false;
@@ -85,10 +86,7 @@ export class RunManager {
       { dir: roots.outputs, label: '<outputs>' },
       { dir: options.stagingDir, label: '<outputs>' },
     ]);
-    this.executor = new Executor(options.registry, {
-      cacheBytes: options.cacheBytes,
-      services: { inputRoots: [options.roots.inputs], modelRoots: [options.roots.models], ...options.services },
-    });
+    this.executor = new Executor(options.registry, { cacheBytes: options.cacheBytes });
     this.executor.events.subscribe((e) => this.onEngineEvent(e));
   }
 
@@ -115,12 +113,9 @@ export class RunManager {
   submit(req: SubmitRequest): SubmitResult {
     if (this.closed) return { ok: false, status: 503, errors: [{ nodeId: null, code: 'SHUTTING_DOWN', message: 'The server is shutting down; submit again when it is back.' }] };
     const { limits } = this.options;
-    const size = Buffer.byteLength(JSON.stringify(req.workflow) ?? '');
-    if (size > limits.workflowBytes) {
-      return { ok: false, status: 413, errors: [{ nodeId: null, code: 'WORKFLOW_TOO_LARGE', message: `The workflow is ${size} bytes; this server accepts at most ${limits.workflowBytes} (--max-workflow-bytes).` }] };
-    }
-    const validation = validateWorkflow(req.workflow, this.registry, req.outputs);
-    if (!validation.ok) return { ok: false, status: 400, errors: validation.errors };
+    // The engine checks size, nesting and node count first, without recursing into the workflow.
+    const validation = validateWorkflow(req.workflow, this.registry, req.outputs, { maxBytes: limits.workflowBytes, maxNodes: limits.maxNodes });
+    if (!validation.ok) return refusal(validation.errors);
     const runId = randomUUID();
     const guard = guardWorkflow(validation.workflow, {
       registry: this.registry, limits, roots: this.options.roots, runOutputDir: this.runOutputDir(runId),
@@ -250,7 +245,14 @@ export class RunManager {
         runId: run.id,
         outputs: run.outputs,
         signal: active.controller.signal,
-        services: { outputDir, workflow: run.workflow },
+        services: {
+          outputDir,
+          inputRoots: [this.options.roots.inputs],
+          modelRoots: [this.options.roots.models],
+          // As submitted (validated when queued), so SaveImage embeds what the client sent.
+          workflow: run.workflow as Workflow,
+          ...(this.options.modelStore ? { modelStore: this.options.modelStore } : {}),
+        },
       });
     } catch (e) {
       // The workflow was valid when queued; a node library that changed since (a restart) can refuse it.
@@ -355,6 +357,15 @@ export class RunManager {
     const c = this.executor.cache;
     return { usedBytes: c.usedBytes, budgetBytes: c.budgetBytes, entries: c.size, hits: c.hits, misses: c.misses, evictions: c.evictions };
   }
+}
+
+/** Which server flag raises the limit a validation error names. */
+const LIMIT_FLAGS: Partial<Record<ValidationError['code'], string>> = { WORKFLOW_TOO_LARGE: '--max-workflow-bytes', TOO_MANY_NODES: '--max-nodes' };
+
+function refusal(errors: ValidationError[]): SubmitResult & { ok: false } {
+  const tooLarge = errors.some((e) => e.code === 'WORKFLOW_TOO_LARGE');
+  const withFlags = errors.map((e) => (LIMIT_FLAGS[e.code] ? { ...e, message: `${e.message.replace(/\.$/, '')} (${LIMIT_FLAGS[e.code]}).` } : e));
+  return { ok: false, status: tooLarge ? 413 : 400, errors: withFlags };
 }
 
 function summary(run: RunRecord): Record<string, unknown> {

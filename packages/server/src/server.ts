@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NodeRegistry } from '@diffgraph/engine';
-import { createRegistry } from '@diffgraph/nodes';
+import { createRegistry, type HostServices } from '@diffgraph/nodes';
 import { createApp } from './app.ts';
 import { DEFAULT_LIMITS, type Limits, type RootKind } from './guard.ts';
 import { RunManager } from './runs.ts';
@@ -37,7 +37,8 @@ export interface ServerOptions {
   executionProvider?: 'auto' | 'cpu' | 'cuda';
   /** The built editor to serve at `/` (default packages/editor/dist). */
   editorDir?: string;
-  registry?: NodeRegistry;
+  /** The node library (default: every built-in pack); its nodes may read the services a run gets. */
+  registry?: NodeRegistry<HostServices>;
   log?: (line: string) => void;
 }
 

@@ -22,7 +22,10 @@ export function readWorkflowFile(file: string): { ok: true; value: unknown } | {
  */
 export function applySets(workflow: unknown, sets: readonly string[]): unknown {
   if (sets.length === 0) return workflow;
-  const w = structuredClone(workflow) as { nodes?: Record<string, { inputs?: Record<string, unknown> }> };
+  // Copies only the objects it changes: a deep copy would recurse into values validation has not yet
+  // bounded (a literal nested 10,000 deep overflows structuredClone).
+  const source = workflow as { nodes?: Record<string, { inputs?: Record<string, unknown> }> };
+  const w = { ...source, nodes: source.nodes && typeof source.nodes === 'object' ? { ...source.nodes } : source.nodes };
   for (const set of sets) {
     const match = /^([^.=]+)\.([^=]+)=(.*)$/s.exec(set);
     if (!match) throw new Error(`--set "${set}": expected <nodeId>.<input>=<value>, e.g. --set sample.steps=20`);
@@ -37,7 +40,7 @@ export function applySets(workflow: unknown, sets: readonly string[]): unknown {
     } catch {
       value = raw;
     }
-    node.inputs = { ...(node.inputs ?? {}), [input]: value };
+    w.nodes![nodeId] = { ...node, inputs: { ...(node.inputs ?? {}), [input]: value } };
   }
   return w;
 }

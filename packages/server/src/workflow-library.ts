@@ -9,19 +9,23 @@
  *
  * Names are 1–80 characters of letters, digits, space, "_", "-", "." (not starting with "." or space);
  * each workflow is one file <name>.json in `dir`, written atomically. Drafts that do not validate are
- * accepted (only the envelope is checked): the library keeps work in progress. Errors are
+ * accepted (only the envelope, size, nesting depth and node count are checked): the library keeps work
+ * in progress. Errors are
  * { errors: [{ nodeId: null, code, message }] } like the rest of the API. No express dependency:
  * (req, res, next) works with express' `use`, and Host/Origin/token checks stay the app's.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
+import { checkWorkflowShape, type WorkflowLimits } from '@diffgraph/engine';
 
 export interface WorkflowLibraryOptions {
   /** Folder of the saved workflows (created when missing). */
   dir: string;
   /** Largest workflow accepted, in bytes (default 1 MiB). */
   maxBytes?: number;
+  /** Nesting depth and node count a saved workflow may have (default: the engine's). */
+  limits?: Partial<Pick<WorkflowLimits, 'maxDepth' | 'maxNodes'>>;
 }
 
 const NAME = /^[A-Za-z0-9_-][A-Za-z0-9 _.-]{0,79}$/;
@@ -41,11 +45,11 @@ function fail(res: ServerResponse, status: number, code: string, message: string
   send(res, status, { errors: [{ nodeId: null, code, message }] });
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large' | { parsed: unknown }> {
   const parsed = (req as IncomingMessage & { body?: unknown }).body;
   if (parsed !== undefined && !Buffer.isBuffer(parsed) && typeof parsed === 'object') {
     // Already parsed by a JSON body parser upstream.
-    return Promise.resolve(Buffer.from(JSON.stringify(parsed)));
+    return Promise.resolve({ parsed });
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -123,10 +127,13 @@ export function workflowLibrary(options: WorkflowLibraryOptions): (req: Incoming
           if (body === 'too-large') return fail(res, 413, 'WORKFLOW_TOO_LARGE', `A library workflow is at most ${maxBytes} bytes.`);
           let workflow: unknown;
           try {
-            workflow = JSON.parse(body.toString('utf8'));
+            workflow = Buffer.isBuffer(body) ? JSON.parse(body.toString('utf8')) : body.parsed;
           } catch (e) {
             return fail(res, 400, 'INVALID_JSON', `The body is not JSON: ${(e as Error).message}`);
           }
+          // Drafts need not validate, but they are serialized (which recurses): size and nesting first.
+          const [shapeError] = checkWorkflowShape(workflow, { ...options.limits, maxBytes });
+          if (shapeError) return fail(res, shapeError.code === 'WORKFLOW_TOO_LARGE' ? 413 : 400, shapeError.code, shapeError.message);
           const wf = workflow as { format?: unknown; nodes?: unknown };
           if (!wf || typeof wf !== 'object' || Array.isArray(wf) || wf.format !== FORMAT || typeof wf.nodes !== 'object' || wf.nodes === null || Array.isArray(wf.nodes)) {
             return fail(res, 400, 'INVALID_FORMAT', `Send a ${FORMAT} workflow: an object with "format": "${FORMAT}" and "nodes".`);

@@ -125,9 +125,13 @@ export class EventHub {
         if (msg.all === true) client.all = false;
         if (typeof msg.runId === 'string') client.runs.delete(msg.runId);
         if (typeof msg.clientId === 'string') client.clientIds.delete(msg.clientId);
-        return this.send(client, { type: 'unsubscribed', ...(msg.all ? { all: true } : msg.clientId ? { clientId: msg.clientId } : { runId: msg.runId }) });
-      default:
-        return this.send(client, { type: 'error', code: 'BAD_MESSAGE', message: `Unknown message type "${(msg as { type?: unknown }).type}"; use subscribe, unsubscribe or ping.` });
+        // Only echo strings: a client's arbitrary value (nested 30,000 deep) would overflow JSON.stringify.
+        return this.send(client, { type: 'unsubscribed', ...(msg.all === true ? { all: true } : typeof msg.clientId === 'string' ? { clientId: msg.clientId } : typeof msg.runId === 'string' ? { runId: msg.runId } : {}) });
+      default: {
+        const type: unknown = (msg as { type?: unknown }).type;
+        const shown = typeof type === 'string' ? `"${type.slice(0, 64)}"` : Array.isArray(type) ? 'an array' : typeof type;
+        return this.send(client, { type: 'error', code: 'BAD_MESSAGE', message: `Unknown message type ${shown}; use subscribe, unsubscribe or ping.` });
+      }
     }
   }
 

@@ -63,7 +63,10 @@ describe('JSON in README.md and docs/', () => {
     expect(validation.ok ? [] : validation.errors).toEqual([]);
     if (!validation.ok) return;
     const out = mkdtempSync(path.join(tmpdir(), 'diffgraph-docs-'));
-    const result = await new Executor(registry, { services: { outputDir: out, inputRoots: [path.join(repoRoot, 'workflows')] } }).run(validation.workflow, { outputs: validation.outputs });
+    const result = await new Executor(registry).run(validation.workflow, {
+      outputs: validation.outputs,
+      services: { outputDir: out, inputRoots: [path.join(repoRoot, 'workflows')], modelRoots: [path.join(repoRoot, 'models')], workflow: validation.workflow },
+    });
     expect(result.status).toBe('succeeded');
   });
 });

@@ -186,10 +186,15 @@ describe('uploads and files', () => {
     const tensorJson = await api(base, '/api/uploads', { method: 'POST', body: JSON.stringify({ shape: [2], dtype: 'float32', data: [1, 2] }) });
     expect(tensorJson.body.type).toBe('application/json');
     // A file named .png that is not one, an HTML page, a broken npy: refused by content.
-    for (const body of ['<html><script>alert(1)</script></html>', Buffer.concat([Buffer.from([0x93]), Buffer.from('NUMPYgarbage')]), '{"not": "a tensor"}']) {
+    const refused: [string | Buffer, string][] = [
+      ['<html><script>alert(1)</script></html>', 'UNSUPPORTED_MEDIA_TYPE'],
+      [Buffer.concat([Buffer.from([0x93]), Buffer.from('NUMPYgarbage')]), 'UNREADABLE_UPLOAD'],
+      ['{"not": "a tensor"}', 'UNSUPPORTED_MEDIA_TYPE'],
+    ];
+    for (const [body, code] of refused) {
       const r = await api(base, '/api/uploads', { method: 'POST', body, headers: { 'Content-Type': 'image/png' } });
       expect(r.status).toBe(415);
-      expect(r.body.errors[0].code).toBe('UNSUPPORTED_MEDIA_TYPE');
+      expect(r.body.errors[0].code).toBe(code);
     }
     const big = await api(base, '/api/uploads', { method: 'POST', body: Buffer.concat([pngBytes(), Buffer.alloc(70 * 1024)]) });
     expect(big.status).toBe(413);

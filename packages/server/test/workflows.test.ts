@@ -18,7 +18,7 @@ describe('every workflow in workflows/', () => {
     const validation = validateWorkflow(workflow, registry);
     expect(validation.ok ? [] : validation.errors).toEqual([]);
     const out = mkdtempSync(path.join(tmpdir(), 'diffgraph-wf-'));
-    const result = await new Executor(registry, { services: { outputDir: out, inputRoots: [dir] } }).run(workflow);
+    const result = await new Executor(registry).run(workflow, { services: { outputDir: out, inputRoots: [dir], modelRoots: [path.join(dir, '..', 'models')], workflow } });
     expect(result.status).toBe('succeeded');
     for (const r of Object.values(result.outputs)) expect(r.status).toBe('succeeded');
   });

@@ -1,12 +1,13 @@
 /**
- * Image I/O nodes: LoadImage, SaveImage, PreviewImage. Files are PNG; paths a workflow names are
+ * Image I/O nodes: LoadImage, SaveImage, PreviewImage. LoadImage reads PNG or JPEG, SaveImage writes
+ * PNG; paths a workflow names are
  * confined to the host's input roots (reading) and output folder (writing).
  */
-import { readFileSync } from 'node:fs';
 import type { NodeContext, NodeDefinition } from '@diffgraph/engine';
 import { Tensor } from '@diffgraph/engine';
-import { fileServices, resolveInput, resolveOutput } from '../io/services.ts';
-import { decodePng, encodePng, imageDims } from './png.ts';
+import { fileServices, resolveOutput } from '../io/services.ts';
+import { encodePng, imageDims } from './png.ts';
+import { readInputImage } from './decode-image.ts';
 import { sanitizePrefix, writeNumbered } from './filenames.ts';
 import { PARAMETERS_KEY, runParameters, WORKFLOW_KEY, workflowText } from './metadata.ts';
 import { resize2d } from './resize.ts';
@@ -14,10 +15,10 @@ import { resize2d } from './resize.ts';
 export const LoadImage: NodeDefinition = {
   type: 'LoadImage',
   category: 'image',
-  description: 'Reads a PNG from the input folders. The mask is 1 − alpha (1 = repaint where the image is transparent; all zeros for an opaque image). "workflow" is the workflow JSON a diffgraph (or ComfyUI) PNG carries, or "" if none.',
+  description: 'Reads a PNG or JPEG from the input folders. The mask is 1 − alpha (1 = repaint where the image is transparent; all zeros for an opaque image or a JPEG). "workflow" is the workflow JSON a diffgraph (or ComfyUI) PNG carries, or "" if none.',
   version: 1,
   inputs: {
-    path: { type: 'STRING', path: 'inputs', tooltip: 'PNG file name, resolved inside the input folders' },
+    path: { type: 'STRING', path: 'inputs', tooltip: 'PNG or JPEG file name, resolved inside the input folders' },
   },
   outputs: {
     image: { type: 'IMAGE' },
@@ -25,14 +26,7 @@ export const LoadImage: NodeDefinition = {
     workflow: { type: 'STRING', tooltip: 'Embedded workflow JSON, or "" when the file has none' },
   },
   run({ path: name }, ctx) {
-    if (typeof name !== 'string' || name === '') throw new Error('LoadImage: input "path" must name a PNG file');
-    const file = resolveInput(ctx, name);
-    let decoded;
-    try {
-      decoded = decodePng(readFileSync(file));
-    } catch (e) {
-      throw new Error(`LoadImage: cannot read "${name}": ${(e as Error).message}`);
-    }
+    const decoded = readInputImage(ctx, 'LoadImage', name);
     return { image: decoded.image, mask: decoded.mask, workflow: decoded.text[WORKFLOW_KEY] ?? '' };
   },
 };

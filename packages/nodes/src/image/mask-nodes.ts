@@ -3,11 +3,10 @@
  * white where to repaint, so a colour channel is taken as is; the alpha channel is inverted
  * (transparent = repaint), matching LoadImage's mask.
  */
-import { readFileSync } from 'node:fs';
 import type { NodeDefinition } from '@diffgraph/engine';
 import { Tensor } from '@diffgraph/engine';
-import { resolveInput } from '../io/services.ts';
-import { decodePng, imageDims } from './png.ts';
+import { imageDims } from './png.ts';
+import { readInputImage } from './decode-image.ts';
 
 export const COLOR_CHANNELS = ['red', 'green', 'blue', 'luminance'] as const;
 export type ColorChannel = (typeof COLOR_CHANNELS)[number];
@@ -59,23 +58,16 @@ export const ImageToMask: NodeDefinition = {
 export const LoadMask: NodeDefinition = {
   type: 'LoadMask',
   category: 'mask',
-  description: 'Reads a MASK from a PNG in the input folders: a colour channel (white = repaint) or the alpha channel (transparent = repaint).',
+  description: 'Reads a MASK from a PNG or JPEG in the input folders: a colour channel (white = repaint) or the alpha channel (transparent = repaint; a JPEG has none, so its alpha mask is all zeros).',
   version: 1,
   inputs: {
-    path: { type: 'STRING', path: 'inputs', tooltip: 'PNG file name, resolved inside the input folders' },
+    path: { type: 'STRING', path: 'inputs', tooltip: 'PNG or JPEG file name, resolved inside the input folders' },
     channel: { type: 'STRING', enum: ['alpha', ...COLOR_CHANNELS], default: 'alpha' },
     invert: { type: 'BOOLEAN', default: false },
   },
   outputs: { mask: { type: 'MASK' } },
   run({ path: name, channel, invert: inv }, ctx) {
-    if (typeof name !== 'string' || name === '') throw new Error('LoadMask: input "path" must name a PNG file');
-    const file = resolveInput(ctx, name);
-    let decoded;
-    try {
-      decoded = decodePng(readFileSync(file));
-    } catch (e) {
-      throw new Error(`LoadMask: cannot read "${name}": ${(e as Error).message}`);
-    }
+    const decoded = readInputImage(ctx, 'LoadMask', name);
     const mask = channel === 'alpha' ? decoded.mask : imageChannel(decoded.image, channel, 'LoadMask');
     return { mask: inv ? invert(mask) : mask };
   },

@@ -3,9 +3,9 @@
  * dropping the image on the editor, or LoadImage, gives the graph back) and a short summary of the
  * run's settings under "parameters" (JSON: seed, steps, cfg, solver, …) for people and image browsers.
  *
- * The workflow reaches a node through `ctx.services.workflow`: hosts (the CLI, the server) pass the
- * workflow they run there, e.g. `executor.run(wf, { services: { workflow: wf } })`. The engine itself
- * does not, since a node's output should not depend on anything outside its inputs unless a host asks.
+ * The workflow reaches a node through `ctx.services.workflow`, a member of HostServices that every host
+ * (the CLI, the server, tests) must set, to the workflow as it received it or to null. The engine does
+ * not pass it by itself, since a node's output should not depend on anything outside its inputs.
  */
 import { isLink, type NodeContext, type Workflow } from '@diffgraph/engine';
 

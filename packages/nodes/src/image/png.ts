@@ -1,10 +1,12 @@
 /**
  * IMAGE tensors ([B, 3, H, W], RGB in [0, 1]) to and from 8-bit PNG, with text metadata.
- * Pixels go through pngjs; text chunks through png-chunks.ts (pngjs ignores them).
+ * Pixels go through pngjs; text chunks through png-chunks.ts (pngjs ignores them). Reading is
+ * decode-image.ts's, which takes JPEG too.
  */
 import pngjs from 'pngjs';
 import { Tensor } from '@diffgraph/engine';
-import { insertPngText, readPngText } from './png-chunks.ts';
+import { insertPngText } from './png-chunks.ts';
+import { decodeImage, isPngData, type DecodedImage } from './decode-image.ts';
 
 const { PNG } = pngjs;
 
@@ -57,35 +59,11 @@ export function encodePng(image: Tensor, index = 0, options: EncodeOptions = {})
   return options.text && Object.keys(options.text).length > 0 ? insertPngText(encoded, options.text) : encoded;
 }
 
-export interface DecodedPng {
-  /** [1, 3, H, W] float32 in [0, 1], quantized to 1/255. */
-  image: Tensor;
-  /** [1, 1, H, W] float32: 1 − alpha (1 where transparent = repaint); all zeros without alpha. */
-  mask: Tensor;
-  /** Whether the file had an alpha channel (or tRNS transparency). */
-  hasAlpha: boolean;
-  /** Text entries (tEXt, zTXt, iTXt). */
-  text: Record<string, string>;
-}
+export type DecodedPng = Omit<DecodedImage, 'format'>;
 
-/**
- * Any PNG (palette, grey, 16-bit — pngjs normalizes to 8-bit RGBA) as an IMAGE plus a mask from its
- * alpha. The mask is 1 − alpha because MASK means "1 = repaint": the transparent part of an image is
- * the part an inpainting run fills in, as in ComfyUI's LoadImage.
- */
+/** A PNG (palette, grey, 16-bit: pngjs normalizes to 8-bit RGBA) as an IMAGE and a mask; see decodeImage. */
 export function decodePng(bytes: Buffer): DecodedPng {
-  const text = readPngText(bytes); // also validates the structure and every CRC
-  const png = PNG.sync.read(bytes);
-  const { width, height } = png;
-  const plane = width * height;
-  const image = Tensor.zeros([1, 3, height, width]);
-  const mask = Tensor.zeros([1, 1, height, width]);
-  const d = image.data, m = mask.data, rgba = png.data;
-  for (let p = 0; p < plane; p++) {
-    d[p] = rgba[4 * p] / 255;
-    d[plane + p] = rgba[4 * p + 1] / 255;
-    d[2 * plane + p] = rgba[4 * p + 2] / 255;
-    m[p] = 1 - rgba[4 * p + 3] / 255;
-  }
-  return { image, mask, hasAlpha: png.alpha, text };
+  if (!isPngData(bytes)) throw new Error('not a PNG file (bad signature)');
+  const { format: _format, ...decoded } = decodeImage(bytes);
+  return decoded;
 }

@@ -1,18 +1,21 @@
 /** The file services a host (CLI or server) injects into node contexts. */
 import { existsSync } from 'node:fs';
 import type { NodeContext } from '@diffgraph/engine';
+import type { HostServices } from './host-services.ts';
 import { resolveInside } from './paths.ts';
 
-export interface FileServices {
-  /** Where output nodes write. */
-  outputDir: string;
-  /** Folders input paths are resolved in, first match wins. */
-  inputRoots: string[];
-}
+export type FileServices = Pick<HostServices, 'outputDir' | 'inputRoots'>;
 
+/**
+ * The host's folders. A host in TypeScript cannot leave them out (see HostServices); one in plain
+ * JavaScript gets an error here rather than files read from or written to its working directory.
+ */
 export function fileServices(ctx: NodeContext): FileServices {
   const { outputDir, inputRoots } = ctx.services as Partial<FileServices>;
-  return { outputDir: outputDir ?? 'out', inputRoots: inputRoots ?? [process.cwd()] };
+  if (typeof outputDir !== 'string' || !Array.isArray(inputRoots)) {
+    throw new Error('the host gave this run no services.outputDir and services.inputRoots, so it cannot read or write files');
+  }
+  return { outputDir, inputRoots };
 }
 
 export function resolveInput(ctx: NodeContext, name: string): string {

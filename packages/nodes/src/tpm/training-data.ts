@@ -1,22 +1,22 @@
-/** Training data for LearnTPM: a folder of PNG images or a tensor file, as [N, ...item] float64. */
+/** Training data for LearnTPM: a folder of PNG or JPEG images or a tensor file, as [N, ...item] float64. */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Tensor } from '@diffgraph/engine';
-import { decodePng } from '../image/png.ts';
+import { decodeImage } from '../image/decode-image.ts';
 import { decodeNpy } from '../io/npy.ts';
 import { tensorFromJson } from '../io/tensor-json.ts';
 
 /**
- * Every *.png of a folder (sorted by name), stacked into [N, 3, H, W]; all must share one size.
+ * Every *.png, *.jpg and *.jpeg of a folder (sorted by name), stacked into [N, 3, H, W]; all must share one size.
  * `confine` maps each file name to the path to read, refusing one that leads out of the allowed roots.
  */
 export function loadImageFolder(dir: string, confine: (name: string) => string = (name) => path.join(dir, name)): Tensor {
   if (!statSync(dir).isDirectory()) throw new Error(`LearnTPM: "${dir}" is not a folder`);
-  const files = readdirSync(dir).filter((f) => f.toLowerCase().endsWith('.png')).sort();
-  if (files.length === 0) throw new Error(`LearnTPM: no .png files in "${dir}"`);
+  const files = readdirSync(dir).filter((f) => /\.(png|jpe?g)$/i.test(f)).sort();
+  if (files.length === 0) throw new Error(`LearnTPM: no .png or .jpg files in "${dir}"`);
   const images = files.map((f) => {
     try {
-      return decodePng(readFileSync(confine(f))).image;
+      return decodeImage(readFileSync(confine(f))).image;
     } catch (e) {
       throw new Error(`LearnTPM: cannot read "${f}": ${(e as Error).message}`);
     }
