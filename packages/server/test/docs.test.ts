@@ -112,7 +112,9 @@ function pnpm(args: string[], opts: { untilOutput?: RegExp; env?: Record<string,
   const viaPnpm = execPath && /pnpm/.test(execPath);
   // Outside pnpm (vitest started directly), the script's own command line runs, as pnpm would run it.
   const quoted = args.slice(1).map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  const [cmd, argv] = viaPnpm ? [process.execPath, [execPath!, '--silent', ...args]] : ['sh', ['-c', `${scripts[args[0]!]} ${quoted}`]];
+  // pnpm may be a JavaScript entry point or a native executable (pnpm 12 ships one).
+  const pnpmCommand: [string, string[]] = /\.[cm]?js$/.test(execPath ?? '') ? [process.execPath, [execPath!]] : [execPath!, []];
+  const [cmd, argv] = viaPnpm ? [pnpmCommand[0], [...pnpmCommand[1], '--silent', ...args]] : ['sh', ['-c', `${scripts[args[0]!]} ${quoted}`]];
   const pathWithBins = `${path.join(repoRoot, 'node_modules/.bin')}${path.delimiter}${process.env.PATH}`;
   return new Promise((resolve) => {
     const child = spawn(cmd, argv, { cwd: repoRoot, env: { ...process.env, PATH: pathWithBins, FORCE_COLOR: '0', ...opts.env }, detached: true });
