@@ -53,7 +53,7 @@ const errorSchema: Schema = {
         properties: {
           nodeId: { type: ['string', 'null'] },
           input: { type: 'string' },
-          code: { type: 'string', description: 'A stable code: the engine\'s validation codes (docs/workflow-format.md), LIMIT_EXCEEDED, PATH_OUTSIDE_ROOT, WORKFLOW_TOO_LARGE, INVALID_REQUEST, INVALID_JSON, BODY_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, UNAUTHORIZED, CROSS_ORIGIN, BAD_HOST, NOT_FOUND, QUEUE_FULL, …' },
+          code: { type: 'string', description: 'A stable code: the engine\'s validation codes (docs/workflow-format.md), LIMIT_EXCEEDED, PATH_OUTSIDE_ROOT, WORKFLOW_TOO_LARGE, INVALID_REQUEST, INVALID_JSON, BODY_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, UNAUTHORIZED, CROSS_ORIGIN, BAD_HOST, NOT_FOUND, RUN_ACTIVE, QUEUE_FULL, …' },
           message: { type: 'string' },
         },
         required: ['nodeId', 'code', 'message'],
@@ -150,6 +150,7 @@ const ERROR_TEXT: Record<number, string> = {
   401: 'Missing or wrong bearer token',
   403: 'Cross-origin request, wrong Host, or a path outside its root',
   404: 'Not found',
+  409: 'The run is queued or running (cancel it first)',
   413: 'Body, upload or workflow over the size limit',
   415: 'Unsupported content type',
   503: 'Queue full or shutting down',
@@ -213,12 +214,23 @@ export function openApiDocument(registry: NodeRegistry, version: string): Schema
           responses: { 200: { description: 'The run', content: json(ref('Run')) }, ...errors(401, 403, 404) },
         },
         delete: {
-          operationId: 'cancelRun',
-          summary: 'Cancel a queued or running run (a running sampler stops within one step); delete a finished one from the history',
+          operationId: 'deleteRun',
+          summary: 'Delete a finished run from the history (its files stay); a queued or running run is refused with 409 RUN_ACTIVE',
           parameters: [idParam],
           responses: {
-            200: { description: 'Cancelled (was queued) or deleted (was finished)', content: json({ type: 'object', properties: { id: { type: 'string' }, result: { enum: ['cancelled', 'deleted'] } } }) },
-            202: { description: 'Cancelling (was running): a run.cancelled event follows', content: json({ type: 'object', properties: { id: { type: 'string' }, result: { const: 'cancelling' } } }) },
+            200: { description: 'Deleted; a run.deleted event follows', content: json({ type: 'object', properties: { id: { type: 'string' }, result: { const: 'deleted' } }, required: ['id', 'result'] }) },
+            ...errors(401, 403, 404, 409),
+          },
+        },
+      },
+      '/api/runs/{id}/cancel': {
+        post: {
+          operationId: 'cancelRun',
+          summary: 'Cancel a queued or running run (a running sampler stops within one step). Idempotent: a finished run is left unchanged',
+          parameters: [idParam],
+          responses: {
+            200: { description: 'Cancelled (was queued) or unchanged (had already finished: `status` says how)', content: json(ref('CancelResult')) },
+            202: { description: 'Cancelling (was running): a run.cancelled event follows', content: json(ref('CancelResult')) },
             ...errors(401, 403, 404),
           },
         },
@@ -265,6 +277,15 @@ export function openApiDocument(registry: NodeRegistry, version: string): Schema
         NodeState: nodeStateSchema,
         RunSummary: runSummarySchema,
         Run: runSchema,
+        CancelResult: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            result: { enum: ['cancelled', 'cancelling', 'unchanged'] },
+            status: { enum: [...RUN_STATUSES], description: 'The run\'s status after the call' },
+          },
+          required: ['id', 'result', 'status'],
+        },
         RunList: { type: 'object', properties: { runs: { type: 'array', items: ref('RunSummary') }, total: { type: 'integer' }, limit: { type: 'integer' }, offset: { type: 'integer' } }, required: ['runs', 'total', 'limit', 'offset'] },
         NodeLibrary: { type: 'object', properties: { nodes: { type: 'array', items: { type: 'object' } }, schema: { type: 'object', description: 'The workflow JSON Schema (draft-07)' } }, required: ['nodes', 'schema'] },
         Health: healthSchema,
