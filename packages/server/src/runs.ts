@@ -171,8 +171,8 @@ export class RunManager {
     return { runs: runs.map(summary), total };
   }
 
-  events(id: string, after = 0): unknown[] {
-    return this.store.events(id, after);
+  events(id: string, after = 0, limit?: number): Record<string, unknown>[] {
+    return this.store.events(id, after, limit);
   }
 
   /** Runs that are queued or running, oldest first. */
