@@ -6,6 +6,7 @@
 import { workflowSchema, type NodeRegistry } from '@diffgraph/engine';
 import { RUN_STATUSES } from './store.ts';
 import { workflowLibraryPaths } from './workflow-library.ts';
+import { CLOSE_TOO_SLOW } from './ws-client.ts';
 
 type Schema = Record<string, unknown>;
 
@@ -185,7 +186,8 @@ export function openApiDocument(registry: NodeRegistry, version: string): Schema
     security: [{}, { bearer: [] }],
     'x-websocket': {
       path: '/api/events',
-      description: 'Upgrade GET /api/events to a WebSocket: JSON text frames carry events, binary frames carry previews (docs/api.md).',
+      description: 'Upgrade GET /api/events to a WebSocket: JSON text frames carry events, binary frames carry previews (docs/api.md). Replays are paged; a client that does not catch up is closed with code 4008.',
+      closeCodes: { 1001: 'The server is shutting down', [CLOSE_TOO_SLOW]: 'Client too slow: it had data waiting for 30 s without catching up, or over 64 MiB unsent (docs/api.md, Slow clients)' },
     },
     paths: {
       ...workflowLibraryPaths,
