@@ -187,7 +187,7 @@ export function openApiDocument(registry: NodeRegistry, version: string): Schema
     'x-websocket': {
       path: '/api/events',
       description: 'Upgrade GET /api/events to a WebSocket: JSON text frames carry events, binary frames carry previews (docs/api.md). Replays are paged; a client that does not catch up is closed with code 4008.',
-      closeCodes: { 1001: 'The server is shutting down', [CLOSE_TOO_SLOW]: 'Client too slow: it had data waiting for 30 s without catching up, or over 64 MiB unsent (docs/api.md, Slow clients)' },
+      closeCodes: { 1001: 'The server is shutting down', [CLOSE_TOO_SLOW]: 'Client too slow: a ping unanswered for 30 s (it is not reading), or over 64 MiB unsent (docs/api.md, Slow clients)' },
     },
     paths: {
       ...workflowLibraryPaths,

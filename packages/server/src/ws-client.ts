@@ -5,10 +5,11 @@
  *
  * - above `slowBytes` unsent, the client gets no progress or previews, its replays wait, and its own
  *   messages are not read (so a flood of requests cannot outrun the replies it leaves unread);
- * - a client that has had data waiting, without ever catching up, for `drainTimeoutMs`, or that a
- *   frame would take above `maxBufferedBytes` unsent, is closed with code 4008 (CLOSE_TOO_SLOW) and
- *   a reason. A client that reads, even slowly, catches up: replay pages wait for it, and progress and
- *   previews are skipped while it is behind.
+ * - a client that does not answer a ping within `pingTimeoutMs` (it is not reading: the ping waits
+ *   behind what it left unread, however much of that the kernel's socket buffers took), or that a frame
+ *   would take above `maxBufferedBytes` unsent, is closed with code 4008 (CLOSE_TOO_SLOW) and a reason.
+ *   A client that reads, even slowly, keeps up: replay pages wait for it, and progress and previews are
+ *   skipped while it is behind.
  *
  * Replays are paged: `replayPageEvents` recorded events at a time, and the next page is read from the
  * log only once the previous one has been written out to the socket (and other waiting work has run).
@@ -25,8 +26,8 @@ export interface WsLimits {
   slowBytes: number;
   /** A frame that would take a client's unsent bytes above this closes the client instead. */
   maxBufferedBytes: number;
-  /** A client that has had data waiting this long without catching up once is closed. */
-  drainTimeoutMs: number;
+  /** A client that has not answered a ping after this long is closed; pings go out this often. */
+  pingTimeoutMs: number;
   /** Recorded events per replay page. */
   replayPageEvents: number;
   /** Runs and clientIds one connection may follow at once. */
@@ -36,7 +37,7 @@ export interface WsLimits {
 export const DEFAULT_WS_LIMITS: WsLimits = {
   slowBytes: 4 * 1024 ** 2,
   maxBufferedBytes: 64 * 1024 ** 2,
-  drainTimeoutMs: 30_000,
+  pingTimeoutMs: 30_000,
   replayPageEvents: 256,
   maxSubscriptions: 1024,
 };
@@ -73,17 +74,15 @@ export class HubClient {
    */
   private readonly replays = new Map<string, { from: number; cursor: number }>();
   private pageInFlight = false;
-  /** When the client last had nothing waiting: one that keeps data waiting for drainTimeoutMs is stuck. */
-  private lastEmptyAt = Date.now();
-  private stallTimer: NodeJS.Timeout | undefined;
+  private awaitingPong = false;
   private closing = false;
   private readonly onFlushed = (err?: Error | null) => {
-    if (err) return;
-    if (this.ws.bufferedAmount === 0) this.lastEmptyAt = Date.now();
-    if (!this.slow) this.resume();
+    if (!err && !this.slow) this.resume();
   };
 
-  constructor(readonly ws: WebSocket, private readonly limits: WsLimits, private readonly source: ReplaySource) {}
+  constructor(readonly ws: WebSocket, private readonly limits: WsLimits, private readonly source: ReplaySource) {
+    ws.on('pong', () => (this.awaitingPong = false));
+  }
 
   /** Open and not being closed: worth reading its messages and sending to. */
   get open(): boolean {
@@ -111,7 +110,6 @@ export class HubClient {
   send(frame: string | Buffer, options: SendOptions = {}, flushed?: () => void): boolean {
     if (!this.open) return false;
     const buffered = this.ws.bufferedAmount;
-    if (buffered === 0) this.lastEmptyAt = Date.now();
     if (options.droppable && buffered > this.limits.slowBytes) return false;
     const bytes = typeof frame === 'string' ? Buffer.byteLength(frame) : frame.length;
     if (buffered + bytes > this.limits.maxBufferedBytes) {
@@ -119,7 +117,6 @@ export class HubClient {
       return false;
     }
     this.ws.send(frame, { binary: options.binary ?? false }, flushed ? (err) => { this.onFlushed(err); flushed(); } : this.onFlushed);
-    if (this.ws.bufferedAmount > 0) this.stallTimer ??= setTimeout(() => this.checkStall(), this.limits.drainTimeoutMs).unref();
     // Not reading its requests while it does not read our answers bounds the work a flood can cause.
     if (this.slow && !this.ws.isPaused) this.ws.pause();
     return true;
@@ -147,8 +144,15 @@ export class HubClient {
     this.replays.delete(runId);
   }
 
+  /** Called every pingTimeoutMs: closes a client that left the last ping unanswered, pings the others. */
+  heartbeat(): void {
+    if (!this.open) return;
+    if (this.awaitingPong) return this.closeTooSlow(`no answer to a ping for ${Math.round(this.limits.pingTimeoutMs / 1000)} s (not reading)`);
+    this.awaitingPong = true;
+    this.ws.ping();
+  }
+
   dispose(): void {
-    clearTimeout(this.stallTimer);
     this.replays.clear();
   }
 
@@ -183,17 +187,6 @@ export class HubClient {
   private resume(): void {
     if (this.ws.isPaused && this.open) this.ws.resume();
     this.pump();
-  }
-
-  private checkStall(): void {
-    this.stallTimer = undefined;
-    if (!this.open || this.ws.bufferedAmount === 0) return;
-    const backlogMs = Date.now() - this.lastEmptyAt;
-    if (backlogMs >= this.limits.drainTimeoutMs) {
-      this.closeTooSlow(`${MiB(this.ws.bufferedAmount)} MiB still unsent after ${Math.round(backlogMs / 1000)} s without catching up`);
-      return;
-    }
-    this.stallTimer = setTimeout(() => this.checkStall(), this.limits.drainTimeoutMs - backlogMs).unref();
   }
 
   private closeTooSlow(why: string): void {

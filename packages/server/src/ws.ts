@@ -34,6 +34,7 @@ export class EventHub {
   private readonly clients = new Set<HubClient>();
   private readonly unsubscribe: () => void;
   private readonly source: ReplaySource;
+  private readonly heartbeat: NodeJS.Timeout;
 
   constructor(private readonly manager: RunManager, private readonly security: SecurityOptions, options: EventHubOptions = {}) {
     this.limits = { ...DEFAULT_WS_LIMITS, ...options.limits };
@@ -49,6 +50,9 @@ export class EventHub {
     });
     this.wss.on('connection', (ws, req) => this.onConnection(ws, req));
     this.unsubscribe = manager.subscribe((m) => this.broadcast(m));
+    this.heartbeat = setInterval(() => {
+      for (const c of this.clients) c.heartbeat();
+    }, this.limits.pingTimeoutMs).unref();
   }
 
   /** Hooks the upgrade of `server`; refuses other paths, wrong hosts, origins and tokens. */
@@ -77,6 +81,7 @@ export class EventHub {
 
   close(): void {
     this.unsubscribe();
+    clearInterval(this.heartbeat);
     for (const c of this.clients) c.ws.close(1001, 'server shutting down');
     // A client that does not answer the close frame (it is not reading) must not hold up the shutdown.
     setTimeout(() => {
