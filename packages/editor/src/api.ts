@@ -57,8 +57,9 @@ export class Api {
     return { ok: false, status: res.status, errors: await errorsOf(res) };
   }
 
+  /** Cancels a queued or running run; a run that has finished meanwhile is left as it is (never deleted). */
   async cancel(runId: string): Promise<void> {
-    await fetch(this.url(`/api/runs/${encodeURIComponent(runId)}`), { method: 'DELETE' });
+    await fetch(this.url(`/api/runs/${encodeURIComponent(runId)}/cancel`), { method: 'POST' });
   }
 
   async run(runId: string): Promise<Record<string, unknown> | undefined> {

@@ -363,6 +363,29 @@ describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () 
     await page.getByTestId('help-panel').waitFor({ state: 'detached' });
   }, 30_000);
 
+  it('cancels a running run with the Cancel button: the run stops and stays in the history', async () => {
+    const wf = JSON.parse(readFileSync(path.join(repo, 'workflows/gmm-solver-lab.json'), 'utf8'));
+    const K = 64;
+    wf.nodes.model.inputs.mixture = { weights: Array(K).fill(1), means: Array.from({ length: K }, (_, i) => [Math.cos(i), Math.sin(i)]), stds: Array(K).fill(0.2) };
+    wf.nodes.schedule.inputs.steps = 1000;
+    wf.nodes.latent.inputs.batch = 4096;
+    await openFile('slow.json', JSON.stringify(wf));
+    await expect.poll(() => page.evaluate(() => (window as any).diffgraph.editor.nodeIds().length)).toBe(8);
+    await page.getByTestId('run').click();
+    await waitForStatus(['running']);
+    await expect.poll(() => page.evaluate(() => (window as any).diffgraph.editor.decorationOf('sample')?.progress?.value ?? 0)).toBeGreaterThan(0);
+    const runId: string = await page.evaluate(() => (window as any).diffgraph.app.runId);
+    await page.getByTestId('cancel').click();
+    await waitForStatus(['cancelled']);
+    const run = await (await fetch(`${baseUrl}/api/runs/${runId}`)).json();
+    expect(run.status).toBe('cancelled');
+    expect(run.nodes.sample.state).toBe('cancelled');
+    expect(run.nodes.sample.progress.value).toBeLessThan(1000);
+    // A second press is harmless: the finished run is left as it is.
+    await page.evaluate(() => (window as any).diffgraph.app.cancel());
+    expect((await (await fetch(`${baseUrl}/api/runs/${runId}`)).json()).status).toBe('cancelled');
+  }, 30_000);
+
   it('handles a 200-node graph smoothly', async () => {
     const lab = JSON.parse(readFileSync(path.join(repo, 'workflows/gmm-solver-lab.json'), 'utf8'));
     const nodes: Record<string, unknown> = {};

@@ -153,10 +153,17 @@ export function createApp(options: AppOptions): { app: express.Express; api: exp
     res.json(view);
   });
 
+  api.post('/runs/:id/cancel', (req, res) => {
+    const outcome = manager.cancel(req.params.id);
+    if (!outcome) return fail(res, 404, 'NOT_FOUND', `No run "${req.params.id}".`);
+    res.status(outcome.result === 'cancelling' ? 202 : 200).json({ id: req.params.id, ...outcome });
+  });
+
   api.delete('/runs/:id', (req, res) => {
-    const result = manager.cancel(req.params.id);
+    const result = manager.remove(req.params.id);
     if (result === 'not-found') return fail(res, 404, 'NOT_FOUND', `No run "${req.params.id}".`);
-    res.status(result === 'cancelling' ? 202 : 200).json({ id: req.params.id, result });
+    if (result === 'active') return fail(res, 409, 'RUN_ACTIVE', `Run "${req.params.id}" is queued or running: cancel it first (POST /api/runs/${req.params.id}/cancel), then delete it once it has finished.`);
+    res.json({ id: req.params.id, result });
   });
 
   api.get('/runs/:id/events', (req, res) => {

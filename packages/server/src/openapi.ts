@@ -6,6 +6,7 @@
 import { workflowSchema, type NodeRegistry } from '@diffgraph/engine';
 import { RUN_STATUSES } from './store.ts';
 import { workflowLibraryPaths } from './workflow-library.ts';
+import { CLOSE_TOO_SLOW } from './ws-client.ts';
 
 type Schema = Record<string, unknown>;
 
@@ -53,7 +54,7 @@ const errorSchema: Schema = {
         properties: {
           nodeId: { type: ['string', 'null'] },
           input: { type: 'string' },
-          code: { type: 'string', description: 'A stable code: the engine\'s validation codes (docs/workflow-format.md: WORKFLOW_TOO_LARGE, TOO_MANY_NODES, NESTING_TOO_DEEP and TOO_MANY_ERRORS among them), LIMIT_EXCEEDED, PATH_OUTSIDE_ROOT, PATH_EMPTY, UNREADABLE_UPLOAD, EMPTY_UPLOAD, INVALID_REQUEST, INVALID_JSON, BODY_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, UNAUTHORIZED, CROSS_ORIGIN, BAD_HOST, NOT_FOUND, QUEUE_FULL, …' },
+          code: { type: 'string', description: 'A stable code: the engine\'s validation codes (docs/workflow-format.md: WORKFLOW_TOO_LARGE, TOO_MANY_NODES, NESTING_TOO_DEEP and TOO_MANY_ERRORS among them), LIMIT_EXCEEDED, PATH_OUTSIDE_ROOT, PATH_EMPTY, UNREADABLE_UPLOAD, EMPTY_UPLOAD, INVALID_REQUEST, INVALID_JSON, BODY_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, UNAUTHORIZED, CROSS_ORIGIN, BAD_HOST, NOT_FOUND, RUN_ACTIVE, QUEUE_FULL, …' },
           message: { type: 'string' },
         },
         required: ['nodeId', 'code', 'message'],
@@ -150,6 +151,7 @@ const ERROR_TEXT: Record<number, string> = {
   401: 'Missing or wrong bearer token',
   403: 'Cross-origin request, wrong Host, or a path outside its root',
   404: 'Not found',
+  409: 'The run is queued or running (cancel it first)',
   413: 'Body, upload or workflow over the size limit',
   415: 'Unsupported content type',
   503: 'Queue full or shutting down',
@@ -184,7 +186,8 @@ export function openApiDocument(registry: NodeRegistry, version: string): Schema
     security: [{}, { bearer: [] }],
     'x-websocket': {
       path: '/api/events',
-      description: 'Upgrade GET /api/events to a WebSocket: JSON text frames carry events, binary frames carry previews (docs/api.md).',
+      description: 'Upgrade GET /api/events to a WebSocket: JSON text frames carry events, binary frames carry previews (docs/api.md). Replays are paged; a client that does not catch up is closed with code 4008.',
+      closeCodes: { 1001: 'The server is shutting down', [CLOSE_TOO_SLOW]: 'Client too slow: a ping unanswered for 30 s (it is not reading), or over 64 MiB unsent (docs/api.md, Slow clients)' },
     },
     paths: {
       ...workflowLibraryPaths,
@@ -213,12 +216,23 @@ export function openApiDocument(registry: NodeRegistry, version: string): Schema
           responses: { 200: { description: 'The run', content: json(ref('Run')) }, ...errors(401, 403, 404) },
         },
         delete: {
-          operationId: 'cancelRun',
-          summary: 'Cancel a queued or running run (a running sampler stops within one step); delete a finished one from the history',
+          operationId: 'deleteRun',
+          summary: 'Delete a finished run from the history (its files stay); a queued or running run is refused with 409 RUN_ACTIVE',
           parameters: [idParam],
           responses: {
-            200: { description: 'Cancelled (was queued) or deleted (was finished)', content: json({ type: 'object', properties: { id: { type: 'string' }, result: { enum: ['cancelled', 'deleted'] } } }) },
-            202: { description: 'Cancelling (was running): a run.cancelled event follows', content: json({ type: 'object', properties: { id: { type: 'string' }, result: { const: 'cancelling' } } }) },
+            200: { description: 'Deleted; a run.deleted event follows', content: json({ type: 'object', properties: { id: { type: 'string' }, result: { const: 'deleted' } }, required: ['id', 'result'] }) },
+            ...errors(401, 403, 404, 409),
+          },
+        },
+      },
+      '/api/runs/{id}/cancel': {
+        post: {
+          operationId: 'cancelRun',
+          summary: 'Cancel a queued or running run (a running sampler stops within one step). Idempotent: a finished run is left unchanged',
+          parameters: [idParam],
+          responses: {
+            200: { description: 'Cancelled (was queued) or unchanged (had already finished: `status` says how)', content: json(ref('CancelResult')) },
+            202: { description: 'Cancelling (was running): a run.cancelled event follows', content: json(ref('CancelResult')) },
             ...errors(401, 403, 404),
           },
         },
@@ -265,6 +279,15 @@ export function openApiDocument(registry: NodeRegistry, version: string): Schema
         NodeState: nodeStateSchema,
         RunSummary: runSummarySchema,
         Run: runSchema,
+        CancelResult: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            result: { enum: ['cancelled', 'cancelling', 'unchanged'] },
+            status: { enum: [...RUN_STATUSES], description: 'The run\'s status after the call' },
+          },
+          required: ['id', 'result', 'status'],
+        },
         RunList: { type: 'object', properties: { runs: { type: 'array', items: ref('RunSummary') }, total: { type: 'integer' }, limit: { type: 'integer' }, offset: { type: 'integer' } }, required: ['runs', 'total', 'limit', 'offset'] },
         NodeLibrary: { type: 'object', properties: { nodes: { type: 'array', items: { type: 'object' } }, schema: { type: 'object', description: 'The workflow JSON Schema (draft-07)' } }, required: ['nodes', 'schema'] },
         Health: healthSchema,

@@ -153,7 +153,7 @@ export async function runRemote(o: RemoteRunOptions): Promise<number> {
   let cancelRequested = false;
   const onInterrupt = () => {
     cancelRequested = true;
-    void request(`${base}/api/runs/${runId}`, { method: 'DELETE', headers: headers(o.token) }).catch(() => {});
+    void request(`${base}/api/runs/${runId}/cancel`, { method: 'POST', headers: headers(o.token) }).catch(() => {});
   };
   process.once('SIGINT', onInterrupt);
   // If the connection drops, reconnect and resume after the last recorded event.

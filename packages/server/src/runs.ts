@@ -134,29 +134,35 @@ export class RunManager {
     return { ok: true, runId };
   }
 
-  /** Cancels a queued or running run, or deletes a finished one from the history. */
-  cancel(id: string): 'cancelled' | 'cancelling' | 'deleted' | 'not-found' {
+  /**
+   * Cancels a queued or running run. Idempotent: a finished run is left exactly as it is (a late or
+   * repeated cancel must never change history), and the answer says what the run is now.
+   */
+  cancel(id: string): { result: 'cancelled' | 'cancelling' | 'unchanged'; status: RunStatus } | undefined {
+    const run = this.store.get(id);
+    if (!run) return undefined;
+    if (this.active?.id === id && run.status === 'running') {
+      this.active.controller.abort(new Error('cancelled through the API'));
+      return { result: 'cancelling', status: run.status };
+    }
+    if (run.status === 'queued' && this.store.cancelQueued(id)) {
+      this.clientOf.set(id, run.clientId);
+      for (const n of this.store.nodes(id)) this.store.setNode(id, { ...n, state: 'cancelled' });
+      this.publish(id, { type: 'run.cancelled', runId: id, time: Date.now(), outputs: Object.fromEntries(run.outputs.map((o) => [o, { status: 'cancelled' }])) });
+      this.clientOf.delete(id);
+      return { result: 'cancelled', status: 'cancelled' };
+    }
+    return { result: 'unchanged', status: run.status };
+  }
+
+  /** Deletes a finished run from the history (its files stay); a queued or running one is refused. */
+  remove(id: string): 'deleted' | 'active' | 'not-found' {
     const run = this.store.get(id);
     if (!run) return 'not-found';
-    if (this.active?.id === id) {
-      this.active.controller.abort(new Error('cancelled through the API'));
-      return 'cancelling';
-    }
-    if (run.status === 'queued') {
-      if (this.store.cancelQueued(id)) {
-        this.clientOf.set(id, run.clientId);
-        for (const n of this.store.nodes(id)) this.store.setNode(id, { ...n, state: 'cancelled' });
-        this.publish(id, { type: 'run.cancelled', runId: id, time: Date.now(), outputs: Object.fromEntries(run.outputs.map((o) => [o, { status: 'cancelled' }])) });
-        this.clientOf.delete(id);
-        return 'cancelled';
-      }
-    }
-    if ((TERMINAL_STATUSES as string[]).includes(run.status)) {
-      this.store.delete(id);
-      this.emit({ kind: 'json', runId: id, data: { type: 'run.deleted', runId: id, time: Date.now() } });
-      return 'deleted';
-    }
-    return 'not-found';
+    if (!(TERMINAL_STATUSES as string[]).includes(run.status)) return 'active';
+    this.store.delete(id);
+    this.emit({ kind: 'json', runId: id, data: { type: 'run.deleted', runId: id, time: Date.now() } });
+    return 'deleted';
   }
 
   /** The full state of a run: status, per-node state (with live progress), results. */
@@ -176,8 +182,8 @@ export class RunManager {
     return { runs: runs.map(summary), total };
   }
 
-  events(id: string, after = 0): unknown[] {
-    return this.store.events(id, after);
+  events(id: string, after = 0, limit?: number): Record<string, unknown>[] {
+    return this.store.events(id, after, limit);
   }
 
   /** Runs that are queued or running, oldest first. */

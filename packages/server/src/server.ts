@@ -13,6 +13,7 @@ import { RunManager } from './runs.ts';
 import { isLoopbackHost, LOOPBACK_NAMES, type SecurityOptions } from './security.ts';
 import { RunStore } from './store.ts';
 import { EventHub } from './ws.ts';
+import type { WsLimits } from './ws-client.ts';
 
 export interface ServerOptions {
   /** Default 127.0.0.1. Anything that is not loopback needs a token. */
@@ -27,6 +28,8 @@ export interface ServerOptions {
   /** Output-cache budget in bytes (default 1 GiB). */
   cacheBytes?: number;
   limits?: Partial<Limits>;
+  /** Limits on what one WebSocket client can make the server hold (docs/api.md, ws-client.ts). */
+  wsLimits?: Partial<WsLimits>;
   /** Times a run interrupted by a crash is re-queued (default 1; 0: never, it stays `interrupted`). */
   maxRequeues?: number;
   /** Extra Host names accepted besides loopback names (for a reverse proxy). */
@@ -128,7 +131,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const { app } = createApp({ registry, manager, security, limits, roots, editorDir: options.editorDir ?? EDITOR_DIST, version: SERVER_VERSION, health, workflowsDir: path.join(dataDir, 'workflows') });
   const http = createServer(app);
   http.requestTimeout = 60_000;
-  const hub = new EventHub(manager, security);
+  const hub = new EventHub(manager, security, { limits: options.wsLimits });
   hub.attach(http);
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);

@@ -163,7 +163,7 @@ export class RunStore {
       fileKnown: db.prepare(`SELECT 1 FROM outputs WHERE file = ? LIMIT 1`),
       insertEvent: db.prepare(`INSERT INTO events (run_id, seq, type, body) VALUES (?, ?, ?, ?)`),
       maxEventSeq: db.prepare(`SELECT MAX(seq) AS seq FROM events WHERE run_id = ?`),
-      eventsOf: db.prepare(`SELECT seq, body FROM events WHERE run_id = ? AND seq > ? ORDER BY seq`),
+      eventsOf: db.prepare(`SELECT seq, body FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?`),
       running: db.prepare(`SELECT * FROM runs WHERE status = 'running' ORDER BY seq`),
       requeue: db.prepare(`UPDATE runs SET status = 'queued', started_at = NULL, interruptions = interruptions + 1 WHERE id = ?`),
       markInterrupted: db.prepare(`UPDATE runs SET status = 'interrupted', finished_at = ?, interruptions = interruptions + 1, error = ? WHERE id = ?`),
@@ -235,17 +235,21 @@ export class RunStore {
     return this.stmt.fileKnown.get(relative) !== undefined;
   }
 
+  /** The seq of the run's latest recorded event; 0 when it has none. */
+  lastEventSeq(runId: string): number {
+    return this.eventSeq.get(runId) ?? ((this.stmt.maxEventSeq.get(runId) as { seq: number | null }).seq ?? 0);
+  }
+
   appendEvent(runId: string, event: { type: string }): number {
-    let seq = this.eventSeq.get(runId);
-    if (seq === undefined) seq = ((this.stmt.maxEventSeq.get(runId) as { seq: number | null }).seq ?? 0);
-    seq += 1;
+    const seq = this.lastEventSeq(runId) + 1;
     this.eventSeq.set(runId, seq);
     this.stmt.insertEvent.run(runId, seq, event.type, JSON.stringify(event));
     return seq;
   }
 
-  events(runId: string, after = 0): unknown[] {
-    return (this.stmt.eventsOf.all(runId, after) as { seq: number; body: string }[]).map((r) => ({ ...JSON.parse(r.body), seq: r.seq }));
+  /** Recorded events with a seq above `after`, oldest first; at most `limit` of them (all when negative). */
+  events(runId: string, after = 0, limit = -1): Record<string, unknown>[] {
+    return (this.stmt.eventsOf.all(runId, after, limit) as { seq: number; body: string }[]).map((r) => ({ ...JSON.parse(r.body), seq: r.seq }));
   }
 
   forgetEventSeq(runId: string): void {

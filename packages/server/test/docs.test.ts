@@ -4,7 +4,7 @@
  * under pnpm, so `pnpm diffgraph …` is exercised exactly as a reader types it).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -100,6 +100,10 @@ const PNPM_BUILTINS = new Set(['install', 'test', 'add', 'run', 'exec']);
 /** Long-running or recursive commands: checked to exist, not run here (CI runs the install and the tests). */
 const NOT_RUN = new Set(['install', 'test', 'start', 'bench', 'bench:server', 'bench:guidance', 'bench:pack', 'bench:models']);
 
+function onPath(command: string): string | undefined {
+  return (process.env.PATH ?? '').split(path.delimiter).map((dir) => path.join(dir, command)).find((file) => existsSync(file));
+}
+
 interface Outcome {
   code: number | null;
   stdout: string;
@@ -108,13 +112,18 @@ interface Outcome {
 
 /** Runs `pnpm <args>` the way the reader does: through the pnpm running this suite when there is one. */
 function pnpm(args: string[], opts: { untilOutput?: RegExp; env?: Record<string, string> } = {}): Promise<Outcome> {
-  const execPath = process.env.npm_execpath;
-  const viaPnpm = execPath && /pnpm/.test(execPath);
-  // Outside pnpm (vitest started directly), the script's own command line runs, as pnpm would run it.
+  // The pnpm running this suite: its own executable when npm_execpath names it (a script or pnpm 12's
+  // native binary), else the `pnpm` the quickstart put on PATH. Without one (vitest started directly, or
+  // pnpm through npx, which is on no PATH), the script's own command line runs, as pnpm would run it.
+  const execPath = process.env.npm_execpath ?? '';
+  const underPnpm = /^pnpm\//.test(process.env.npm_config_user_agent ?? '');
+  const pnpmPath = /pnpm/.test(execPath) ? execPath : underPnpm ? onPath('pnpm') : undefined;
   const quoted = args.slice(1).map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  // pnpm may be a JavaScript entry point or a native executable (pnpm 12 ships one).
-  const pnpmCommand: [string, string[]] = /\.[cm]?js$/.test(execPath ?? '') ? [process.execPath, [execPath!]] : [execPath!, []];
-  const [cmd, argv] = viaPnpm ? [pnpmCommand[0], [...pnpmCommand[1], '--silent', ...args]] : ['sh', ['-c', `${scripts[args[0]!]} ${quoted}`]];
+  const [cmd, argv]: [string, string[]] = !pnpmPath
+    ? ['sh', ['-c', `${scripts[args[0]!]} ${quoted}`]]
+    : /\.[cm]?js$/.test(pnpmPath)
+      ? [process.execPath, [pnpmPath, '--silent', ...args]]
+      : [pnpmPath, ['--silent', ...args]];
   const pathWithBins = `${path.join(repoRoot, 'node_modules/.bin')}${path.delimiter}${process.env.PATH}`;
   return new Promise((resolve) => {
     const child = spawn(cmd, argv, { cwd: repoRoot, env: { ...process.env, PATH: pathWithBins, FORCE_COLOR: '0', ...opts.env }, detached: true });

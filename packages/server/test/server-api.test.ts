@@ -8,7 +8,7 @@ import { decodeNpy, encodeNpy } from '@diffgraph/nodes';
 import { Tensor } from '@diffgraph/engine';
 import { routesOf, createApp } from '../src/app.ts';
 import { startServer, ConfigError } from '../src/server.ts';
-import { api, smallWorkflow, submit, tempServer, waitForStatus, WsClient } from './helpers.ts';
+import { api, slowWorkflow, smallWorkflow, submit, tempServer, waitFor, waitForStatus, WsClient } from './helpers.ts';
 import type { RunningServer } from '../src/server.ts';
 
 let server: RunningServer & { dataDir: string };
@@ -120,6 +120,52 @@ describe('runs', () => {
     expect((await api(base, '/api/runs?status=queued&clientId=pager')).body.total).toBe(0);
     expect((await api(base, '/api/runs?status=bogus')).status).toBe(400);
     expect((await api(base, '/api/runs?limit=100000')).status).toBe(400);
+  });
+
+  it('cancel is POST /api/runs/:id/cancel and idempotent: a cancel storm on finished runs deletes and changes nothing', async () => {
+    const ids = [];
+    for (let i = 0; i < 10; i++) ids.push(await submit(base, smallWorkflow(300 + i), { clientId: 'storm' }));
+    const before = [];
+    for (const id of ids) before.push(await waitForStatus(base, id, ['succeeded']));
+    const answers = await Promise.all(ids.flatMap((id) => Array.from({ length: 5 }, () => api(base, `/api/runs/${id}/cancel`, { method: 'POST' }))));
+    for (const a of answers) {
+      expect(a.status).toBe(200);
+      expect(a.body).toMatchObject({ result: 'unchanged', status: 'succeeded' });
+    }
+    expect((await api(base, '/api/runs?clientId=storm')).body.total).toBe(10);
+    for (const [i, id] of ids.entries()) expect((await api(base, `/api/runs/${id}`)).body).toEqual(before[i]);
+    expect((await api(base, '/api/runs/nope/cancel', { method: 'POST' })).status).toBe(404);
+  });
+
+  it('DELETE refuses a queued or running run with 409 RUN_ACTIVE and the run goes on; cancel twice is fine; then DELETE removes it', async () => {
+    const running = await submit(base, slowWorkflow(150, 31));
+    const queued = await submit(base, smallWorkflow(32));
+    const started = await waitFor('the slow run to sample', async () => {
+      const r = (await api(base, `/api/runs/${running}`)).body;
+      return (r.nodes.sample.progress?.value ?? 0) >= 1 ? r : undefined;
+    });
+    for (const id of [running, queued]) {
+      const refused = await api(base, `/api/runs/${id}`, { method: 'DELETE' });
+      expect(refused.status).toBe(409);
+      expect(refused.body.errors[0]).toMatchObject({ nodeId: null, code: 'RUN_ACTIVE' });
+      expect(refused.body.errors[0].message).toMatch(/cancel/);
+    }
+    // The refused run keeps sampling.
+    await waitFor('progress after the refused DELETE', async () => {
+      const r = (await api(base, `/api/runs/${running}`)).body;
+      return r.status === 'running' && r.nodes.sample.progress.value > started.nodes.sample.progress.value + 1 ? true : undefined;
+    });
+    const first = await api(base, `/api/runs/${running}/cancel`, { method: 'POST' });
+    const second = await api(base, `/api/runs/${running}/cancel`, { method: 'POST' });
+    expect(first.status).toBe(202);
+    expect(first.body).toEqual({ id: running, result: 'cancelling', status: 'running' });
+    expect([200, 202]).toContain(second.status);
+    await waitForStatus(base, running, ['cancelled']);
+    expect((await api(base, `/api/runs/${running}/cancel`, { method: 'POST' })).body).toEqual({ id: running, result: 'unchanged', status: 'cancelled' });
+    // The queued run was refused deletion, not cancelled: it runs once the queue reaches it.
+    await waitForStatus(base, queued, ['succeeded']);
+    expect((await api(base, `/api/runs/${running}`, { method: 'DELETE' })).body).toEqual({ id: running, result: 'deleted' });
+    expect((await api(base, `/api/runs/${running}`)).status).toBe(404);
   });
 
   it('deletes a finished run from the history; unknown ids are 404', async () => {
@@ -255,6 +301,8 @@ describe('security', () => {
     expect(crossSite.status).toBe(403);
     const del = await raw('DELETE', '/api/runs/x', { Host: host, Origin: 'http://evil.example' });
     expect(del.status).toBe(403);
+    const cancel = await raw('POST', '/api/runs/x/cancel', { Host: host, Origin: 'http://evil.example' });
+    expect(cancel.status).toBe(403);
     const same = await raw('POST', '/api/runs', { Host: host, Origin: base, 'Content-Type': 'application/json' }, body);
     expect(same.status).toBe(202);
     await expect(WsClient.connect(base, { headers: { Origin: 'http://evil.example' } })).rejects.toThrow(/403/);

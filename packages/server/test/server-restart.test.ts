@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RunStore } from '../src/store.ts';
-import { api, slowWorkflow, smallWorkflow, submit, waitFor } from './helpers.ts';
-import { cli, serve } from './subprocess.ts';
+import { api, slowWorkflow, smallWorkflow, submit, tempServer, waitFor } from './helpers.ts';
+import { cli, serve, spawnCli, stop } from './subprocess.ts';
 
 describe('persistence across a crash', () => {
   it('kill -9 mid-run, restart: queued runs still run, the interrupted one is re-queued once, nothing accepted is lost', async () => {
@@ -57,6 +57,36 @@ describe('persistence across a crash', () => {
 });
 
 describe('diffgraph serve / run --server', () => {
+  it('run --server: Ctrl-C cancels the run with POST /api/runs/:id/cancel (never DELETE), exit 130, the run stays in the history', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'diffgraph-remote-cancel-'));
+    const server = await tempServer();
+    const requests: string[] = [];
+    server.http.prependListener('request', (req) => requests.push(`${req.method} ${req.url}`));
+    try {
+      writeFileSync(path.join(dir, 'wf.json'), JSON.stringify(slowWorkflow(500, 41)));
+      const child = spawnCli(['run', 'wf.json', '--server', server.url, '--json'], dir);
+      let stdout = '';
+      const sampling = new Promise<void>((resolve) => child.stdout!.on('data', (c) => {
+        stdout += c;
+        const lines = stdout.split('\n').slice(0, -1).map((l) => JSON.parse(l));
+        if (lines.some((e) => e.type === 'node.progress' && e.nodeId === 'sample')) resolve();
+      }));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      await sampling;
+      child.kill('SIGINT');
+      expect(await exited).toBe(130);
+      const events = stdout.trim().split('\n').map((l) => JSON.parse(l));
+      const runId = events[0].runId;
+      expect(events.at(-1).type).toBe('run.cancelled');
+      expect(requests).toContain(`POST /api/runs/${runId}/cancel`);
+      expect(requests.filter((r) => r.startsWith('DELETE'))).toEqual([]);
+      expect((await api(server.url, `/api/runs/${runId}`)).body.status).toBe('cancelled');
+    } finally {
+      await server.close();
+    }
+  });
+
+
   it('refuses a non-loopback bind without a token (exit 2, a clear message)', async () => {
     const r = await cli(['serve', '--host', '0.0.0.0', '--port', '0', '--data', mkdtempSync(path.join(tmpdir(), 'diffgraph-nt-'))], tmpdir());
     expect(r.code).toBe(2);

@@ -52,12 +52,12 @@ describe('WebSocket events', () => {
     const queued = await submit(base, smallWorkflow(12));
     await ws.next((m) => m.runId === running && m.type === 'node.progress' && m.nodeId === 'sample' && m.value >= 2);
 
-    const cancelQueued = await api(base, `/api/runs/${queued}`, { method: 'DELETE' });
-    expect(cancelQueued.body).toEqual({ id: queued, result: 'cancelled' });
+    const cancelQueued = await api(base, `/api/runs/${queued}/cancel`, { method: 'POST' });
+    expect(cancelQueued.body).toEqual({ id: queued, result: 'cancelled', status: 'cancelled' });
     expect((await api(base, `/api/runs/${queued}`)).body.status).toBe('cancelled');
 
     const progressBefore = ws.of(running).filter((m) => m.type === 'node.progress').length;
-    const cancelRunning = await api(base, `/api/runs/${running}`, { method: 'DELETE' });
+    const cancelRunning = await api(base, `/api/runs/${running}/cancel`, { method: 'POST' });
     expect(cancelRunning.status).toBe(202);
     expect(cancelRunning.body.result).toBe('cancelling');
     const cancelled = await ws.next(isTerminal(running), 10_000);

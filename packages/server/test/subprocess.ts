@@ -27,6 +27,13 @@ export function serve(args: string[]): Promise<{ child: ChildProcess; url: strin
   });
 }
 
+/** Starts a CLI command as a child process (killed when the test file ends, if still running). */
+export function spawnCli(args: string[], cwd: string): ChildProcess {
+  const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  return child;
+}
+
 /** kill -9, resolved once the process is gone. */
 export async function killHard(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
