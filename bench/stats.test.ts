@@ -46,7 +46,11 @@ describe('pairedDifference (Newcombe square-and-add, paired)', () => {
   });
 
   it('formats', () => {
-    expect(formatProportion(81, 263)).toBe('31 % (26–37)');
-    expect(formatDifference({ estimate: -0.0621, lower: -0.1186, upper: -0.0046 })).toBe('−6.2 points (−11.9 to −0.5)');
+    // Bounds are rounded outward: 25.53–36.62 % → 25–37, so 1200 of 1200 does not print as (100–100).
+    expect(formatProportion(81, 263)).toBe('31 % (25–37)');
+    expect(formatProportion(1200, 1200)).toBe('100 % (99–100)');
+    expect(formatProportion(0, 20, 1)).toBe('0.0 % (0.0–16.2)');
+    expect(formatDifference({ estimate: -0.0621, lower: -0.1186, upper: -0.0046 })).toBe('−6.2 points (−11.9 to −0.4)');
+    expect(formatDifference({ estimate: 0.059, lower: 0.016, upper: 0.101 })).toBe('+5.9 points (+1.6 to +10.1)');
   });
 });

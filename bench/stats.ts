@@ -63,15 +63,25 @@ export function pairedDifference(c: PairedCounts, z = Z95): Interval {
   };
 }
 
-/** "54 % (48–60)": a proportion with its Wilson interval (the sample size goes in the table's header or text). */
-export function formatProportion(k: number, n: number, digits = 0): string {
-  const w = wilson(k, n);
-  const p = (v: number) => (100 * v).toFixed(digits);
-  return `${p(w.estimate)} % (${p(w.lower)}–${p(w.upper)})`;
+/** Rounds v·100 to `digits` decimals, down or up: interval bounds are rounded outward, never inward. */
+function percent(v: number, digits: number, direction: 'down' | 'up' | 'nearest'): string {
+  const scale = 10 ** digits, x = 100 * v * scale;
+  // 1e-9 absorbs floating-point noise such as 100 · 0.29 = 28.999999999999996.
+  const r = direction === 'down' ? Math.floor(x + 1e-9) : direction === 'up' ? Math.ceil(x - 1e-9) : Math.round(x);
+  return (r / scale).toFixed(digits);
 }
 
-/** "+8.3 points (+2.9 to +13.5)": a paired difference of proportions in percentage points. */
+/** "54 % (48–60)": a proportion with its Wilson interval, bounds rounded outward (the sample size goes in the table's header or text). */
+export function formatProportion(k: number, n: number, digits = 0): string {
+  const w = wilson(k, n);
+  return `${percent(w.estimate, digits, 'nearest')} % (${percent(w.lower, digits, 'down')}–${percent(w.upper, digits, 'up')})`;
+}
+
+/** "+8.3 points (+2.9 to +13.5)": a paired difference of proportions in percentage points, bounds rounded outward. */
 export function formatDifference(i: Interval, digits = 1): string {
-  const p = (v: number) => `${v >= 0 ? '+' : '−'}${Math.abs(100 * v).toFixed(digits)}`;
-  return `${p(i.estimate)} points (${p(i.lower)} to ${p(i.upper)})`;
+  const signed = (v: number, direction: 'down' | 'up' | 'nearest') => {
+    const t = percent(v, digits, direction);
+    return t.startsWith('-') ? `−${t.slice(1)}` : `+${t}`;
+  };
+  return `${signed(i.estimate, 'nearest')} points (${signed(i.lower, 'down')} to ${signed(i.upper, 'up')})`;
 }
