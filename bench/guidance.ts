@@ -3,7 +3,8 @@
  * on the decoded images by the pack's clean-image attribute classifier, every object of an image read
  * (bench/judge.ts), independent of the noisy-latent classifier that guides. Writes
  * docs/benchmarks-guidance.md (bench/guidance-report.ts), docs/guidance/*.png and
- * bench/guidance-results.json. Deterministic (fixed seeds); a few minutes on 2 cores.
+ * bench/guidance-results.json. Deterministic (fixed seeds); 11 minutes on 2 cores shared with other jobs
+ * (load average ≈ 9), the 1024-image super-resolution and the 35-setting TPM tuning being most of it.
  *
  * 0. the judge itself, on drawn scenes of known content;
  * 1. classifier guidance (LoadClassifier → ClassifierGuider): colour accuracy vs scale;
