@@ -3,8 +3,8 @@
  * on the decoded images by the pack's clean-image attribute classifier, every object of an image read
  * (bench/judge.ts), independent of the noisy-latent classifier that guides. Writes
  * docs/benchmarks-guidance.md (bench/guidance-report.ts), docs/guidance/*.png and
- * bench/guidance-results.json. Deterministic (fixed seeds); 11 minutes on 2 cores shared with other jobs
- * (load average ≈ 9), the 1024-image super-resolution and the 35-setting TPM tuning being most of it.
+ * bench/guidance-results.json. Deterministic (fixed seeds); 7–11 minutes on 2 cores shared with other
+ * jobs (load average ≈ 10), the 1024-image super-resolution and the 35-setting TPM tuning being most of it.
  *
  * 0. the judge itself, on drawn scenes of known content;
  * 1. classifier guidance (LoadClassifier → ClassifierGuider): colour accuracy vs scale;
@@ -28,7 +28,7 @@ import { cfg, countingClassifier, countingModel, decode, grid, gridPng, noCalls,
 import { COLOURS, oneObject } from './guidance-data.ts';
 import { inpaintingBench } from './guidance-inpaint.ts';
 import { writeReport } from './guidance-report.ts';
-import { everyObject, firstObjectHits, matchesObjects, outcomes, readScenes, validateJudge, type Outcomes, type WantedObject } from './judge.ts';
+import { everyObject, firstObjectHits, fits, matchesObjects, outcomes, readScenes, validateJudge, type Outcomes, type WantedObject } from './judge.ts';
 import { cpuModel } from './machine.ts';
 import { pairedCounts, pairedDifference } from './stats.ts';
 
@@ -141,7 +141,6 @@ async function composableBench(pack: Pack) {
   ];
   for (const c of twoCases) {
     const readings = await readScenes(pack.store, await decode(pack, await run(c.guider, s, g, N, 3)));
-    const fits = (o: (typeof readings)[number]['objects'][number] | undefined, w: WantedObject) => !!o && Object.entries(w).every(([k, v]) => o[k as keyof typeof o] === v);
     two.push({
       name: c.name, n: N,
       countTwo: readings.filter((r) => r.count === 'two').length,

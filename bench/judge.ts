@@ -59,7 +59,8 @@ export async function readScenes(store: ModelStore, image: Tensor): Promise<Scen
 /** A wanted object: the attributes a prompt or target names (others are free). */
 export type WantedObject = Partial<ObjectReading>;
 
-const fits = (o: ObjectReading, want: WantedObject) => Object.entries(want).every(([k, v]) => o[k as keyof ObjectReading] === v);
+/** True when a read object has every wanted attribute (false when there is no object). */
+export const fits = (o: ObjectReading | undefined, want: WantedObject) => !!o && Object.entries(want).every(([k, v]) => o[k as keyof ObjectReading] === v);
 
 /**
  * True when the image holds exactly the wanted objects, each with the wanted attributes, in order
