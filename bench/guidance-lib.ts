@@ -5,7 +5,8 @@ import {
   ModelStore, loadPipeline, loadClassifier, cfgGuider, buildGrid, makeSolver, seededNoise, sample, encodePng,
   type Pipeline,
 } from '../packages/nodes/src/index.ts';
-import type { Conditioning, Guider, Solver, TimeGrid } from '../packages/nodes/src/sampling/contracts.ts';
+import type { Conditioning, DiffusionModel, Guider, Solver, TimeGrid } from '../packages/nodes/src/sampling/contracts.ts';
+import type { Classifier } from '../packages/nodes/src/guiders/classifier.ts';
 import type { OnnxSession } from '../packages/nodes/src/runtime/onnx-session.ts';
 import { fromOrt, toOrt } from '../packages/nodes/src/runtime/ort-tensors.ts';
 
@@ -103,4 +104,37 @@ export function gridPng(rows: Tensor[], scale = 3): Buffer {
     }
   });
   return encodePng(out, 0);
+}
+
+/** Network evaluations, counted per batch item: UNet x0-predictions, classifier logits and classifier gradients. */
+export interface CallCount { unet: number; classifierLogits: number; classifierGrads: number }
+
+export const noCalls = (): CallCount => ({ unet: 0, classifierLogits: 0, classifierGrads: 0 });
+
+/** The model, counting one UNet evaluation per batch item and conditioning (a CFG pair counts 2). */
+export function countingModel(model: DiffusionModel, count: CallCount): DiffusionModel {
+  return {
+    name: model.name, schedule: model.schedule, sampleShape: model.sampleShape, dtype: model.dtype,
+    predictX0(x, t, c) {
+      count.unet += x.batch;
+      return model.predictX0(x, t, c);
+    },
+    predictX0Many: model.predictX0Many && ((x, t, cs) => {
+      count.unet += x.batch * cs.length;
+      return model.predictX0Many!(x, t, cs);
+    }),
+    latentRgb: model.latentRgb && (() => model.latentRgb!()),
+  };
+}
+
+/** The classifier, counting its evaluations per batch item: logits only, or logits with the input-gradient. */
+export function countingClassifier(classifier: Classifier, count: CallCount): Classifier {
+  return {
+    name: classifier.name, numLogits: classifier.numLogits, heads: classifier.heads,
+    logitsAndGrad(x, t, weights) {
+      if (weights) count.classifierGrads += x.batch;
+      else count.classifierLogits += x.batch;
+      return classifier.logitsAndGrad(x, t, weights);
+    },
+  };
 }

@@ -19,7 +19,9 @@ import { createRegistry, type HostServices } from '../packages/nodes/src/index.t
 import { decodePng, encodePng } from '../packages/nodes/src/image/png.ts';
 import { loadPipeline } from '../packages/nodes/src/models/onnx/pipeline.ts';
 import { classifyImages, modelStore, MODELS, montage, ROOT, type Attributes } from './pack-common.ts';
+import { mirror } from './judge.ts';
 import { captionOf, drawScenes, labelsOf, randomScenes, COLOURS, POSITIONS, SHAPES, SIZES, type Scene } from './scenes.ts';
+import { formatProportion } from './stats.ts';
 
 const STEPS = [5, 10, 20, 40];
 const CFGS = [1, 2, 4, 7];
@@ -79,14 +81,6 @@ async function generate(pack: Pack, prompt: string, steps: number, cfg: number, 
   return out.values.image as Tensor;
 }
 
-/** Left–right mirror of an IMAGE batch: the right-hand object becomes the first (left) one. */
-function mirror(image: Tensor): Tensor {
-  const [b, c, h, w] = image.shape;
-  const out = new Float32Array(image.size);
-  for (let i = 0; i < b * c * h; i++) for (let x = 0; x < w; x++) out[i * w + x] = image.data[i * w + (w - 1 - x)];
-  return new Tensor([b, c, h, w], out);
-}
-
 interface SingleScore { shape: number; colour: number; position: number; size: number; count: number; all: number; n: number }
 interface TwoScore { shape: number; colour: number; position: number; count: number; first: number; second: number; both: number; n: number }
 
@@ -136,7 +130,7 @@ async function scoreTwo(pack: Pack, steps: number, cfg: number, keep?: Tensor[])
 // ---------------------------------------------------------------------------------------------------
 // VAE
 
-interface VaeScore { l1: number; mse: number; psnr: number; n: number; classifierOnInput: number; classifierOnRecon: number }
+interface VaeScore { l1: number; mse: number; psnr: number; n: number; classifierOnInput: number; classifierOnRecon: number; rightOnInput: number; rightOnRecon: number }
 
 function errors(a: Tensor, b: Tensor): { l1: number; mse: number } {
   // On the [-1, 1] range the VAE works in (×2 the [0, 1] IMAGE values), as models/README.md reports.
@@ -162,7 +156,7 @@ async function vaeOnScenes(): Promise<VaeScore> {
   const { l1, mse } = errors(images, recon);
   const onInput = (await classifyImages(store, images)).filter((a, i) => allMatch(a, scenes[i])).length;
   const onRecon = (await classifyImages(store, recon)).filter((a, i) => allMatch(a, scenes[i])).length;
-  return { l1, mse, psnr: 10 * Math.log10(4 / mse), n: scenes.length, classifierOnInput: pct(onInput, scenes.length), classifierOnRecon: pct(onRecon, scenes.length) };
+  return { l1, mse, psnr: 10 * Math.log10(4 / mse), n: scenes.length, classifierOnInput: pct(onInput, scenes.length), classifierOnRecon: pct(onRecon, scenes.length), rightOnInput: onInput, rightOnRecon: onRecon };
 }
 
 async function vaeOnGenerated(images: Tensor[]): Promise<{ l1: number; mse: number; psnr: number; n: number }> {
@@ -181,11 +175,13 @@ async function vaeOnGenerated(images: Tensor[]): Promise<{ l1: number; mse: numb
 // ---------------------------------------------------------------------------------------------------
 
 const f1 = (x: number) => x.toFixed(1);
+/** A percentage of n images with its 95 % Wilson interval. */
+const P = (k: number, n: number) => formatProportion(k, n, 1).replace(' %', '');
 
 function singleTable(rows: { steps: number; cfg: number; s: SingleScore }[]): string {
   const lines = ['| steps | CFG | shape | colour | position | size | count | **all correct** |', '|---:|---:|---:|---:|---:|---:|---:|---:|'];
   for (const { steps, cfg, s } of rows) {
-    lines.push(`| ${steps} | ${cfg} | ${f1(pct(s.shape, s.n))} | ${f1(pct(s.colour, s.n))} | ${f1(pct(s.position, s.n))} | ${f1(pct(s.size, s.n))} | ${f1(pct(s.count, s.n))} | **${f1(pct(s.all, s.n))}** |`);
+    lines.push(`| ${steps} | ${cfg} | ${P(s.shape, s.n)} | ${P(s.colour, s.n)} | ${P(s.position, s.n)} | ${P(s.size, s.n)} | ${P(s.count, s.n)} | **${P(s.all, s.n)}** |`);
   }
   return lines.join('\n');
 }
@@ -193,16 +189,16 @@ function singleTable(rows: { steps: number; cfg: number; s: SingleScore }[]): st
 function twoTable(rows: { steps: number; cfg: number; s: TwoScore }[]): string {
   const lines = ['| steps | CFG | left object: shape | colour | position | count = two | left object right | right object right | **both right** |', '|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
   for (const { steps, cfg, s } of rows) {
-    lines.push(`| ${steps} | ${cfg} | ${f1(pct(s.shape, s.n))} | ${f1(pct(s.colour, s.n))} | ${f1(pct(s.position, s.n))} | ${f1(pct(s.count, s.n))} | ${f1(pct(s.first, s.n))} | ${f1(pct(s.second, s.n))} | **${f1(pct(s.both, s.n))}** |`);
+    lines.push(`| ${steps} | ${cfg} | ${P(s.shape, s.n)} | ${P(s.colour, s.n)} | ${P(s.position, s.n)} | ${P(s.count, s.n)} | ${P(s.first, s.n)} | ${P(s.second, s.n)} | **${P(s.both, s.n)}** |`);
   }
   return lines.join('\n');
 }
 
 /** The all-correct rate as a steps × CFG matrix. */
-function matrix(rows: { steps: number; cfg: number; value: number }[]): string {
+function matrix(rows: { steps: number; cfg: number; k: number; n: number }[]): string {
   const lines = [`| steps \\ CFG | ${CFGS.join(' | ')} |`, `|---:|${CFGS.map(() => '---:').join('|')}|`];
   for (const steps of STEPS) {
-    lines.push(`| ${steps} | ${CFGS.map((cfg) => { const r = rows.find((x) => x.steps === steps && x.cfg === cfg); return r ? f1(r.value) : '–'; }).join(' | ')} |`);
+    lines.push(`| ${steps} | ${CFGS.map((cfg) => { const r = rows.find((x) => x.steps === steps && x.cfg === cfg); return r ? P(r.k, r.n) : '–'; }).join(' | ')} |`);
   }
   return lines.join('\n');
 }
@@ -290,15 +286,15 @@ async function main(): Promise<void> {
   const nSingle = SINGLE.length * SEEDS_PER_PROMPT, nTwo = TWO.length * SEEDS_PER_PROMPT;
   const section = [
     `Measured by \`pnpm bench:pack\` (${new Date().toISOString().slice(0, 10)}, ${f1(seconds)} s, ${THREADS} intra-op threads on ${results.cpu}). ` +
-      `Each cell: ${nSingle} one-object images (${SINGLE.length} prompts × ${SEEDS_PER_PROMPT} seeds) or ${nTwo} two-object images (${TWO.length} prompts × ${SEEDS_PER_PROMPT} seeds), classified by \`attribute_classifier\`; numbers are % of images.`,
+      `Each cell: ${nSingle} one-object images (${SINGLE.length} prompts × ${SEEDS_PER_PROMPT} seeds) or ${nTwo} two-object images (${TWO.length} prompts × ${SEEDS_PER_PROMPT} seeds), classified by \`attribute_classifier\`; numbers are % of images, with the 95 % Wilson interval in parentheses (each prompt's 4 seeds are separate samples, but not independent of the prompt, so read the intervals as a lower bound on the uncertainty).`,
     '',
     '**One object, all five attributes right (shape, colour, position, size, count), eps pack, DPM-Solver++ 2M on trailing spacing:**',
     '',
-    matrix(eps.map((r) => ({ steps: r.steps, cfg: r.cfg, value: pct(r.single.all, r.single.n) }))),
+    matrix(eps.map((r) => ({ steps: r.steps, cfg: r.cfg, k: r.single.all, n: r.single.n }))),
     '',
     '**Two objects, both objects right (shape, colour, place, count), eps pack:**',
     '',
-    matrix(eps.map((r) => ({ steps: r.steps, cfg: r.cfg, value: pct(r.two.both, r.two.n) }))),
+    matrix(eps.map((r) => ({ steps: r.steps, cfg: r.cfg, k: r.two.both, n: r.two.n }))),
     '',
     '<details><summary>Per attribute, eps pack (every steps × CFG cell)</summary>',
     '',
@@ -316,9 +312,9 @@ async function main(): Promise<void> {
     '',
     `**VAE reconstruction** (encoder posterior mean → decoder → clamp; errors on the [-1, 1] range):`,
     '',
-    '| images | n | L1 | MSE | PSNR | classifier all-correct: input → reconstruction |',
+    '| images | n | L1 | MSE | PSNR | classifier all-correct, %: input → reconstruction |',
     '|---|---:|---:|---:|---:|---|',
-    `| held-out scenes drawn by \`bench/scenes.ts\` (the training distribution, redrawn in TS, seed 20240) | ${vaeScenes.n} | ${vaeScenes.l1.toFixed(4)} | ${vaeScenes.mse.toFixed(5)} | ${vaeScenes.psnr.toFixed(1)} dB | ${f1(vaeScenes.classifierOnInput)} % → ${f1(vaeScenes.classifierOnRecon)} % |`,
+    `| held-out scenes drawn by \`bench/scenes.ts\` (the training distribution, redrawn in TS, seed 20240) | ${vaeScenes.n} | ${vaeScenes.l1.toFixed(4)} | ${vaeScenes.mse.toFixed(5)} | ${vaeScenes.psnr.toFixed(1)} dB | ${P(vaeScenes.rightOnInput, vaeScenes.n)} → ${P(vaeScenes.rightOnRecon, vaeScenes.n)} |`,
     `| generated images (eps, 20 steps, CFG 4) re-encoded and decoded again | ${vaeGenerated.n} | ${vaeGenerated.l1.toFixed(4)} | ${vaeGenerated.mse.toFixed(5)} | ${vaeGenerated.psnr.toFixed(1)} dB | – |`,
   ].join('\n');
   if (existsSync(DOC)) {

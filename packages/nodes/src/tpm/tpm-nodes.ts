@@ -8,7 +8,7 @@ import { resolveInput, resolveOutput } from '../io/services.ts';
 import { TreeCircuit, type CircuitJSON } from './circuit.ts';
 import { patchGroups } from './groups.ts';
 import { learnCircuit } from './learn.ts';
-import { tpmConstraint } from './tpm-constraint.ts';
+import { TPM_CONSTRAINT_DEFAULTS, tpmConstraint } from './tpm-constraint.ts';
 import { loadImageFolder, loadTensorFile } from './training-data.ts';
 
 export function saveCircuit(circuit: TreeCircuit, file: string): void {
@@ -95,8 +95,8 @@ export const TPMConstraint: NodeDefinition = {
     tpm: { type: 'TPM' },
     latent: { type: 'LATENT', tooltip: 'The observed latent (its known region is used)' },
     mask: { type: 'MASK', tooltip: '1 = unknown (repaint), 0 = known' },
-    strength: { type: 'FLOAT', default: 0.2, min: 0, max: 1, step: 0.05, tooltip: 'TPM weight 1 − α in the fusion' },
-    until: { type: 'FLOAT', default: 0.1, min: 0, max: 1, step: 0.05, tooltip: 'Active while (tMax − t)/tMax ≤ until' },
+    strength: { type: 'FLOAT', default: TPM_CONSTRAINT_DEFAULTS.strength, min: 0, max: 1, step: 0.05, tooltip: 'TPM weight 1 − α in the fusion (Tiramisu: 0.2; the default was tuned on the default pack)' },
+    until: { type: 'FLOAT', default: TPM_CONSTRAINT_DEFAULTS.until, min: 0, max: 1, step: 0.05, tooltip: 'Active while (tMax − t)/tMax ≤ until (Tiramisu: 0.1)' },
   },
   outputs: { guider: { type: 'GUIDER' } },
   run: (i) => ({ guider: tpmConstraint(i.guider as Guider, i.tpm as TreeCircuit, i.latent as Tensor, i.mask as Tensor, { strength: i.strength, until: i.until }) }),
