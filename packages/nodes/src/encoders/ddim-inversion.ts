@@ -1,5 +1,5 @@
 /**
- * DDIM inversion (algorithms.md §6): run deterministic DDIM (eta = 0) backwards, image → the state at
+ * DDIM inversion (Song et al., arXiv 2010.02502; Dhariwal & Nichol, arXiv 2105.05233): run deterministic DDIM (eta = 0) backwards, image → the state at
  * the first time of a sampling grid, so that Sample(add_noise = false, DDIM or DPM-Solver++ order 1)
  * on the same grid maps it back to the image.
  *

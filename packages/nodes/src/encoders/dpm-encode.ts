@@ -1,6 +1,6 @@
 /**
- * DPM-Encoder (CycleDiffusion, arXiv 2210.05559; diffusers `posterior_sample` / `compute_noise`;
- * algorithms.md §6): image x0 → the noises that make a stochastic DDIM(eta > 0) sampler reproduce it.
+ * DPM-Encoder (CycleDiffusion, arXiv 2210.05559; diffusers `posterior_sample` / `compute_noise`):
+ * image x0 → the noises that make a stochastic DDIM(eta > 0) sampler reproduce it.
  *
  * On a grid t_0 > … > t_N:
  *  1. Start: with ε = stream 0 of `noise`, x_{t_0} is what Sample would start from with that noise —

@@ -1,6 +1,6 @@
 /**
  * The CLASSIFIER socket: a classifier of diffusion states that also returns its own input-gradient,
- * so classifier guidance needs no autograd (algorithms.md §0 G3). Both the ONNX classifier
+ * so classifier guidance needs no autograd. Both the ONNX classifier
  * (`grad.onnx`: sample, timestep, weights → logits, grad) and the exact classifier of the analytic
  * Gaussian mixture implement it.
  *

@@ -1,5 +1,5 @@
 /**
- * DPS-style guidance on the x0-prediction (algorithms.md §5a, ONNX route G1/G2), as a guider that
+ * DPS-style guidance on the x0-prediction (Chung et al., arXiv 2209.14687; the Jacobian routes of jacobian.ts), as a guider that
  * wraps an inner guider and returns a corrected x0 for any solver.
  *
  * Why an x0 correction: a GUIDER only answers x0 for a state. Tweedie's formula for the posterior

@@ -1,5 +1,5 @@
 /**
- * FlowChef (algorithms.md §5d) for flow models, in x0 form. FlowChef holds the velocity u fixed
+ * FlowChef (Patel et al., arXiv 2412.00100) for flow models, in x0 form. FlowChef holds the velocity u fixed
  * ("gradient skipping"), so x̂0 = x_t − t·u moves one-for-one with the state: its state step
  * x_t ← x_t − ρ·∇L(x̂0) is the same step on x̂0. Here it is applied to the x0 the solver consumes:
  *   repeat `iterations` times:  x̃0 ← x̃0 − lr·Aᵀ(A x̃0 − y)      (∇ of ½‖A x̃0 − y‖²),

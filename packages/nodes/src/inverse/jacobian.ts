@@ -1,5 +1,5 @@
 /**
- * Vector–Jacobian products through a denoiser without autograd (algorithms.md §0 G1/G2).
+ * Vector–Jacobian products through a denoiser without autograd.
  *
  * G1 ('skip'): drop the network's Jacobian; for an eps-model x0 = (x − s·eps)/a gives J ≈ I/a, and
  *   Tweedie's second-order identity Cov[x0 | x_t] = (s²/a)·J then says Cov ≈ (s/a)²·I.

@@ -1,5 +1,5 @@
 /**
- * RED-diff (Mardani et al.; RED `algos/reddiff.py`; algorithms.md §5b) as a SOLVER: variational
+ * RED-diff (Mardani et al.; arXiv 2305.04391; RED `algos/reddiff.py`) as a SOLVER: variational
  * inference of the clean image μ, optimised with Adam while t sweeps the grid from T to 0. It is a
  * solver, not a guider, because μ is optimiser state carried across the whole sweep (a guider must
  * answer each (x, t) on its own).

@@ -1,5 +1,5 @@
 /**
- * Known linear measurement operators A for inverse problems (algorithms.md §0 G1, §5). Each acts per
+ * Known linear measurement operators A for inverse problems. Each acts per
  * batch item on a [B, ...] tensor and knows its adjoint, so guiders can form the analytic gradient
  * ∇‖y − A x‖²/2 = −Aᵀ(y − A x) without autograd. Every operator satisfies ⟨A x, r⟩ = ⟨x, Aᵀ r⟩
  * (tested on random tensors).

@@ -2,7 +2,7 @@
  * The probabilistic circuit behind a TPM: a tree of hidden variables z_g ∈ {0..K−1}, one per variable
  * group g (a pixel or a latent patch), with leaves p(x_g | z_g) factorised over the group's values.
  *   p(x, z) = prior(z_root) · Π_{g ≠ root} T_g(z_g | z_parent(g)) · Π_g Π_{d ∈ g} p(x_d | z_g)
- * Two structures (algorithms.md §4):
+ * Two structures:
  *  - 'hclt' (hidden Chow–Liu tree): the tree is the max-mutual-information spanning tree of the data;
  *  - 'mofg' (mixture of factorised Gaussians): a star whose transitions are the identity, so every
  *    group shares the root's state — p(x) = Σ_k prior_k Π_d N(x_d; mu_dk, v_dk), a sum over products.

@@ -1,5 +1,5 @@
 /**
- * Learning a TPM by EM in TypeScript (algorithms.md §4, "Minimal PC learnable by EM").
+ * Learning a TPM by EM in TypeScript.
  * Data are fully observed items; the hidden states are the latent variables EM sums over.
  *  E-step: one inference pass per item (circuit.ts) gives q_g(k) for every group and, for 'hclt',
  *          q(z_parent, z_g) on every edge; they are accumulated as expected counts and leaf statistics.

@@ -1,5 +1,5 @@
 /**
- * TPMConstraint (Tiramisu, arXiv 2401.03349; algorithms.md §4): a guider that wraps an inner guider
+ * TPMConstraint (Tiramisu, arXiv 2401.03349): a guider that wraps an inner guider
  * and, during the early part of sampling, fuses the TPM's exact conditional for the unknown region
  * with the denoiser's x0-prediction.
  *
