@@ -40,9 +40,10 @@ function trainSigma(n: number): number {
   return Math.sqrt((1 - product) / product);
 }
 
-function workflow(schedule: Record<string, unknown>, solver: string) {
+function workflow(schedule: Record<string, unknown>, solver: string, sample: Record<string, unknown>) {
   const w = structuredClone(txt2img);
   w.nodes.schedule.inputs = { model: { from: 'pipeline', output: 'model' }, ...schedule };
+  Object.assign(w.nodes.sample.inputs, sample);
   w.nodes.solver.inputs = { kind: solver };
   w.nodes.latent.inputs.batch = 1;
   return w;
@@ -52,10 +53,10 @@ describe('spacing "auto" reads the pipeline folder\'s scheduler_config.json', ()
   const stores: ModelStore[] = [];
   afterAll(() => stores.forEach((s) => s.close()));
 
-  async function run(root: string, schedule: Record<string, unknown>, solver = 'euler') {
+  async function run(root: string, schedule: Record<string, unknown>, solver = 'euler', sample: Record<string, unknown> = {}) {
     const store = new ModelStore({ roots: [root], intraOpThreads: 1 });
     stores.push(store);
-    const result = await new Executor(createRegistry()).run(workflow(schedule, solver), {
+    const result = await new Executor(createRegistry()).run(workflow(schedule, solver, sample), {
       outputs: ['schedule', 'sample'],
       services: { ...isolatedServices(), modelRoots: [root], modelStore: store },
     });
@@ -80,8 +81,10 @@ describe('spacing "auto" reads the pipeline folder\'s scheduler_config.json', ()
     expect(grid.spacing).toBe('auto (EulerDiscreteScheduler trailing karras)');
     for (const v of samples.data) expect(Number.isFinite(v)).toBe(true);
 
-    // Sample ran on exactly that grid: the same times given as a custom grid give the same samples.
-    const custom = await run(root, { spacing: 'custom', steps: 8, times: [...grid.times] });
+    // Sample ran on exactly that grid from Euler's start (init_noise_sigma = sigma_max with trailing spacing,
+    // i.e. sigma(t0)·noise in VP terms): the same times as a custom grid with start_scale sigma give the same samples.
+    expect(grid.start).toBe('sigma');
+    const custom = await run(root, { spacing: 'custom', steps: 8, times: [...grid.times] }, 'euler', { start_scale: 'sigma' });
     expect(Array.from(custom.samples.data)).toEqual(Array.from(samples.data));
   });
 

@@ -9,7 +9,9 @@ import { schedulerFromConfig } from '../src/models/onnx/scheduler-config.ts';
 import { buildGrid } from '../src/schedules/schedule-node.ts';
 import { dpmSolverTimeGrid, discreteTimeGrid } from '../src/schedules/grids.ts';
 import { DiscreteVPSchedule, veSigmaOf } from '../src/schedules/noise-schedules.ts';
-import type { NoiseSchedule, TimeGrid } from '../src/sampling/contracts.ts';
+import { Tensor } from '@diffgraph/engine';
+import type { NoiseGenerator, NoiseSchedule, TimeGrid } from '../src/sampling/contracts.ts';
+import { startState, type StartScale } from '../src/sampling/start-state.ts';
 
 const N = 1000;
 const SD_BETAS = { beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear', num_train_timesteps: N };
@@ -248,5 +250,56 @@ describe('auto without a config, and the explicit spacings', () => {
     const info = schedulerFromConfig({ _class_name: 'PNDMScheduler', ...SD_BETAS, steps_offset: 1, set_alpha_to_one: false }, 'scheduler_config.json');
     expect(info.notes.join('\n')).toMatch(/PNDMScheduler .* follows DDIMScheduler's rules/);
     expectIntegerGrid({ _class_name: 'PNDMScheduler', ...SD_BETAS, steps_offset: 1, set_alpha_to_one: false }, 50, range(50, (i) => 981 - 20 * i), trainSigma[0]);
+  });
+});
+
+describe("the start state: diffusers' init_noise_sigma and scale_model_input in VP terms (start_scale auto)", () => {
+  const SD = { ...SD_BETAS, set_alpha_to_one: false, steps_offset: 1 };
+  const noiseValues = [0.5, -1.25, 2, 0.75];
+  const noise: NoiseGenerator = { seed: null, sample: (like) => Tensor.from(like.shape, noiseValues) };
+  const latent = Tensor.zeros([1, 4], 'float64');
+
+  function start(config: Record<string, unknown>, startScale: StartScale, denoise = 1) {
+    const { grid, schedule } = auto(config, 10, denoise);
+    const state = startState({ guider: { schedule, denoise: async (x) => x }, solver: { kind: 'none', solve: async (a) => a.x }, grid, latent, noise, addNoise: true, startScale });
+    return { state: Array.from(state.data), sigma0: schedule.sigma(grid.times[0]), t0: grid.times[0], start: grid.start };
+  }
+
+  it('Euler with trailing / linspace: latents = sigma_max·noise in VE, divided by sqrt(sigma_max² + 1): sigma(t0)·noise', () => {
+    for (const timestep_spacing of ['trailing', 'linspace']) {
+      const s = start({ _class_name: 'EulerDiscreteScheduler', ...SD, timestep_spacing }, 'auto');
+      const sigmaMax = trainSigma[999];
+      expect(s.start).toBe('sigma');
+      // The VP state diffusers' UNet sees: scale_model_input(sigma_max·noise) = sigma_max/sqrt(sigma_max² + 1)·noise.
+      expectClose(s.state, noiseValues.map((v) => (sigmaMax / Math.sqrt(sigmaMax ** 2 + 1)) * v), 1e-12, timestep_spacing);
+    }
+  });
+
+  it('Euler with leading: init_noise_sigma = sqrt(sigma_max² + 1), so the VP state is the noise itself, below tMax too', () => {
+    const s = start({ _class_name: 'EulerDiscreteScheduler', ...SD, timestep_spacing: 'leading' }, 'auto');
+    expect(s.t0).toBeLessThan(1);
+    expect(s.state).toEqual(noiseValues);
+  });
+
+  it('DDIM / DPM-Solver / UniPC / FlowMatch (init_noise_sigma 1): the noise itself', () => {
+    expect(start({ _class_name: 'DDIMScheduler', ...SD, timestep_spacing: 'leading' }, 'auto').state).toEqual(noiseValues);
+    expect(start({ _class_name: 'DPMSolverMultistepScheduler', ...SD, timestep_spacing: 'leading' }, 'auto').state).toEqual(noiseValues);
+    expect(start({ _class_name: 'UniPCMultistepScheduler', ...SD }, 'auto').state).toEqual(noiseValues);
+    expect(start({ _class_name: 'FlowMatchEulerDiscreteScheduler', shift: 3 }, 'auto').state).toEqual(noiseValues);
+  });
+
+  it('an explicit start_scale wins; img2img (denoise < 1) noises the latent to sigma(t0) as on every grid', () => {
+    const s = start({ _class_name: 'EulerDiscreteScheduler', ...SD, timestep_spacing: 'trailing' }, 'unit');
+    expect(s.state).toEqual(noiseValues);
+    const partial = start({ _class_name: 'DDIMScheduler', ...SD, timestep_spacing: 'trailing' }, 'auto', 0.5);
+    expect(partial.start).toBeUndefined();
+    expectClose(partial.state, noiseValues.map((v) => partial.sigma0 * v), 1e-12, 'img2img');
+  });
+
+  it('auto on a grid that reproduces no scheduler is unit (the old default)', () => {
+    const schedule = DiscreteVPSchedule.fromBetas('scaled_linear');
+    const grid = buildGrid(schedule, { spacing: 'trailing', steps: 10, denoise: 1, rho: 7 });
+    const state = startState({ guider: { schedule, denoise: async (x) => x }, solver: { kind: 'none', solve: async (a) => a.x }, grid, latent, noise, addNoise: true, startScale: 'auto' });
+    expect(Array.from(state.data)).toEqual(noiseValues);
   });
 });

@@ -101,6 +101,13 @@ export interface NoiseGenerator {
 export interface TimeGrid {
   readonly times: readonly number[];
   readonly spacing: string;
+  /**
+   * How the scheduler this grid reproduces starts a full denoise, in VP terms (spacing auto only):
+   * 'noise': the noise itself (diffusers' init_noise_sigma = 1, or Euler's sqrt(sigma_max² + 1) with
+   * leading spacing); 'sigma': sigma(t0)·noise (Euler's sigma_max with linspace / trailing).
+   * Sample's start_scale auto follows it.
+   */
+  readonly start?: 'noise' | 'sigma';
 }
 
 /** What flows through a SOLVER socket: a solver with its options bound. */

@@ -189,6 +189,17 @@ function flowRuleTimes(schedule: NoiseSchedule, cfg: DiffusersGridConfig, steps:
   return [...sigmas.map((s) => Math.min(s, schedule.tMax)), 0];
 }
 
+/**
+ * How the scheduler starts a full denoise, in VP terms. Pipelines draw `noise·init_noise_sigma` and feed
+ * the network `scale_model_input(x)`: for DDIM, DPM-Solver, UniPC and FlowMatch both are 1 and the
+ * identity, so the state is the noise itself. Euler's state is VE (x0 + sigma·eps) and scale_model_input
+ * divides it by sqrt(sigma² + 1), which is exactly our VP state; its init_noise_sigma is sigma_max for
+ * linspace / trailing (VP: sigma(t0)·noise) and sqrt(sigma_max² + 1) for leading (VP: the noise itself).
+ */
+export function diffusersStart(cfg: DiffusersGridConfig): 'noise' | 'sigma' {
+  return cfg.rule === 'euler' && cfg.timestepSpacing !== 'leading' ? 'sigma' : 'noise';
+}
+
 /** The grid `cfg`'s scheduler would sample `steps` steps on, as times of `schedule`. */
 export function diffusersTimes(schedule: NoiseSchedule, cfg: DiffusersGridConfig, steps: number): number[] {
   if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`steps must be a positive integer, got ${steps}`);

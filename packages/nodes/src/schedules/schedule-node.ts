@@ -1,6 +1,6 @@
 import type { NodeDefinition } from '@diffgraph/engine';
 import type { DiffusionModel, NoiseSchedule, TimeGrid } from '../sampling/contracts.ts';
-import { diffusersTimes, type DiffusersGridConfig } from './diffusers-grids.ts';
+import { diffusersStart, diffusersTimes, type DiffusersGridConfig } from './diffusers-grids.ts';
 import { customTimeGrid, timeGrid, truncateForDenoise, type GridSpacing } from './grids.ts';
 import { kdiffusionTimes } from './sigma-grids.ts';
 
@@ -28,7 +28,9 @@ export function buildGrid(schedule: NoiseSchedule, r: GridRequest): TimeGrid {
       const cfg = r.schedulerGrid;
       if (!cfg) return buildGrid(schedule, { ...r, spacing: AUTO_WITHOUT_CONFIG });
       const spacing = `auto (${cfg.className} ${cfg.rule === 'flow' ? `shift ${cfg.shift}` : cfg.timestepSpacing}${cfg.sigmaRamp === 'none' ? '' : ` ${cfg.sigmaRamp}`})`;
-      return { times: truncateForDenoise((n) => diffusersTimes(schedule, cfg, n), r.steps, r.denoise), spacing };
+      const times = truncateForDenoise((n) => diffusersTimes(schedule, cfg, n), r.steps, r.denoise);
+      // img2img (denoise < 1) starts from the noised image as every grid does.
+      return r.denoise === 1 ? { times, spacing, start: diffusersStart(cfg) } : { times, spacing };
     }
     case 'custom':
       if (!r.custom) throw new Error('spacing "custom" needs the "times" input (a decreasing list of times)');
