@@ -144,6 +144,10 @@ describe('EulerDiscreteScheduler', () => {
     expectClose(o.sigmas, [...range(5, (i) => Math.exp(hi + (i / 4) * (lo - hi))), 0], 1e-9, 'sigmas');
   });
 
+  it('EulerAncestralDiscreteScheduler has no sigma ramps and always ends at 0', () => {
+    expectIntegerGrid({ ...EULER, _class_name: 'EulerAncestralDiscreteScheduler', timestep_spacing: 'trailing', use_karras_sigmas: true, final_sigmas_type: 'sigma_min' }, 10, range(10, (i) => 999 - 100 * i), 0);
+  });
+
   it('timestep_type continuous with v-prediction feeds the network 0.25·log(sigma)', () => {
     const o = observed({ ...EULER, timestep_spacing: 'trailing', timestep_type: 'continuous', prediction_type: 'v_prediction' }, 4);
     expectClose(o.timesteps, [999, 749, 499, 249].map((n) => 0.25 * Math.log(trainSigma[n])), 1e-9, 'timesteps');

@@ -50,6 +50,8 @@ function gridConfigOf(cfg: Json, file: string, className: string, notes: string[
   if (rule === 'flow' && cfg.shift_terminal != null) unsupported.push('shift_terminal');
   if (rule === 'euler' && (stringField(cfg, 'interpolation_type', file) ?? 'linear') !== 'linear') unsupported.push(`interpolation_type "${cfg.interpolation_type as string}"`);
   const rampEnds = className === 'EulerDiscreteScheduler' || className === 'UniPCMultistepScheduler';
+  // EulerAncestral has no sigma ramps and always ends at 0 (diffusers ignores those keys there).
+  const plainSigmas = className === 'EulerAncestralDiscreteScheduler';
   const optionalNumber = (key: string) => (rampEnds && cfg[key] != null ? numberField(cfg, key, file, 0) : undefined);
   return {
     className,
@@ -58,10 +60,10 @@ function gridConfigOf(cfg: Json, file: string, className: string, notes: string[
     timestepSpacing: timestepSpacing as DiffusersSpacing,
     stepsOffset: numberField(cfg, 'steps_offset', file, 0),
     setAlphaToOne: booleanField(cfg, 'set_alpha_to_one', file, true),
-    sigmaRamp: flag('use_karras_sigmas') ? 'karras' : flag('use_exponential_sigmas') ? 'exponential' : 'none',
+    sigmaRamp: plainSigmas ? 'none' : flag('use_karras_sigmas') ? 'karras' : flag('use_exponential_sigmas') ? 'exponential' : 'none',
     sigmaMin: optionalNumber('sigma_min'),
     sigmaMax: optionalNumber('sigma_max'),
-    finalSigmasType: finalSigmasType as DiffusersGridConfig['finalSigmasType'],
+    finalSigmasType: plainSigmas ? 'zero' : (finalSigmasType as DiffusersGridConfig['finalSigmasType']),
     lambdaMinClipped: className === 'DPMSolverMultistepScheduler' ? numberField(cfg, 'lambda_min_clipped', file, -Infinity) : -Infinity,
     shift: rule === 'flow' ? numberField(cfg, 'shift', file, 1) : 1,
     unsupported,
