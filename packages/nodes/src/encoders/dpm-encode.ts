@@ -16,7 +16,8 @@
  * to t = 0 of karras/exponential grids is deterministic and could not absorb the residual).
  */
 import { Tensor } from '@diffgraph/engine';
-import type { Guider, NoiseGenerator, SolverHooks } from '../sampling/contracts.ts';
+import type { Guider, NoiseGenerator, SolverHooks, TimeGrid } from '../sampling/contracts.ts';
+import { startsFromNoise, type StartScale } from '../sampling/start-state.ts';
 import { ddimStep } from './ddim-step.ts';
 import { replayNoise } from './replay-noise.ts';
 
@@ -29,7 +30,9 @@ export interface DpmEncodeArgs {
   /** The encoder's own randomness: stream 0 = start noise, stream k = posterior draw of step k. */
   noise: NoiseGenerator;
   /** Sample's start convention (default 'unit'). */
-  startScale?: 'unit' | 'sigma';
+  startScale?: StartScale;
+  /** The grid's own start (TimeGrid.start), which start scale auto follows. */
+  gridStart?: TimeGrid['start'];
   hooks?: SolverHooks;
 }
 
@@ -49,7 +52,7 @@ export async function dpmEncode(r: DpmEncodeArgs): Promise<DpmEncoding> {
   if (!(eta > 0)) throw new Error(`DPMEncode: eta must be > 0 (every step must carry noise), got ${eta}`);
   const t0 = times[0];
   const eps = noise.sample(x0, 0);
-  const start = (r.startScale ?? 'unit') === 'unit' && t0 >= ns.tMax ? eps.clone() : combineInto(x0, ns.alpha(t0), eps, ns.sigma(t0));
+  const start = startsFromNoise(r.startScale ?? 'unit', { times, start: r.gridStart }, ns.tMax) ? eps.clone() : combineInto(x0, ns.alpha(t0), eps, ns.sigma(t0));
   const streams: Tensor[] = [eps];
   let x = start;
   for (let i = 0; i < steps; i++) {

@@ -8,6 +8,7 @@ import type { NodeDefinition } from '@diffgraph/engine';
 import type { Tensor } from '@diffgraph/engine';
 import type { Guider, NoiseGenerator, TimeGrid } from '../sampling/contracts.ts';
 import { dpmEncode } from './dpm-encode.ts';
+import { START_SCALES } from '../sampling/start-state.ts';
 import { ddimInvert } from './ddim-inversion.ts';
 
 export const DPMEncode: NodeDefinition = {
@@ -21,7 +22,7 @@ export const DPMEncode: NodeDefinition = {
     latent: { type: 'LATENT', tooltip: 'The clean latent (image) to encode' },
     noise: { type: 'NOISE', tooltip: 'The encoder\'s own seeded randomness' },
     eta: { type: 'FLOAT', default: 0.1, min: 0.001, max: 1, step: 0.01 },
-    start_scale: { type: 'STRING', enum: ['unit', 'sigma'], default: 'unit', tooltip: 'Must match the Sample node\'s start_scale' },
+    start_scale: { type: 'STRING', enum: START_SCALES, default: 'auto', tooltip: 'Must match the Sample node\'s start_scale' },
   },
   outputs: { noise: { type: 'NOISE' }, latent: { type: 'LATENT', tooltip: 'The encoded state at the first time of the grid' } },
   async run(i, ctx) {
@@ -29,7 +30,7 @@ export const DPMEncode: NodeDefinition = {
     const steps = grid.times.length - 1;
     const code = await dpmEncode({
       guider: i.guider as Guider, x0: i.latent as Tensor, times: grid.times, eta: i.eta, noise: i.noise as NoiseGenerator,
-      startScale: i.start_scale, hooks: { signal: ctx.signal, onStep: ({ step }) => ctx.progress(step + 1, steps) },
+      startScale: i.start_scale, gridStart: grid.start, hooks: { signal: ctx.signal, onStep: ({ step }) => ctx.progress(step + 1, steps) },
     });
     return { noise: code.noise, latent: code.start };
   },

@@ -4,6 +4,7 @@
  */
 import type { Tensor } from '@diffgraph/engine';
 import type { LatentRgb } from '../image/latent-rgb.ts';
+import type { DiffusersGridConfig } from '../schedules/diffusers-grids.ts';
 
 export interface NoiseSchedule {
   /** `discrete` (1000-step tables), `linear_vp` (continuous VP), `flow` (alpha = 1 − t, sigma = t), `ve` (alpha = 1). */
@@ -75,6 +76,8 @@ export interface DiffusionModel {
   predictX0Many?(x: Tensor, t: number, conditionings: readonly (Conditioning | undefined)[]): Promise<Tensor[]>;
   /** A linear latent → RGB projection for live previews, fitted to the model's own VAE (computed once). */
   latentRgb?(): Promise<LatentRgb>;
+  /** The grid its own scheduler config asks for (loaded pipelines); the Schedule node's spacing "auto" builds it. */
+  schedulerGrid?: DiffusersGridConfig;
 }
 
 /** IMAGE: Tensor [B, 3, H, W], float32, RGB in [0, 1]. MASK: Tensor [B, 1, H, W] in [0, 1], 1 = repaint. */
@@ -98,6 +101,13 @@ export interface NoiseGenerator {
 export interface TimeGrid {
   readonly times: readonly number[];
   readonly spacing: string;
+  /**
+   * How the scheduler this grid reproduces starts a full denoise, in VP terms (spacing auto only):
+   * 'noise': the noise itself (diffusers' init_noise_sigma = 1, or Euler's sqrt(sigma_max² + 1) with
+   * leading spacing); 'sigma': sigma(t0)·noise (Euler's sigma_max with linspace / trailing).
+   * Sample's start_scale auto follows it.
+   */
+  readonly start?: 'noise' | 'sigma';
 }
 
 /** What flows through a SOLVER socket: a solver with its options bound. */

@@ -126,7 +126,8 @@ export function discreteTimesteps(spacing: DiscreteSpacing, steps: number, numTr
   }
 }
 
-function roundHalfEven(x: number): number {
+/** numpy's round: half to even. */
+export function roundHalfEven(x: number): number {
   const r = Math.round(x);
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }

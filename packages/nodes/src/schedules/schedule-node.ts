@@ -1,9 +1,10 @@
 import type { NodeDefinition } from '@diffgraph/engine';
 import type { DiffusionModel, NoiseSchedule, TimeGrid } from '../sampling/contracts.ts';
+import { diffusersStart, diffusersTimes, type DiffusersGridConfig } from './diffusers-grids.ts';
 import { customTimeGrid, timeGrid, truncateForDenoise, type GridSpacing } from './grids.ts';
 import { kdiffusionTimes } from './sigma-grids.ts';
 
-export const SPACINGS = ['logSNR', 'time_uniform', 'time_quadratic', 'karras', 'exponential', 'uniform', 'trailing', 'leading', 'custom'] as const;
+export const SPACINGS = ['auto', 'logSNR', 'time_uniform', 'time_quadratic', 'karras', 'exponential', 'uniform', 'trailing', 'leading', 'custom'] as const;
 export type Spacing = (typeof SPACINGS)[number];
 
 export interface GridRequest {
@@ -13,11 +14,24 @@ export interface GridRequest {
   rho: number;
   tEnd?: number;
   custom?: readonly number[];
+  /** auto: the model's scheduler config; without one auto is logSNR (DPM-Solver's own choice). */
+  schedulerGrid?: DiffusersGridConfig;
 }
+
+/** What auto means for a model without a scheduler config (GaussianMixtureModel, LoadOnnxModel). */
+export const AUTO_WITHOUT_CONFIG: Spacing = 'logSNR';
 
 /** A time grid by name. karras and exponential end at t = 0 (sigma = 0), as k-diffusion's do. */
 export function buildGrid(schedule: NoiseSchedule, r: GridRequest): TimeGrid {
   switch (r.spacing) {
+    case 'auto': {
+      const cfg = r.schedulerGrid;
+      if (!cfg) return buildGrid(schedule, { ...r, spacing: AUTO_WITHOUT_CONFIG });
+      const spacing = `auto (${cfg.className} ${cfg.rule === 'flow' ? `shift ${cfg.shift}` : cfg.timestepSpacing}${cfg.sigmaRamp === 'none' ? '' : ` ${cfg.sigmaRamp}`})`;
+      const times = truncateForDenoise((n) => diffusersTimes(schedule, cfg, n), r.steps, r.denoise);
+      // img2img (denoise < 1) starts from the noised image as every grid does.
+      return r.denoise === 1 ? { times, spacing, start: diffusersStart(cfg) } : { times, spacing };
+    }
     case 'custom':
       if (!r.custom) throw new Error('spacing "custom" needs the "times" input (a decreasing list of times)');
       return { times: customTimeGrid(r.custom, schedule), spacing: r.spacing };
@@ -32,19 +46,24 @@ export function buildGrid(schedule: NoiseSchedule, r: GridRequest): TimeGrid {
 export const Schedule: NodeDefinition = {
   type: 'Schedule',
   category: 'sampling/schedulers',
-  description: 'The time grid a solver steps over, built on the model\'s noise schedule. logSNR / time_uniform / time_quadratic are DPM-Solver\'s; karras and exponential are k-diffusion\'s and end at sigma = 0; uniform / trailing / leading are diffusers\' discrete spacings.',
-  version: 1,
+  description: 'The time grid a solver steps over, built on the model\'s noise schedule. auto is the grid the model\'s own scheduler config asks for (diffusers\' set_timesteps); logSNR / time_uniform / time_quadratic are DPM-Solver\'s; karras and exponential are k-diffusion\'s and end at sigma = 0; uniform / trailing / leading are diffusers\' discrete spacings.',
+  // 2: the default spacing became auto, so a node without "spacing" means another grid than in version 1.
+  version: 2,
   inputs: {
     model: { type: 'MODEL' },
-    spacing: { type: 'STRING', enum: SPACINGS, default: 'logSNR' },
+    spacing: {
+      type: 'STRING', enum: SPACINGS, default: 'auto',
+      tooltip: 'auto: the grid of the loaded pipeline\'s scheduler_config.json (timestep_spacing, steps_offset, set_alpha_to_one, use_karras_sigmas, final_sigmas_type, flow shift; rules of its _class_name: DDIM, Euler, DPM-Solver multistep, UniPC, FlowMatchEuler); logSNR for models without one. The others ignore the config',
+    },
     steps: { type: 'INT', default: 20, min: 1, max: 1000 },
     denoise: { type: 'FLOAT', default: 1, min: 0.01, max: 1, step: 0.01, tooltip: 'Below 1: img2img, the last steps of a longer grid' },
-    rho: { type: 'FLOAT', default: 7, min: 0.1, max: 100, tooltip: 'karras: concentration of steps at low noise' },
-    t_end: { type: 'FLOAT', optional: true, min: 0, max: 1, tooltip: 'DPM-Solver grids: last time (default: the schedule\'s tMin, 1/N or 1e-3)' },
+    rho: { type: 'FLOAT', default: 7, min: 0.1, max: 100, tooltip: 'karras: concentration of steps at low noise (auto uses diffusers\' fixed 7)' },
+    t_end: { type: 'FLOAT', optional: true, min: 0, max: 1, tooltip: 'DPM-Solver grids (logSNR, time_uniform, time_quadratic): last time (default: the schedule\'s tMin, 1/N or 1e-3)' },
     times: { type: 'JSON', optional: true, schema: { type: 'array', items: { type: 'number' }, minItems: 2 }, tooltip: 'custom: a decreasing list of times' },
   },
   outputs: { sigmas: { type: 'SIGMAS' } },
   run({ model, spacing, steps, denoise, rho, t_end, times }) {
-    return { sigmas: buildGrid((model as DiffusionModel).schedule, { spacing, steps, denoise, rho, tEnd: t_end, custom: times }) };
+    const m = model as DiffusionModel;
+    return { sigmas: buildGrid(m.schedule, { spacing, steps, denoise, rho, tEnd: t_end, custom: times, schedulerGrid: m.schedulerGrid }) };
   },
 };

@@ -107,6 +107,7 @@ export async function loadPipeline(store: ModelStore, name: string, log?: Log): 
   if (vae.latentChannels !== model.sampleShape[0]) {
     throw new Error(`pipeline "${name}": the UNet works on ${model.sampleShape[0]} latent channels but the VAE decoder on ${vae.latentChannels}`);
   }
+  model.schedulerGrid = scheduler.grid;
   let rgb: Promise<LatentRgb> | undefined;
   model.latentRgb = () => (rgb ??= fitLatentRgbFromDecoder((z) => vae.decode(z), model.sampleShape));
   log?.(`pipeline "${name}": ${parameterization} prediction on a ${scheduler.schedule.kind} schedule (${scheduler.className}), latent [${model.sampleShape.join(', ')}], ${tokenizer.kind} tokenizer of ${tokenizer.length} tokens`);

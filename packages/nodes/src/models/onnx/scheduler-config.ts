@@ -4,7 +4,8 @@
  * matching scheduler means rectified flow with network timestep = 1000·sigma.
  */
 import type { NoiseSchedule } from '../../sampling/contracts.ts';
-import { DiscreteVPSchedule, FlowSchedule, makeBetas, type BetaScheduleName } from '../../schedules/noise-schedules.ts';
+import { DiscreteVPSchedule, FlowSchedule, makeBetas, veSigmaOf, type BetaScheduleName } from '../../schedules/noise-schedules.ts';
+import { gridRuleOf, type DiffusersGridConfig, type DiffusersSpacing } from '../../schedules/diffusers-grids.ts';
 import { numberField, stringField, type Json } from './config-files.ts';
 import type { Parameterization } from '../../sampling/parameterization.ts';
 import { parameterizationOf } from './prediction-type.ts';
@@ -17,8 +18,66 @@ export interface SchedulerInfo {
   /** diffusers' `timestep_spacing` and `steps_offset`: what the pipeline's own scheduler would use. */
   timestepSpacing?: string;
   stepsOffset: number;
+  /** What the Schedule node's `spacing: "auto"` builds for this model. */
+  grid: DiffusersGridConfig;
   /** Things the engine's grids do not reproduce, for the log. */
   notes: string[];
+}
+
+function booleanField(cfg: Json, key: string, file: string, fallback: boolean): boolean {
+  const v = cfg[key];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'boolean') throw new Error(`${file}: "${key}" must be true or false, found ${JSON.stringify(v)}`);
+  return v;
+}
+
+/**
+ * The grid fields of a config, with `_class_name`'s own defaults for absent ones (DDIM: leading spacing
+ * and set_alpha_to_one true; the others: linspace). Features auto cannot reproduce are listed, not
+ * dropped silently: the Schedule node refuses auto on them and says which.
+ */
+function gridConfigOf(cfg: Json, file: string, className: string, notes: string[]): DiffusersGridConfig {
+  const { rule, known } = gridRuleOf(className);
+  if (!known) notes.push(`${file}: ${className} is not one of the schedulers spacing "auto" knows; it follows ${rule === 'flow' ? 'FlowMatchEulerDiscreteScheduler' : 'DDIMScheduler'}'s rules`);
+  const unsupported: string[] = [];
+  const flag = (key: string) => booleanField(cfg, key, file, false);
+  const timestepSpacing = stringField(cfg, 'timestep_spacing', file) ?? (rule === 'ddim' ? 'leading' : 'linspace');
+  if (rule !== 'flow' && !['linspace', 'leading', 'trailing'].includes(timestepSpacing)) unsupported.push(`timestep_spacing "${timestepSpacing}"`);
+  const finalSigmasType = stringField(cfg, 'final_sigmas_type', file) ?? 'zero';
+  if (finalSigmasType !== 'zero' && finalSigmasType !== 'sigma_min') unsupported.push(`final_sigmas_type "${finalSigmasType}"`);
+  for (const key of ['use_beta_sigmas', 'use_lu_lambdas', 'use_flow_sigmas', 'invert_sigmas']) if (flag(key)) unsupported.push(key);
+  if (rule === 'flow' && flag('use_dynamic_shifting')) unsupported.push('use_dynamic_shifting (the shift depends on the image size through the pipeline\'s mu)');
+  if (rule === 'flow' && cfg.shift_terminal != null) unsupported.push('shift_terminal');
+  if (rule === 'euler' && (stringField(cfg, 'interpolation_type', file) ?? 'linear') !== 'linear') unsupported.push(`interpolation_type "${cfg.interpolation_type as string}"`);
+  const rampEnds = className === 'EulerDiscreteScheduler' || className === 'UniPCMultistepScheduler';
+  // EulerAncestral has no sigma ramps and always ends at 0 (diffusers ignores those keys there).
+  const plainSigmas = className === 'EulerAncestralDiscreteScheduler';
+  const optionalNumber = (key: string) => (rampEnds && cfg[key] != null ? numberField(cfg, key, file, 0) : undefined);
+  return {
+    className,
+    rule,
+    numTrainTimesteps: numberField(cfg, 'num_train_timesteps', file, 1000),
+    timestepSpacing: timestepSpacing as DiffusersSpacing,
+    stepsOffset: numberField(cfg, 'steps_offset', file, 0),
+    setAlphaToOne: booleanField(cfg, 'set_alpha_to_one', file, true),
+    sigmaRamp: plainSigmas ? 'none' : flag('use_karras_sigmas') ? 'karras' : flag('use_exponential_sigmas') ? 'exponential' : 'none',
+    sigmaMin: optionalNumber('sigma_min'),
+    sigmaMax: optionalNumber('sigma_max'),
+    finalSigmasType: plainSigmas ? 'zero' : (finalSigmasType as DiffusersGridConfig['finalSigmasType']),
+    lambdaMinClipped: className === 'DPMSolverMultistepScheduler' ? numberField(cfg, 'lambda_min_clipped', file, -Infinity) : -Infinity,
+    shift: rule === 'flow' ? numberField(cfg, 'shift', file, 1) : 1,
+    unsupported,
+  };
+}
+
+/**
+ * EulerDiscreteScheduler with `timestep_type: "continuous"` and v-prediction feeds the network
+ * 0.25·log(sigma) instead of the training step (EDM's c_noise).
+ */
+class ContinuousTimestepSchedule extends DiscreteVPSchedule {
+  override modelTime(t: number): number {
+    return 0.25 * Math.log(veSigmaOf(this, t));
+  }
 }
 
 const BETA_SCHEDULES: readonly BetaScheduleName[] = ['linear', 'scaled_linear', 'squaredcos_cap_v2'];
@@ -34,10 +93,11 @@ function flowScheduler(cfg: Json, file: string, className: string): SchedulerInf
   const n = numberField(cfg, 'num_train_timesteps', file, 1000);
   const shift = numberField(cfg, 'shift', file, 1);
   const notes: string[] = [];
-  if (shift !== 1) notes.push(`${file}: shift ${shift} is a grid choice in diffusers; the Schedule node's grids do not apply it`);
-  if (cfg.use_dynamic_shifting === true) notes.push(`${file}: use_dynamic_shifting is not applied by the Schedule node's grids`);
+  const grid = gridConfigOf(cfg, file, className, notes);
+  if (shift !== 1) notes.push(`${file}: shift ${shift} is a grid choice in diffusers; the Schedule node applies it with spacing "auto" only`);
+  if (grid.unsupported.length > 0) notes.push(`${file}: spacing "auto" cannot reproduce ${grid.unsupported.join('; ')}`);
   // diffusers: timesteps = sigmas · num_train_timesteps.
-  return { className, schedule: new FlowSchedule({ modelTimeScale: n }), parameterization: 'flow', stepsOffset: 0, notes };
+  return { className, schedule: new FlowSchedule({ modelTimeScale: n }), parameterization: 'flow', stepsOffset: 0, grid, notes };
 }
 
 function discreteScheduler(cfg: Json, file: string, className: string): SchedulerInfo {
@@ -61,13 +121,19 @@ function discreteScheduler(cfg: Json, file: string, className: string): Schedule
     alphasCumprod = cumprod(betas);
   }
   const predictionType = stringField(cfg, 'prediction_type', file);
+  const parameterization = predictionType === undefined ? undefined : parameterizationOf(predictionType, file);
+  const notes: string[] = [];
+  const grid = gridConfigOf(cfg, file, className, notes);
+  if (grid.unsupported.length > 0) notes.push(`${file}: spacing "auto" cannot reproduce ${grid.unsupported.join('; ')}`);
+  const continuousTimestep = className === 'EulerDiscreteScheduler' && cfg.timestep_type === 'continuous' && parameterization === 'v';
   return {
     className,
-    schedule: new DiscreteVPSchedule(alphasCumprod),
-    parameterization: predictionType === undefined ? undefined : parameterizationOf(predictionType, file),
+    schedule: continuousTimestep ? new ContinuousTimestepSchedule(alphasCumprod) : new DiscreteVPSchedule(alphasCumprod),
+    parameterization,
     timestepSpacing: stringField(cfg, 'timestep_spacing', file),
     stepsOffset: numberField(cfg, 'steps_offset', file, 0),
-    notes: [],
+    grid,
+    notes,
   };
 }
 
