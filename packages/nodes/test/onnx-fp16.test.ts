@@ -3,7 +3,7 @@
  * seeded random SD-layout pipeline exported as float32, as fully float16 (optimum --fp16: float16 IO,
  * int64 ids, a 0-d float16 timestep, `latent_parameters`, the UNet in weights.pb external data) and as
  * mixed (float16 weights, float32 IO). Each loads through LoadPipeline, every component matches torch's
- * float32 outputs, and a CFG run of each matches the float32 export's within the documented bound
+ * float32 outputs (as does a LoadClassifier folder beside each), and a CFG run of each matches the float32 export's within the documented bound
  * (docs/model-pack.md, "fp16 exports").
  */
 import { readFileSync } from 'node:fs';
@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { Executor, Tensor, type Workflow } from '@diffgraph/engine';
 import type * as ort from 'onnxruntime-node';
 import { createRegistry } from '../src/index.ts';
+import { loadClassifier, type LoadedClassifier } from '../src/guiders/load-classifier.ts';
 import { loadPipeline, type Pipeline } from '../src/models/onnx/pipeline.ts';
 import type { OnnxSession } from '../src/runtime/onnx-session.ts';
 import { fromOrt, idsTensor } from '../src/runtime/ort-tensors.ts';
@@ -47,6 +48,11 @@ async function load(variant: Variant): Promise<Pipeline> {
   return loadPipeline(store, variant);
 }
 
+async function loadFixtureClassifier(variant: Variant, model?: Pipeline['model']): Promise<LoadedClassifier> {
+  const { store } = testStore([fixtures]);
+  return loadClassifier(store, `${variant}/classifier`, model);
+}
+
 function maxAbs(values: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < values.length; i++) m = Math.max(m, Math.abs(values[i]));
@@ -72,9 +78,11 @@ async function runReference(session: OnnxSession, ref: RefModel): Promise<Record
   return Object.fromEntries(Object.keys(ref.outputs).map((name) => [name, fromOrt(out[name], session.file, name)]));
 }
 
-const componentSessions = (p: Pipeline): Record<string, OnnxSession> => ({
-  text_encoder: p.textEncoder.session, unet: p.model.unet, vae_decoder: p.vae.decoder, vae_encoder: p.vae.encoder!,
-});
+async function componentSessions(variant: Variant): Promise<Record<string, OnnxSession>> {
+  const p = await load(variant);
+  const classifier = await loadFixtureClassifier(variant, p.model);
+  return { text_encoder: p.textEncoder.session, unet: p.model.unet, vae_decoder: p.vae.decoder, vae_encoder: p.vae.encoder!, classifier: classifier.grad };
+}
 
 describe('fp16 exports load through LoadPipeline', () => {
   it('reads each element type from the session: float16 IO, a 0-d float16 timestep, int64 ids; sizes from config.json', async () => {
@@ -93,8 +101,7 @@ describe('fp16 exports load through LoadPipeline', () => {
   });
 
   it.each(VARIANTS)('%s: every component matches torch float32 (float32 ≤ 1e-4, float16 forms within 2e-3 of the largest magnitude)', async (variant) => {
-    const p = await load(variant);
-    for (const [component, session] of Object.entries(componentSessions(p))) {
+    for (const [component, session] of Object.entries(await componentSessions(variant))) {
       const ref = references[component];
       const outputs = await runReference(session, ref);
       for (const [name, expected] of Object.entries(ref.outputs)) {
@@ -105,6 +112,17 @@ describe('fp16 exports load through LoadPipeline', () => {
         expect(maxDiff(actual.data, expected.data), `${variant} ${component} ${name}`).toBeLessThanOrEqual(bound);
       }
     }
+  });
+});
+
+describe('a float16 classifier (LoadClassifier)', () => {
+  it('gives the float32 export\'s logits and gradient within the component bound', async () => {
+    const x = Tensor.from([2, 3, 5, 7], Array.from({ length: 210 }, (_, i) => Math.sin(i * 0.37) * 1.5));
+    const weights = Tensor.from([2, 5], [1, 0, 0.5, 0, 0, 0, 1, 0, 0, 2]);
+    const [reference, half] = await Promise.all((['float32', 'fp16'] as const).map(async (v) => (await loadFixtureClassifier(v)).classifier.logitsAndGrad(x, 0.6, weights)));
+    expect(half.logits.data).toBeInstanceOf(Float32Array);
+    expect(maxDiff(half.logits.data, reference.logits.data)).toBeLessThanOrEqual(FP16_COMPONENT_RELATIVE * maxAbs(reference.logits.data));
+    expect(maxDiff(half.grad!.data, reference.grad!.data)).toBeLessThanOrEqual(FP16_COMPONENT_RELATIVE * maxAbs(reference.grad!.data));
   });
 });
 
