@@ -33,7 +33,7 @@ const references = JSON.parse(readFileSync(path.join(fixtures, 'references.json'
  */
 /** The float32 export against torch, max |Δ| [≤ 5.2e-7]. */
 const FLOAT32_ATOL = 1e-4;
-/** One component of a float16 form against torch [fp16 ≤ 4.7e-4, mixed ≤ 2.4e-4]. */
+/** One component of a float16 form against torch [fp16 ≤ 6.0e-4, mixed ≤ 3.3e-4]. */
 const FP16_COMPONENT_RELATIVE = 2e-3;
 /** The final latent (and its VAE re-encoding) of a 6-step CFG-4 run against the float32 export's [fp16 4.8e-3, mixed 9.3e-4]. */
 const FP16_RUN_LATENT_RELATIVE = 2e-2;
