@@ -6,7 +6,7 @@
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
-/** The float16 bit pattern nearest to `value`. */
+/** The float16 bit pattern nearest to `value` (taken as float32 first: engine tensors fed to models are float32). */
 export function toHalfBits(value: number): number {
   f32[0] = value;
   const x = u32[0];

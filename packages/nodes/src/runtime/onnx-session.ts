@@ -5,7 +5,7 @@
  */
 import type * as ort from 'onnxruntime-node';
 import type { Tensor } from '@diffgraph/engine';
-import { toOrt } from './ort-tensors.ts';
+import { floatTensor } from './ort-tensors.ts';
 import { contractProblems, declaredTensors, OnnxContractError, type DeclaredTensor, type IoContract } from './io-contract.ts';
 
 export interface SessionSource {
@@ -40,7 +40,7 @@ export class OnnxSession {
 
   /** `value` as input `name` takes it: converted to the element type the model declares (float16 or float32). */
   feed(name: string, value: Tensor): ort.Tensor {
-    return toOrt(value, this.input(name).dtype);
+    return floatTensor(value.data, value.shape, this.input(name).dtype, `${this.file}: input '${name}'`);
   }
 
   /** Throws one error listing every way the model differs from what `role` (e.g. "UNet") needs. */

@@ -17,8 +17,8 @@ function floatIoDtype(dtype: string, what: string): FloatIoDtype {
 }
 
 /** An onnxruntime tensor of numbers in `dtype` (float16 is rounded to nearest even). */
-export function floatTensor(values: ArrayLike<number>, dims: readonly number[], dtype: string = 'float32'): ort.Tensor {
-  if (floatIoDtype(dtype, 'input') === 'float16') return new ort.Tensor('float16', encodeHalf(values), [...dims]);
+export function floatTensor(values: ArrayLike<number>, dims: readonly number[], dtype: string = 'float32', what = 'input'): ort.Tensor {
+  if (floatIoDtype(dtype, what) === 'float16') return new ort.Tensor('float16', encodeHalf(values), [...dims]);
   const data = values instanceof Float32Array ? values : Float32Array.from(values);
   return new ort.Tensor('float32', data, [...dims]);
 }

@@ -3,7 +3,8 @@
  * converted to x0 by the parameterization. Everything that real exports vary in is read from the
  * session: the element type of the float inputs and output (float32, or float16 as fp16 exports have
  * it: converted at the boundary, so the samplers stay in float32/float64), the timestep's dtype
- * (int64, float32 or float16) and rank (scalar, [1] or [B]), a fixed batch size, the sample shape. predictX0Many stacks all conditionings along the batch into ONE session run.
+ * (int64, float32 or float16) and rank (scalar, [1] or [B]), a fixed batch size, the sample shape.
+ * predictX0Many stacks all conditionings along the batch into ONE session run.
  */
 import { Tensor } from '@diffgraph/engine';
 import * as ort from 'onnxruntime-node';
