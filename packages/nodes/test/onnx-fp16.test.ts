@@ -15,6 +15,7 @@ import type * as ort from 'onnxruntime-node';
 import { createRegistry } from '../src/index.ts';
 import { loadClassifier, type LoadedClassifier } from '../src/guiders/load-classifier.ts';
 import { loadPipeline, type Pipeline } from '../src/models/onnx/pipeline.ts';
+import { OnnxVae } from '../src/models/onnx/vae.ts';
 import type { OnnxSession } from '../src/runtime/onnx-session.ts';
 import { fromOrt, idsTensor } from '../src/runtime/ort-tensors.ts';
 import { testStore } from './fixtures/onnx-helpers.ts';
@@ -112,6 +113,18 @@ describe('fp16 exports load through LoadPipeline', () => {
         expect(maxDiff(actual.data, expected.data), `${variant} ${component} ${name}`).toBeLessThanOrEqual(bound);
       }
     }
+  });
+});
+
+describe('sizes the graph does not declare', () => {
+  it('checks the VAE encoder\'s latent_parameters (labelled like the latent) against latent_channels from config.json', async () => {
+    const { store } = testStore([fixtures]);
+    const [decoder, encoder] = await Promise.all(['vae_decoder', 'vae_encoder'].map((c) => store.open(path.join(fixtures, 'fp16', c, 'model.onnx'))));
+    const image = Tensor.from([1, 3, 10, 14], Array.from({ length: 420 }, (_, i) => (i % 11) / 10));
+    const right = new OnnxVae({ name: 'vae', decoder, encoder, scalingFactor: 0.9, latentChannels: 3 });
+    expect((await right.encode(image)).shape).toEqual([1, 3, 5, 7]);
+    const wrong = new OnnxVae({ name: 'vae', decoder, encoder, scalingFactor: 0.9, latentChannels: 4 });
+    await expect(wrong.encode(image)).rejects.toThrow(/output 'latent_parameters' has 6 channels, expected 8 \(mean and log-variance of 4 latent channels\): check latent_channels/);
   });
 });
 

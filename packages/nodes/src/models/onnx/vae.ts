@@ -97,7 +97,13 @@ export class OnnxVae {
     const z = await this.chunked(encoder, 'sample', new Tensor(image.shape, input), chunk, async (part) => {
       const out = await encoder.run({ sample: encoder.feed('sample', part) }, [output]);
       const t = fromOrt(out[output], encoder.file, output);
-      return output === 'latent_parameters' ? leadingChannels(t, t.shape[1] / 2) : t;
+      // Exporters label the parameters' channel axis like the latent's (optimum: num_channels_latent),
+      // so the count is checked against the VAE's latent channels, not taken from the label.
+      const expected = output === 'latent_parameters' ? 2 * this.latentChannels : this.latentChannels;
+      if (t.shape[1] !== expected) {
+        throw new Error(`${encoder.file}: output '${output}' has ${t.shape[1]} channels, expected ${expected}${output === 'latent_parameters' ? ` (mean and log-variance of ${this.latentChannels} latent channels)` : ''}: check latent_channels in the VAE's config.json`);
+      }
+      return output === 'latent_parameters' ? leadingChannels(t, this.latentChannels) : t;
     });
     const d = z.data;
     for (let i = 0; i < d.length; i++) d[i] = (d[i] - this.shiftFactor) * this.scalingFactor;
