@@ -7,6 +7,8 @@ import { planProviders } from '../src/runtime/execution-providers.ts';
 import { loadPipeline } from '../src/models/onnx/pipeline.ts';
 import { loadOnnxModel } from '../src/models/onnx/single-model.ts';
 import { loadClassifier } from '../src/guiders/load-classifier.ts';
+import { contractProblems } from '../src/runtime/io-contract.ts';
+import { FLOAT_IO_DTYPES } from '../src/runtime/ort-tensors.ts';
 import { isInside, resolveInside } from '../src/io/paths.ts';
 import { buildModel } from './fixtures/onnx-builder.ts';
 import { textEncoderGraph, unetGraph, vaeDecoderGraph, writeTinyPipeline } from './fixtures/tiny-pipeline.ts';
@@ -182,8 +184,14 @@ describe('session sharing and errors', () => {
     const error = await loadPipeline(store, 'wrong').then(() => null, (e: Error) => e.message);
     expect(error).toContain(path.join(dir, 'unet', 'model.onnx'));
     expect(error).toContain("missing input 'sample' (the model declares inputs: x, timestep, encoder_hidden_states)");
-    expect(error).toContain("input 'timestep': expected dtype int64 or float32, found int32");
+    expect(error).toContain("input 'timestep': expected dtype int64 or float32 or float16, found int32");
     expect(error).toContain("unexpected input 'x'");
+  });
+
+  it('says why bfloat16 IO cannot be used', () => {
+    const declared = new Map([['sample', { name: 'sample', dtype: 'bfloat16', shape: [1, 4, 8, 8] }]]);
+    const problems = contractProblems({ inputs: { sample: { dtypes: FLOAT_IO_DTYPES, ranks: [4] } }, outputs: {} }, declared, new Map());
+    expect(problems).toEqual(["input 'sample': expected dtype float32 or float16, found bfloat16 (onnxruntime-node cannot pass bfloat16 tensors: re-export with float16 or float32 inputs and outputs)"]);
   });
 
   it('rejects a text encoder without last_hidden_state and a VAE with other latent channels than the UNet', async () => {

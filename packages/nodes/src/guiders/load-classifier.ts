@@ -22,7 +22,7 @@ import * as ort from 'onnxruntime-node';
 import type { ModelStore } from '../runtime/model-store.ts';
 import type { OnnxSession } from '../runtime/onnx-session.ts';
 import { storeOf } from '../runtime/store-of.ts';
-import { fromOrt, toOrt } from '../runtime/ort-tensors.ts';
+import { FLOAT_IO_DTYPES, fromOrt } from '../runtime/ort-tensors.ts';
 import type { IoContract } from '../runtime/io-contract.ts';
 import type { DiffusionModel, NoiseSchedule } from '../sampling/contracts.ts';
 import { readJson, readOptionalJson } from '../models/onnx/config-files.ts';
@@ -33,18 +33,18 @@ import type { Classifier } from './classifier.ts';
 
 type Log = (message: string) => void;
 
-const state4 = { dtypes: ['float32'], ranks: [4] } as const;
-const timestep = { dtypes: ['float32', 'int64'], ranks: [1] } as const;
+const state4 = { dtypes: FLOAT_IO_DTYPES, ranks: [4] } as const;
+const timestep = { dtypes: [...FLOAT_IO_DTYPES, 'int64'], ranks: [1] } as const;
 
 export function gradContract(numLogits: number): IoContract {
   return {
-    inputs: { sample: state4, timestep, weights: { dtypes: ['float32'], ranks: [2], dims: [null, numLogits] } },
-    outputs: { logits: { dtypes: ['float32'], ranks: [2], dims: [null, numLogits] }, grad: state4 },
+    inputs: { sample: state4, timestep, weights: { dtypes: FLOAT_IO_DTYPES, ranks: [2], dims: [null, numLogits] } },
+    outputs: { logits: { dtypes: FLOAT_IO_DTYPES, ranks: [2], dims: [null, numLogits] }, grad: state4 },
   };
 }
 
 export function logitsContract(numLogits: number): IoContract {
-  return { inputs: { sample: state4, timestep }, outputs: { logits: { dtypes: ['float32'], ranks: [2], dims: [null, numLogits] } } };
+  return { inputs: { sample: state4, timestep }, outputs: { logits: { dtypes: FLOAT_IO_DTYPES, ranks: [2], dims: [null, numLogits] } } };
 }
 
 /** Runs grad.onnx when the gradient is fetched, else model.onnx (cheaper) when there is one. */
@@ -57,7 +57,7 @@ function sessionRunner(grad: OnnxSession, logitsOnly?: OnnxSession): TensorRunne
       if (!declared) continue; // model.onnx takes no weights
       ortFeeds[name] = declared.dtype === 'int64'
         ? new ort.Tensor('int64', BigInt64Array.from(value.data, (v) => BigInt(Math.round(v))), [...value.shape])
-        : toOrt(value);
+        : session.feed(name, value);
     }
     const out = await session.run(ortFeeds, fetch);
     return Object.fromEntries(fetch.map((name) => [name, fromOrt(out[name], session.file, name)]));

@@ -44,7 +44,11 @@ export const formatShape = (shape: readonly (number | string | null)[]): string 
 function checkTensor(kind: 'input' | 'output', name: string, want: TensorExpectation, found: DeclaredTensor | null): string[] {
   if (found === null) return [`${kind} '${name}': expected a tensor, found a non-tensor value (sequence or map)`];
   const problems: string[] = [];
-  if (!want.dtypes.includes(found.dtype)) problems.push(`${kind} '${name}': expected dtype ${want.dtypes.join(' or ')}, found ${found.dtype}`);
+  if (!want.dtypes.includes(found.dtype)) {
+    // onnxruntime-node has no bfloat16 tensors to feed or read, so such IO cannot be converted here.
+    const hint = found.dtype === 'bfloat16' ? ' (onnxruntime-node cannot pass bfloat16 tensors: re-export with float16 or float32 inputs and outputs)' : '';
+    problems.push(`${kind} '${name}': expected dtype ${want.dtypes.join(' or ')}, found ${found.dtype}${hint}`);
+  }
   if (!want.ranks.includes(found.shape.length)) {
     problems.push(`${kind} '${name}': expected rank ${want.ranks.join(' or ')}, found rank ${found.shape.length} ${formatShape(found.shape)}`);
   } else if (want.dims) {

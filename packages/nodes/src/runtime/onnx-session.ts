@@ -4,6 +4,8 @@
  * (LRU) and a later run simply reloads it.
  */
 import type * as ort from 'onnxruntime-node';
+import type { Tensor } from '@diffgraph/engine';
+import { floatTensor } from './ort-tensors.ts';
 import { contractProblems, declaredTensors, OnnxContractError, type DeclaredTensor, type IoContract } from './io-contract.ts';
 
 export interface SessionSource {
@@ -34,6 +36,11 @@ export class OnnxSession {
     const d = this.outputs.get(name);
     if (!d) throw new Error(`${this.file}: no tensor output '${name}'`);
     return d;
+  }
+
+  /** `value` as input `name` takes it: converted to the element type the model declares (float16 or float32). */
+  feed(name: string, value: Tensor): ort.Tensor {
+    return floatTensor(value.data, value.shape, this.input(name).dtype, `${this.file}: input '${name}'`);
   }
 
   /** Throws one error listing every way the model differs from what `role` (e.g. "UNet") needs. */

@@ -1,17 +1,39 @@
 /** Conversions between engine Tensors and onnxruntime tensors, and batch concatenation/splitting. */
 import { Tensor } from '@diffgraph/engine';
 import * as ort from 'onnxruntime-node';
+import { decodeHalf, encodeHalf } from './half.ts';
 
-/** A float32 onnxruntime tensor of the engine tensor (copied only when it is float64). */
-export function toOrt(t: Tensor, dims: readonly number[] = t.shape): ort.Tensor {
-  const data = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
+/**
+ * Element types a wrapper converts at the boundary: the engine and the samplers work in float32 /
+ * float64 whatever the model computes in. bfloat16 is not here because onnxruntime-node has no
+ * bfloat16 tensor type to feed or read.
+ */
+export const FLOAT_IO_DTYPES = ['float32', 'float16'] as const;
+export type FloatIoDtype = (typeof FLOAT_IO_DTYPES)[number];
+
+function floatIoDtype(dtype: string, what: string): FloatIoDtype {
+  if ((FLOAT_IO_DTYPES as readonly string[]).includes(dtype)) return dtype as FloatIoDtype;
+  throw new Error(`${what}: element type ${dtype} is not supported (diffgraph feeds and reads ${FLOAT_IO_DTYPES.join(' or ')})`);
+}
+
+/** An onnxruntime tensor of numbers in `dtype` (float16 is rounded to nearest even). */
+export function floatTensor(values: ArrayLike<number>, dims: readonly number[], dtype: string = 'float32', what = 'input'): ort.Tensor {
+  if (floatIoDtype(dtype, what) === 'float16') return new ort.Tensor('float16', encodeHalf(values), [...dims]);
+  const data = values instanceof Float32Array ? values : Float32Array.from(values);
   return new ort.Tensor('float32', data, [...dims]);
 }
 
-/** An engine tensor of a float32 model output, in the requested dtype. */
+/** The onnxruntime tensor of an engine tensor in the element type the model declares (float32 by default). */
+export function toOrt(t: Tensor, dtype: string = 'float32', dims: readonly number[] = t.shape): ort.Tensor {
+  return floatTensor(t.data, dims, dtype);
+}
+
+/** An engine tensor of a float32 or float16 model output, in the requested dtype. */
 export function fromOrt(value: ort.Tensor, file: string, name: string, dtype: 'float32' | 'float64' = 'float32'): Tensor {
-  if (value.type !== 'float32') throw new Error(`${file}: output '${name}' is ${value.type}, expected float32`);
-  const data = value.data as Float32Array;
+  const type = floatIoDtype(value.type, `${file}: output '${name}'`);
+  // float16 arrives as raw bit patterns (a Uint16Array), or as a Float16Array where the runtime has one.
+  const data = type === 'float32' ? (value.data as Float32Array)
+    : value.data instanceof Uint16Array ? decodeHalf(value.data) : Float32Array.from(value.data as ArrayLike<number>);
   return new Tensor([...value.dims], dtype === 'float64' ? Float64Array.from(data) : data);
 }
 

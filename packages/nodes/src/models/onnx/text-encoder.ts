@@ -1,17 +1,18 @@
 /**
  * The TEXT_ENCODER socket: tokenizer + text_encoder/model.onnx (input_ids → last_hidden_state).
  * The ids go in the dtype the model declares (int32 from diffusers' script, int64 from optimum), and
- * the output is selected by name because exports differ in what else they return (pooler_output).
+ * the output is selected by name because exports differ in what else they return (pooler_output);
+ * a float16 output (fp16 exports) is widened to float32.
  */
 import type { Tensor } from '@diffgraph/engine';
 import type { IoContract } from '../../runtime/io-contract.ts';
 import type { OnnxSession } from '../../runtime/onnx-session.ts';
-import { fromOrt, idsTensor } from '../../runtime/ort-tensors.ts';
+import { FLOAT_IO_DTYPES, fromOrt, idsTensor } from '../../runtime/ort-tensors.ts';
 import type { Tokenizer } from './tokenizer-types.ts';
 
 export const TEXT_ENCODER_CONTRACT: IoContract = {
   inputs: { input_ids: { dtypes: ['int32', 'int64'], ranks: [2] } },
-  outputs: { last_hidden_state: { dtypes: ['float32'], ranks: [3] } },
+  outputs: { last_hidden_state: { dtypes: FLOAT_IO_DTYPES, ranks: [3] } },
 };
 
 export interface TextEncoding {

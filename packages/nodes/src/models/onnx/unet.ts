@@ -1,14 +1,16 @@
 /**
  * A UNet-style ONNX network as a DiffusionModel (contracts.ts): (sample, timestep, context) → output,
  * converted to x0 by the parameterization. Everything that real exports vary in is read from the
- * session: the timestep's dtype (int64 or float32) and rank (scalar, [1] or [B]), a fixed batch size,
- * the sample shape. predictX0Many stacks all conditionings along the batch into ONE session run.
+ * session: the element type of the float inputs and output (float32, or float16 as fp16 exports have
+ * it: converted at the boundary, so the samplers stay in float32/float64), the timestep's dtype
+ * (int64, float32 or float16) and rank (scalar, [1] or [B]), a fixed batch size, the sample shape.
+ * predictX0Many stacks all conditionings along the batch into ONE session run.
  */
 import { Tensor } from '@diffgraph/engine';
 import * as ort from 'onnxruntime-node';
 import { formatShape, type IoContract } from '../../runtime/io-contract.ts';
 import type { OnnxSession } from '../../runtime/onnx-session.ts';
-import { broadcastBatch, concatBatch, fromOrt, splitBatch, toOrt } from '../../runtime/ort-tensors.ts';
+import { broadcastBatch, concatBatch, floatTensor, FLOAT_IO_DTYPES, fromOrt, splitBatch } from '../../runtime/ort-tensors.ts';
 import type { Conditioning, DiffusionModel, NoiseSchedule } from '../../sampling/contracts.ts';
 import { x0FromPrediction, type Parameterization } from '../../sampling/parameterization.ts';
 
@@ -50,11 +52,11 @@ export interface OnnxDiffusionModel extends DiffusionModel {
 export function unetContract(names: UnetIoNames, itemRank: number | null): IoContract {
   const ranks = itemRank === null ? [1, 2, 3, 4, 5] : [itemRank + 1];
   const inputs: IoContract['inputs'] = {
-    [names.sample]: { dtypes: ['float32'], ranks },
-    [names.timestep]: { dtypes: ['int64', 'float32'], ranks: [0, 1] },
+    [names.sample]: { dtypes: FLOAT_IO_DTYPES, ranks },
+    [names.timestep]: { dtypes: ['int64', ...FLOAT_IO_DTYPES], ranks: [0, 1] },
   };
-  if (names.context) inputs[names.context] = { dtypes: ['float32'], ranks: [3] };
-  return { inputs, outputs: { [names.output]: { dtypes: ['float32'], ranks } } };
+  if (names.context) inputs[names.context] = { dtypes: FLOAT_IO_DTYPES, ranks: [3] };
+  return { inputs, outputs: { [names.output]: { dtypes: FLOAT_IO_DTYPES, ranks } } };
 }
 
 /** The item shape: declared fixed axes first, config values for symbolic ones. */
@@ -105,7 +107,7 @@ export function createUnetModel(o: UnetModelOptions): OnnxDiffusionModel {
     const dims = timestepDecl.shape.length === 0 ? [] : [timestepDecl.shape[0] === 1 ? 1 : batch];
     const count = dims.length === 0 ? 1 : dims[0];
     if (timestepDecl.dtype === 'int64') return new ort.Tensor('int64', new BigInt64Array(count).fill(BigInt(Math.round(value))), dims);
-    return new ort.Tensor('float32', new Float32Array(count).fill(value), dims);
+    return floatTensor(new Float32Array(count).fill(value), dims, timestepDecl.dtype);
   }
 
   /** One network evaluation of a stacked batch (split only if the export fixes a smaller batch). */
@@ -117,8 +119,8 @@ export function createUnetModel(o: UnetModelOptions): OnnxDiffusionModel {
     const xs = chunk === total ? [x] : splitBatch(x, total / chunk);
     const cs = context && chunk !== total ? splitBatch(context, total / chunk) : [context];
     for (let i = 0; i < xs.length; i++) {
-      const feeds: Record<string, ort.Tensor> = { [names.sample]: toOrt(xs[i]), [names.timestep]: timestepTensor(t, chunk) };
-      if (names.context) feeds[names.context] = toOrt(cs[i]!);
+      const feeds: Record<string, ort.Tensor> = { [names.sample]: session.feed(names.sample, xs[i]), [names.timestep]: timestepTensor(t, chunk) };
+      if (names.context) feeds[names.context] = session.feed(names.context, cs[i]!);
       const out = await session.run(feeds, [names.output]);
       outs.push(fromOrt(out[names.output], session.file, names.output));
     }

@@ -2,12 +2,13 @@
  * The VAE socket: vae_encoder (IMAGE → scaled latent) and vae_decoder (latent → IMAGE). Scaling lives
  * outside the graphs, as in diffusers: latent = (z − shift)·scaling_factor after encoding and the
  * inverse before decoding. The encoder may output `latent_sample` or `latent_parameters`
- * (mean ‖ logvar, of which we take the mean: the first half of the channels).
+ * (mean ‖ logvar, of which we take the mean: the first half of the channels). Either may be float16
+ * (fp16 exports): the session converts at the boundary.
  */
 import { Tensor } from '@diffgraph/engine';
 import { formatShape, type IoContract } from '../../runtime/io-contract.ts';
 import type { OnnxSession } from '../../runtime/onnx-session.ts';
-import { concatBatch, fromOrt, toOrt } from '../../runtime/ort-tensors.ts';
+import { concatBatch, FLOAT_IO_DTYPES, fromOrt } from '../../runtime/ort-tensors.ts';
 
 export interface VaeOptions {
   name: string;
@@ -19,7 +20,7 @@ export interface VaeOptions {
   latentChannels?: number;
 }
 
-const image4 = (channels: number | null): { dtypes: string[]; ranks: number[]; dims: (number | null)[] } => ({ dtypes: ['float32'], ranks: [4], dims: [null, channels, null, null] });
+const image4 = (channels: number | null): { dtypes: readonly string[]; ranks: number[]; dims: (number | null)[] } => ({ dtypes: FLOAT_IO_DTYPES, ranks: [4], dims: [null, channels, null, null] });
 
 export function vaeDecoderContract(latentChannels: number | null): IoContract {
   return { inputs: { latent_sample: image4(latentChannels) }, outputs: { sample: image4(3) } };
@@ -94,9 +95,15 @@ export class OnnxVae {
     for (let i = 0; i < input.length; i++) input[i] = 2 * image.data[i] - 1;
     const output = this.encoderOutput!;
     const z = await this.chunked(encoder, 'sample', new Tensor(image.shape, input), chunk, async (part) => {
-      const out = await encoder.run({ sample: toOrt(part) }, [output]);
+      const out = await encoder.run({ sample: encoder.feed('sample', part) }, [output]);
       const t = fromOrt(out[output], encoder.file, output);
-      return output === 'latent_parameters' ? leadingChannels(t, t.shape[1] / 2) : t;
+      // Exporters label the parameters' channel axis like the latent's (optimum: num_channels_latent),
+      // so the count is checked against the VAE's latent channels, not taken from the label.
+      const expected = output === 'latent_parameters' ? 2 * this.latentChannels : this.latentChannels;
+      if (t.shape[1] !== expected) {
+        throw new Error(`${encoder.file}: output '${output}' has ${t.shape[1]} channels, expected ${expected}${output === 'latent_parameters' ? ` (mean and log-variance of ${this.latentChannels} latent channels)` : ''}: check latent_channels in the VAE's config.json`);
+      }
+      return output === 'latent_parameters' ? leadingChannels(t, this.latentChannels) : t;
     });
     const d = z.data;
     for (let i = 0; i < d.length; i++) d[i] = (d[i] - this.shiftFactor) * this.scalingFactor;
@@ -111,7 +118,7 @@ export class OnnxVae {
     const z = new Float32Array(latent.size);
     for (let i = 0; i < z.length; i++) z[i] = latent.data[i] / this.scalingFactor + this.shiftFactor;
     const image = await this.chunked(this.decoder, 'latent_sample', new Tensor(latent.shape, z), chunk, async (part) => {
-      const out = await this.decoder.run({ latent_sample: toOrt(part) }, ['sample']);
+      const out = await this.decoder.run({ latent_sample: this.decoder.feed('latent_sample', part) }, ['sample']);
       return fromOrt(out.sample, this.decoder.file, 'sample');
     });
     const d = image.data;
