@@ -88,6 +88,19 @@ describe('workflow ↔ graph', () => {
     expect(schedule.connect(0, sample, sample.findInputSlot('sigmas'))).not.toBeNull();
   });
 
+  it('a loader\'s path is free text when the server lists no models, and a list of what that loader opens otherwise', () => {
+    // This file's catalog has no models (as when GET /api/models is unavailable or empty).
+    const pipeline = LiteGraph.createNode('LoadPipeline')!;
+    expect(widgetOf(pipeline, 'path')!.type).toBe('text');
+    const listed = new Catalog({
+      nodes: catalog.nodes,
+      models: [{ name: 'sd15', kind: 'pipeline', loader: 'LoadPipeline' }, { name: 'sd15/classifier', kind: 'classifier', loader: 'LoadClassifier' }, { name: 'loose.onnx', kind: 'onnx', loader: null }],
+    });
+    expect(listed.modelChoices('LoadPipeline')).toEqual(['sd15']);
+    expect(listed.modelChoices('LoadClassifier')).toEqual(['sd15/classifier']);
+    expect(listed.modelChoices('LoadOnnxModel')).toEqual([]);
+  });
+
   it('INT feeds FLOAT and LATENT feeds TENSOR, not the reverse of INT → FLOAT', () => {
     expect(catalog.isAssignable('INT', 'FLOAT')).toBe(true);
     expect(catalog.isAssignable('FLOAT', 'INT')).toBe(false);
