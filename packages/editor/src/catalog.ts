@@ -57,7 +57,8 @@ export function widgetKind(name: string, spec: InputSpec): WidgetKind {
   if (spec.type === 'FLOAT') return 'float';
   if (spec.type === 'BOOLEAN') return 'toggle';
   if (spec.enum) return 'enum';
-  if (spec.type === 'STRING' && spec.path === 'models') return 'model';
+  // A loader's model (not a sidecar such as LoadOnnxModel's `config`, which also lies in the model roots).
+  if (spec.type === 'STRING' && spec.path === 'models' && name === 'path') return 'model';
   return spec.multiline ? 'multiline' : 'text';
 }
 

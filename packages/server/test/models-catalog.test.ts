@@ -3,7 +3,7 @@
  * packs with the fields a UI needs, and never list or leak what a symlink out of the models root
  * points at.
  */
-import { cpSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Ajv } from 'ajv';
@@ -38,6 +38,14 @@ beforeAll(async () => {
   // A link that stays inside the root is an ordinary alias, as the loaders treat it.
   symlinkSync(path.join(root, 'shapes-32-flow'), path.join(root, 'flow-alias'));
   symlinkSync(root, path.join(root, 'shapes-32', 'loop'));
+  // Single ONNX models: one with the sidecar LoadOnnxModel reads, one whose sidecar is a link out.
+  const unet = path.join(repoRoot, 'models', 'shapes-32', 'unet', 'model.onnx');
+  mkdirSync(path.join(root, 'single'));
+  cpSync(unet, path.join(root, 'single', 'toy.onnx'));
+  writeFileSync(path.join(root, 'single', 'toy.json'), JSON.stringify({ parameterization: 'eps', schedule: { kind: 'discrete' }, sample_shape: [4, 8, 12] }));
+  cpSync(unet, path.join(root, 'single', 'leaky.onnx'));
+  writeFileSync(path.join(outside, 'secret-sidecar.json'), JSON.stringify({ parameterization: 'v', padding: 'x'.repeat(100_000) }));
+  symlinkSync(path.join(outside, 'secret-sidecar.json'), path.join(root, 'single', 'leaky.json'));
   server = await tempServer({ modelsDir: root });
 });
 
@@ -61,6 +69,19 @@ describe('GET /api/models', () => {
     expect([...byName.keys()].filter((n) => (n as string).includes('loop'))).toEqual([]);
     const validate = new Ajv({ strict: false }).compile(modelCatalogSchema);
     expect(validate(r.body), JSON.stringify(validate.errors)).toBe(true);
+  });
+
+  it('lists single ONNX models with their sidecar\'s prediction type and sample shape', async () => {
+    const models = (await api(server.url, '/api/models')).body.models;
+    const onnxBytes = statSync(path.join(root, 'single', 'toy.onnx')).size;
+    expect(models.find((m: any) => m.name === 'single/toy.onnx')).toMatchObject({
+      kind: 'onnx-model', layout: 'single', loader: 'LoadOnnxModel', predictionType: 'eps', latentChannels: 4, nativeSize: [8, 12],
+      precision: 'float32', scheduler: 'discrete', sizeBytes: onnxBytes + statSync(path.join(root, 'single', 'toy.json')).size, problems: [],
+    });
+    // A sidecar that leads out is neither read nor counted; the model is listed with the reason.
+    expect(models.find((m: any) => m.name === 'single/leaky.onnx')).toMatchObject({
+      kind: 'onnx', loader: null, predictionType: null, sizeBytes: onnxBytes, problems: ['single/leaky.json is missing or leads outside the model root'],
+    });
   });
 
   it('does not list or follow a symlink leading out of the root, and names no server path', async () => {

@@ -90,7 +90,11 @@ class RootWalk {
       if (name.startsWith('.') || ++this.seen > MAX_ENTRIES) continue;
       const real = this.inside(path.join(dir, name));
       if (!real) continue;
-      out.push({ name, real, stats: statSync(real) });
+      try {
+        out.push({ name, real, stats: statSync(real) });
+      } catch {
+        // Removed while we looked: not there.
+      }
     }
     return out;
   }
@@ -212,6 +216,7 @@ class RootWalk {
   private single(file: string, name: string, stats: Stats): CatalogEntry {
     const problems: string[] = [];
     const sidecarFile = file.replace(/\.onnx$/, '.json');
+    const sidecarReal = this.inside(sidecarFile);
     const sidecar = existsSync(sidecarFile) ? this.readConfig(sidecarFile, problems) : undefined;
     const usable = sidecar !== undefined && typeof sidecar.parameterization === 'string';
     const shape = Array.isArray(sidecar?.sample_shape) ? (sidecar.sample_shape as number[]) : undefined;
@@ -226,7 +231,7 @@ class RootWalk {
       nativeSize: shape && shape.length === 3 ? [shape[1]!, shape[2]!] : null,
       precision: this.precisionOf(file, 'sample', problems),
       scheduler: typeof schedule?.kind === 'string' ? schedule.kind : null,
-      sizeBytes: stats.size + (sidecar ? statSync(sidecarFile).size : 0),
+      sizeBytes: stats.size + (sidecarReal ? statSync(sidecarReal).size : 0),
       problems,
     };
   }
