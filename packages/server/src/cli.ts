@@ -191,7 +191,7 @@ export function buildProgram(): Command {
         if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new UsageError(`port ${port} on ${opts.host} is in use (pick another with --port)`);
         throw e;
       }
-      process.stdout.write(`diffgraph server listening on ${server.url} (data: ${opts.data}, models: ${opts.models}${server.http ? '' : ''})\n`);
+      process.stdout.write(`diffgraph server listening on ${server.url} (data: ${opts.data}, models: ${opts.models}, device: ${server.device})\n`);
       await new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGINT', stop);

@@ -55,6 +55,8 @@ export interface RunningServer {
   hub: EventHub;
   store: RunStore;
   roots: Record<RootKind, string>;
+  /** Where models run (`--device` resolved: cuda or cpu). */
+  device: 'cuda' | 'cpu';
   close(): Promise<void>;
 }
 
@@ -138,7 +140,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   manager.start();
   let closing: Promise<void> | undefined;
   return {
-    url, port, host, http, manager, hub, store, roots,
+    url, port, host, http, manager, hub, store, roots, device: modelStore.activeDevice(),
     close() {
       closing ??= (async () => {
         await manager.close();

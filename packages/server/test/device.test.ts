@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { cudaProviderInstalled } from '@diffgraph/nodes';
 import { ConfigError } from '../src/server.ts';
 import { api, repoRoot, submit, tempServer, waitForStatus } from './helpers.ts';
-import { cli } from './subprocess.ts';
+import { cli, serve, stop } from './subprocess.ts';
 
 const txt2img = path.join(repoRoot, 'workflows', 'txt2img.json');
 const models = path.join(repoRoot, 'models');
@@ -53,6 +53,16 @@ describe('diffgraph run --device', () => {
     expect(missing).toMatchObject({ code: 2, stderr: 'diffgraph: --session-options: cannot read no-such-file.json (ENOENT)\n' });
     const remote = await cli(['run', txt2img, '--device', 'cpu', '--server', 'http://127.0.0.1:9'], repoRoot);
     expect(remote).toMatchObject({ code: 2, stderr: expect.stringContaining('--device applies to local runs only') });
+  });
+
+  it('serve --device cpu says where models run when it starts', async () => {
+    const data = mkdtempSync(path.join(tmpdir(), 'diffgraph-device-serve-'));
+    const { child, url } = await serve(['--data', data, '--models', models, '--device', 'cpu']);
+    try {
+      expect((await api(url, '/api/health')).body.executionProvider).toMatchObject({ active: 'cpu', configured: 'cpu' });
+    } finally {
+      await stop(child);
+    }
   });
 
   it('serve --device gpu is a usage error; serve --device cuda without the provider refuses to start', async () => {
