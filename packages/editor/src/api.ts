@@ -2,7 +2,7 @@
  * The server's HTTP API (docs/api.md): the node library, runs, uploads, output files, and the
  * workflow library (server-routes.ts; optional: the editor works without it).
  */
-import type { NodeLibrary } from './catalog.ts';
+import type { ModelChoice, NodeLibrary } from './catalog.ts';
 
 export interface ApiError {
   nodeId: string | null;
@@ -40,6 +40,18 @@ export class Api {
     const res = await fetch(this.url('/api/nodes'));
     if (!res.ok) throw new Error(`GET /api/nodes: ${res.status}`);
     return (await res.json()) as NodeLibrary;
+  }
+
+  /** The server's models (GET /api/models); none when it cannot say, so loaders fall back to free text. */
+  async models(): Promise<ModelChoice[]> {
+    try {
+      const res = await fetch(this.url('/api/models'));
+      if (!res.ok) return [];
+      const body = (await res.json()) as { models?: ModelChoice[] };
+      return Array.isArray(body.models) ? body.models : [];
+    } catch {
+      return [];
+    }
   }
 
   async submit(workflow: unknown, clientId: string): Promise<SubmitResult> {

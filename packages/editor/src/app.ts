@@ -71,8 +71,8 @@ export class App {
   constructor(private readonly root: HTMLElement) {}
 
   async start(): Promise<void> {
-    const library = await this.api.nodes();
-    this.catalog = new Catalog(library);
+    const [library, models] = await Promise.all([this.api.nodes(), this.api.models()]);
+    this.catalog = new Catalog({ ...library, models });
     this.buildLayout();
     this.editor = new GraphEditor(this.els.canvas, this.catalog, {
       onChange: () => this.updateButtons(),

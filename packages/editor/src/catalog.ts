@@ -13,6 +13,16 @@ export interface NodeLibrary {
   schema?: unknown;
   /** Optional: sub → the types it may feed besides itself (INT → FLOAT). Defaults below when absent. */
   subtypes?: Record<string, string[]>;
+  /** Optional: what GET /api/models lists; loaders' `path` inputs offer these names. */
+  models?: ModelChoice[];
+}
+
+/** The part of a GET /api/models entry the editor uses. */
+export interface ModelChoice {
+  name: string;
+  kind: string;
+  /** The node type that opens it (LoadPipeline, LoadOnnxModel, LoadClassifier), or null. */
+  loader: string | null;
 }
 
 export type { InputSpec, OutputSpec };
@@ -31,6 +41,7 @@ export type WidgetKind =
   | 'toggle'
   | 'text'
   | 'multiline'
+  | 'model' // a path inside the model roots: a list of the server's models, free text when it lists none
   | 'json'; // JSON literal (or an optional value without default), edited as JSON text
 
 export const SEED_CONTROLS = ['fixed', 'increment', 'decrement', 'randomize'] as const;
@@ -46,6 +57,8 @@ export function widgetKind(name: string, spec: InputSpec): WidgetKind {
   if (spec.type === 'FLOAT') return 'float';
   if (spec.type === 'BOOLEAN') return 'toggle';
   if (spec.enum) return 'enum';
+  // A loader's model (not a sidecar such as LoadOnnxModel's `config`, which also lies in the model roots).
+  if (spec.type === 'STRING' && spec.path === 'models' && name === 'path') return 'model';
   return spec.multiline ? 'multiline' : 'text';
 }
 
@@ -121,6 +134,11 @@ export class Catalog {
     const out = [to];
     for (const [sub, sups] of Object.entries(this.subtypes)) if (sub !== to && sups.includes(to)) out.push(sub);
     return out;
+  }
+
+  /** Names of the server's models that node type `loader` opens (empty: the server listed none). */
+  modelChoices(loader: string): string[] {
+    return (this.library.models ?? []).filter((m) => m.loader === loader).map((m) => m.name);
   }
 
   /** Every socket type named by some definition. */

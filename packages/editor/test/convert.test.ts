@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { LGraph, LiteGraph } from '@comfyorg/litegraph';
 import type { Workflow } from '@diffgraph/engine';
 import { createRegistry } from '@diffgraph/nodes';
-import { Catalog } from '../src/catalog.ts';
+import { Catalog, widgetKind } from '../src/catalog.ts';
 import { freshId, installOutputBookkeeping, loadWorkflow, toWorkflow } from '../src/graph/convert.ts';
 import { registerNodeTypes, widgetOf } from '../src/graph/nodes.ts';
 
@@ -86,6 +86,22 @@ describe('workflow ↔ graph', () => {
     const sample = add('Sample', 600);
     expect(model.connect(0, sample, sample.findInputSlot('sigmas'))).toBeNull();
     expect(schedule.connect(0, sample, sample.findInputSlot('sigmas'))).not.toBeNull();
+  });
+
+  it('a loader\'s path is free text when the server lists no models, and a list of what that loader opens otherwise', () => {
+    // This file's catalog has no models (as when GET /api/models is unavailable or empty).
+    const pipeline = LiteGraph.createNode('LoadPipeline')!;
+    expect(widgetOf(pipeline, 'path')!.type).toBe('text');
+    expect(widgetKind('path', catalog.get('LoadOnnxModel')!.inputs.path!)).toBe('model');
+    // A sidecar is a file in the model roots too, but not a model the catalog lists.
+    expect(widgetKind('config', catalog.get('LoadOnnxModel')!.inputs.config!)).toBe('text');
+    const listed = new Catalog({
+      nodes: catalog.nodes,
+      models: [{ name: 'sd15', kind: 'pipeline', loader: 'LoadPipeline' }, { name: 'sd15/classifier', kind: 'classifier', loader: 'LoadClassifier' }, { name: 'loose.onnx', kind: 'onnx', loader: null }],
+    });
+    expect(listed.modelChoices('LoadPipeline')).toEqual(['sd15']);
+    expect(listed.modelChoices('LoadClassifier')).toEqual(['sd15/classifier']);
+    expect(listed.modelChoices('LoadOnnxModel')).toEqual([]);
   });
 
   it('INT feeds FLOAT and LATENT feeds TENSOR, not the reverse of INT → FLOAT', () => {

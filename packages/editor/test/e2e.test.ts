@@ -386,6 +386,26 @@ describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () 
     expect((await (await fetch(`${baseUrl}/api/runs/${runId}`)).json()).status).toBe('cancelled');
   }, 30_000);
 
+  it('offers the server\'s models in a loader\'s path dropdown (GET /api/models), and choosing one sets the input', async () => {
+    await page.getByRole('button', { name: 'New' }).click();
+    const pipeline = await addFromPalette('LoadPipeline', 0, 0);
+    const entries = page.locator('.litecontextmenu .litemenu-entry');
+    await page.mouse.click(...(await at(pipeline, { input: 'path' })));
+    await expect.poll(() => entries.allTextContents()).toEqual(['shapes-32', 'shapes-32-flow']);
+    await shot('07-model-dropdown');
+    await entries.filter({ hasText: /^shapes-32-flow$/ }).click();
+    await expect.poll(() => entries.count()).toBe(0);
+    expect((await workflow()).nodes[pipeline].inputs).toEqual({ path: 'shapes-32-flow' });
+    // Each loader lists what it opens: LoadClassifier the pack's classifier, not the pipelines.
+    const classifier = await addFromPalette('LoadClassifier', 0, 300);
+    await page.mouse.click(...(await at(classifier, { input: 'path' })));
+    await expect.poll(() => entries.allTextContents()).toEqual(['shapes-32/classifier']);
+    await entries.first().click();
+    await expect.poll(() => entries.count()).toBe(0);
+    // It is LoadClassifier's default, so the workflow leaves it implicit.
+    expect((await workflow()).nodes[classifier].inputs).toEqual({});
+  }, 30_000);
+
   it('handles a 200-node graph smoothly', async () => {
     const lab = JSON.parse(readFileSync(path.join(repo, 'workflows/gmm-solver-lab.json'), 'utf8'));
     const nodes: Record<string, unknown> = {};

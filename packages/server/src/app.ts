@@ -6,7 +6,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import { workflowSchema, type NodeRegistry } from '@diffgraph/engine';
-import { decodeNpy, decodeRgba, imageFormat, tensorFromJson } from '@diffgraph/nodes';
+import { decodeNpy, decodeRgba, imageFormat, modelCatalog, tensorFromJson } from '@diffgraph/nodes';
 import { workflowLibrary } from './workflow-library.ts';
 import { confine, PathError, type Limits, type RootKind } from './guard.ts';
 import { eventsQuerySchema, listQuerySchema, openApiDocument, submitEnvelopeSchema } from './openapi.ts';
@@ -127,6 +127,12 @@ export function createApp(options: AppOptions): { app: express.Express; api: exp
 
   api.get('/nodes', (_req, res) => {
     res.json(nodeLibrary);
+  });
+
+  // Walked on every call (stats and small configs; ONNX headers are cached by mtime), so a model
+  // copied in shows up without a restart.
+  api.get('/models', (_req, res) => {
+    res.json({ models: modelCatalog([roots.models]) });
   });
 
   api.post('/runs', express.json({ limit: limits.bodyBytes, type: 'application/json', strict: true }), (req, res) => {

@@ -7,7 +7,8 @@
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { checkWorkflowShape, EVENT_TYPES, Executor, InvalidWorkflowError, validateWorkflow, workflowSchema, type Workflow } from '@diffgraph/engine';
-import { createRegistry } from '@diffgraph/nodes';
+import { createRegistry, modelCatalog, ModelStore } from '@diffgraph/nodes';
+import { deviceOption, formatCatalog, readSessionOptions, sessionOptionsOption } from './model-options.ts';
 import { applySets, readWorkflowFile, UnreadableFileError } from './workflow-file.ts';
 import { eventToJson, formatErrors, formatOutputs } from './format.ts';
 import { terminalReporter } from './progress.ts';
@@ -51,6 +52,22 @@ function load(file: string, sets: string[], json?: boolean): unknown {
   }
 }
 
+/**
+ * The model store of a local run, checked before anything runs: a bad --session-options or
+ * --device cuda without the CUDA provider is a usage error (exit 2), not a failed node.
+ */
+function localModelStore(opts: { models: string; device: 'auto' | 'cpu' | 'cuda'; sessionOptions?: string; json?: boolean }): ModelStore {
+  try {
+    const store = new ModelStore({
+      roots: [path.resolve(opts.models)], executionProvider: opts.device, sessionOptions: readSessionOptions(opts.sessionOptions),
+    });
+    store.providerPlan();
+    return store;
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
 export function buildProgram(): Command {
   const program = new Command('diffgraph')
     .description('A typed node-graph workflow engine for diffusion sampling')
@@ -66,9 +83,16 @@ export function buildProgram(): Command {
     .option('--json', 'print one JSON event per line instead of progress bars')
     .option('--outputs <ids>', 'comma-separated node ids to compute instead of the workflow\'s outputs')
     .option('--models <dir>', 'model folder (LoadPipeline, LoadOnnxModel, …)', 'models')
+    .addOption(deviceOption())
+    .addOption(sessionOptionsOption())
     .option('--server <url>', 'submit to a diffgraph server (e.g. http://127.0.0.1:8188) and stream its progress')
     .option('--token <token>', 'bearer token for --server (default: $DIFFGRAPH_TOKEN)')
-    .action(async (file: string, opts: { set: string[]; out: string; models: string; json?: boolean; outputs?: string; server?: string; token?: string }) => {
+    .action(async (file: string, opts: { set: string[]; out: string; models: string; device: 'auto' | 'cpu' | 'cuda'; sessionOptions?: string; json?: boolean; outputs?: string; server?: string; token?: string }, command: Command) => {
+      if (opts.server) {
+        // The server's own --device and --session-options decide where its runs go.
+        const local = ['device', 'sessionOptions', 'models'].filter((o) => command.getOptionValueSource(o) === 'cli');
+        if (local.length > 0) throw new UsageError(`--${local.map((o) => o.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)).join(', --')} ${local.length > 1 ? 'apply' : 'applies'} to local runs only; the server's own options decide with --server`);
+      }
       const workflow = load(file, opts.set, opts.json);
       if (workflow === undefined) return;
       const outputs = opts.outputs?.split(',').map((s) => s.trim()).filter(Boolean);
@@ -81,6 +105,7 @@ export function buildProgram(): Command {
         process.exitCode = await runRemote({ server: opts.server, token: opts.token ?? process.env.DIFFGRAPH_TOKEN, workflow, outputs, json: opts.json, label: file });
         return;
       }
+      const modelStore = localModelStore(opts);
       const registry = createRegistry();
       const validation = validateWorkflow(workflow, registry, outputs);
       if (!validation.ok) {
@@ -105,6 +130,7 @@ export function buildProgram(): Command {
             outputDir: path.resolve(opts.out),
             inputRoots: [process.cwd(), path.dirname(path.resolve(file))],
             modelRoots: [path.resolve(opts.models)],
+            modelStore,
             // As read, with --set applied: SaveImage embeds it, so the PNG opens back in the editor.
             workflow: workflow as Workflow,
           },
@@ -113,6 +139,7 @@ export function buildProgram(): Command {
         process.exitCode = result.status === 'succeeded' ? 0 : result.status === 'cancelled' ? 130 : 1;
       } finally {
         process.off('SIGINT', onInterrupt);
+        await modelStore.close();
       }
     });
 
@@ -123,6 +150,8 @@ export function buildProgram(): Command {
     .option('--port <port>', 'port (0: any free port)', '8188')
     .option('--token <token>', 'require "Authorization: Bearer <token>" (default: $DIFFGRAPH_TOKEN)')
     .option('--models <dir>', 'model folder (LoadPipeline, LoadOnnxModel)', 'models')
+    .addOption(deviceOption())
+    .addOption(sessionOptionsOption())
     .option('--data <dir>', 'folder for the database, uploads and outputs', '.diffgraph')
     .option('--cache-bytes <size>', 'output-cache budget (e.g. 512MB, 2GiB)', '1GiB')
     .option('--requeue <n>', 'times a run interrupted by a crash is re-queued', '1')
@@ -143,9 +172,16 @@ export function buildProgram(): Command {
         maxParticles: parseCount(opts.maxParticles), maxNodes: parseCount(opts.maxNodes),
         bodyBytes: parseBytes(opts.maxBodyBytes), uploadBytes: parseBytes(opts.maxUploadBytes), workflowBytes: parseBytes(opts.maxWorkflowBytes),
       };
+      let sessionOptions;
+      try {
+        sessionOptions = readSessionOptions(opts.sessionOptions);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
       let server;
       try {
         server = await startServer({
+          executionProvider: opts.device, sessionOptions,
           host: opts.host, port, token: opts.token ?? (process.env.DIFFGRAPH_TOKEN || undefined), modelsDir: opts.models, dataDir: opts.data,
           cacheBytes: parseBytes(opts.cacheBytes), maxRequeues: parseCount(opts.requeue), limits,
           allowedOrigins: opts.allowOrigin, allowedHosts: opts.allowHost,
@@ -155,7 +191,7 @@ export function buildProgram(): Command {
         if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new UsageError(`port ${port} on ${opts.host} is in use (pick another with --port)`);
         throw e;
       }
-      process.stdout.write(`diffgraph server listening on ${server.url} (data: ${opts.data}, models: ${opts.models}${server.http ? '' : ''})\n`);
+      process.stdout.write(`diffgraph server listening on ${server.url} (data: ${opts.data}, models: ${opts.models}, device: ${server.device})\n`);
       await new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGINT', stop);
@@ -166,6 +202,16 @@ export function buildProgram(): Command {
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
       });
+    });
+
+  program
+    .command('models')
+    .description('List the pipelines, single models and classifiers in the model folder (what GET /api/models answers)')
+    .option('--models <dir>', 'model folder', 'models')
+    .option('--json', 'print { models: [...] } as JSON')
+    .action((opts: { models: string; json?: boolean }) => {
+      const models = modelCatalog([path.resolve(opts.models)]);
+      process.stdout.write(opts.json ? `${JSON.stringify({ models }, null, 2)}\n` : formatCatalog(models, opts.models));
     });
 
   program

@@ -130,6 +130,35 @@ const healthSchema: Schema = {
   required: ['status', 'versions', 'executionProvider', 'queue', 'cache'],
 };
 
+const nullable = (schema: Schema): Schema => ({ oneOf: [schema, { type: 'null' }] });
+export const modelCatalogSchema: Schema = {
+  type: 'object',
+  properties: {
+    models: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          name: { type: 'string', description: 'Relative to the models root, "/"-separated: the value of the loader\'s path input' },
+          kind: { enum: ['pipeline', 'onnx-model', 'classifier', 'onnx'] },
+          layout: { enum: ['diffusers-onnx-sd', 'diffusers-onnx-sdxl', 'single', 'classifier'] },
+          loader: nullable({ enum: ['LoadPipeline', 'LoadOnnxModel', 'LoadClassifier'] }),
+          predictionType: nullable({ type: 'string' }),
+          latentChannels: nullable({ type: 'integer' }),
+          nativeSize: nullable({ type: 'array', items: { type: 'integer' }, minItems: 2, maxItems: 2, description: '[height, width]: pixels for pipelines, latent cells for single models' }),
+          precision: nullable({ type: 'string', description: 'Element type of the denoiser\'s sample input (float32, float16, bfloat16)' }),
+          scheduler: nullable({ type: 'string' }),
+          sizeBytes: { type: 'integer' },
+          problems: { type: 'array', items: { type: 'string' } },
+        },
+        required: ['name', 'kind', 'layout', 'loader', 'predictionType', 'latentChannels', 'nativeSize', 'precision', 'scheduler', 'sizeBytes', 'problems'],
+        additionalProperties: false,
+      },
+    },
+  },
+  required: ['models'],
+};
+
 const uploadSchema: Schema = {
   type: 'object',
   properties: {
@@ -194,6 +223,7 @@ export function openApiDocument(registry: NodeRegistry, version: string): Schema
       '/api/health': { get: { operationId: 'health', summary: 'Versions, execution provider, queue depth, cache bytes', responses: { 200: { description: 'Health', content: json(ref('Health')) }, ...errors(401, 403) } } },
       '/api/openapi.json': { get: { operationId: 'openapi', summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1', content: json({ type: 'object' }) } } } },
       '/api/nodes': { get: { operationId: 'nodes', summary: 'The node library and the workflow JSON Schema', responses: { 200: { description: 'Definitions and schema', content: json(ref('NodeLibrary')) }, ...errors(401, 403) } } },
+      '/api/models': { get: { operationId: 'models', summary: 'Pipelines, single models and classifiers under the models root (names are what a loader\'s path takes)', responses: { 200: { description: 'The catalog', content: json(ref('ModelCatalog')) }, ...errors(401, 403) } } },
       '/api/runs': {
         post: {
           operationId: 'submitRun',
@@ -289,6 +319,7 @@ export function openApiDocument(registry: NodeRegistry, version: string): Schema
           required: ['id', 'result', 'status'],
         },
         RunList: { type: 'object', properties: { runs: { type: 'array', items: ref('RunSummary') }, total: { type: 'integer' }, limit: { type: 'integer' }, offset: { type: 'integer' } }, required: ['runs', 'total', 'limit', 'offset'] },
+        ModelCatalog: modelCatalogSchema,
         NodeLibrary: { type: 'object', properties: { nodes: { type: 'array', items: { type: 'object' } }, schema: { type: 'object', description: 'The workflow JSON Schema (draft-07)' } }, required: ['nodes', 'schema'] },
         Health: healthSchema,
         Upload: uploadSchema,

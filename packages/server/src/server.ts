@@ -1,12 +1,11 @@
 /** Starting and stopping the server: folders, SQLite, the run manager, HTTP and WebSocket. */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NodeRegistry } from '@diffgraph/engine';
-import { createRegistry, type HostServices } from '@diffgraph/nodes';
+import { createRegistry, cudaProviderInstalled, ModelStore, type HostServices, type ProviderChoice, type SessionOptionsConfig } from '@diffgraph/nodes';
 import { createApp } from './app.ts';
 import { DEFAULT_LIMITS, type Limits, type RootKind } from './guard.ts';
 import { RunManager } from './runs.ts';
@@ -36,8 +35,10 @@ export interface ServerOptions {
   allowedHosts?: string[];
   /** Origins besides the server's own that may change state (e.g. a dev editor). */
   allowedOrigins?: string[];
-  /** ONNX execution provider preference reported by /api/health (the model store picks by it). */
-  executionProvider?: 'auto' | 'cpu' | 'cuda';
+  /** Where models run (`--device`): auto = CUDA when its provider is installed, else CPU; cuda = CUDA or refuse to start. */
+  executionProvider?: ProviderChoice;
+  /** Per-model onnxruntime options (`--session-options`, docs/gpu.md). */
+  sessionOptions?: SessionOptionsConfig;
   /** The built editor to serve at `/` (default packages/editor/dist). */
   editorDir?: string;
   /** The node library (default: every built-in pack); its nodes may read the services a run gets. */
@@ -54,6 +55,8 @@ export interface RunningServer {
   hub: EventHub;
   store: RunStore;
   roots: Record<RootKind, string>;
+  /** Where models run (`--device` resolved: cuda or cpu). */
+  device: 'cuda' | 'cpu';
   close(): Promise<void>;
 }
 
@@ -62,18 +65,6 @@ export class ConfigError extends Error {}
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const SERVER_VERSION: string = JSON.parse(readFileSync(path.join(here, '..', 'package.json'), 'utf8')).version;
 const EDITOR_DIST = path.resolve(here, '..', '..', 'editor', 'dist');
-
-/** CUDA counts only when its provider libraries sit beside the onnxruntime binding (as the model store checks). */
-function cudaInstalled(): boolean {
-  try {
-    const require = createRequire(import.meta.url);
-    const folder = path.join(path.dirname(require.resolve('onnxruntime-node/package.json')), 'bin', 'napi-v6', process.platform, process.arch);
-    const libs = process.platform === 'win32' ? ['onnxruntime_providers_shared.dll', 'onnxruntime_providers_cuda.dll'] : ['libonnxruntime_providers_shared.so', 'libonnxruntime_providers_cuda.so'];
-    return libs.every((lib) => existsSync(path.join(folder, lib)));
-  } catch {
-    return false;
-  }
-}
 
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1';
@@ -93,10 +84,17 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   for (const dir of [dataDir, roots.inputs, roots.outputs]) mkdirSync(dir, { recursive: true });
   const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
   const registry = options.registry ?? createRegistry();
+  const configured = options.executionProvider ?? 'auto';
+  const modelStore = new ModelStore({ roots: [roots.models], executionProvider: configured, sessionOptions: options.sessionOptions, log });
+  try {
+    modelStore.providerPlan();
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
   const store = new RunStore(path.join(dataDir, 'diffgraph.db'));
   const cacheBytes = options.cacheBytes ?? 1024 ** 3;
   const manager = new RunManager({
-    registry, store, limits, roots, stagingDir: path.join(dataDir, 'staging'), cacheBytes, maxRequeues: options.maxRequeues ?? 1, log,
+    registry, store, limits, roots, stagingDir: path.join(dataDir, 'staging'), cacheBytes, maxRequeues: options.maxRequeues ?? 1, log, modelStore,
   });
   const security: SecurityOptions = {
     token,
@@ -104,9 +102,6 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     allowedHosts: loopback ? [...LOOPBACK_NAMES, ...(options.allowedHosts ?? [])] : (options.allowedHosts?.length ? options.allowedHosts : null),
     allowedOrigins: options.allowedOrigins ?? [],
   };
-  const configured = options.executionProvider ?? 'auto';
-  const cuda = cudaInstalled();
-  const active = configured === 'cpu' || !cuda ? 'cpu' : 'cuda';
   const started = Date.now();
   const health = () => {
     const counts = store.counts();
@@ -118,7 +113,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         node: process.versions.node,
         sqlite: (store.db.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v,
       },
-      executionProvider: { active, configured, cudaInstalled: cuda },
+      executionProvider: { active: modelStore.activeDevice(), configured, cudaInstalled: cudaProviderInstalled() },
       queue: { queued: counts.queued, running: counts.running },
       runs: counts,
       cache: manager.cacheStats,
@@ -145,7 +140,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   manager.start();
   let closing: Promise<void> | undefined;
   return {
-    url, port, host, http, manager, hub, store, roots,
+    url, port, host, http, manager, hub, store, roots, device: modelStore.activeDevice(),
     close() {
       closing ??= (async () => {
         await manager.close();
@@ -153,6 +148,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         http.closeAllConnections();
         await new Promise<void>((resolve) => http.close(() => resolve()));
         store.close();
+        await modelStore.close();
       })();
       return closing;
     },

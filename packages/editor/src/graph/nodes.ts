@@ -75,7 +75,7 @@ function decimals(x: number): number {
   return i < 0 ? 0 : s.length - i - 1;
 }
 
-function addInputWidget(node: LGraphNode, catalog: Catalog, name: string, spec: InputSpec, kind: WidgetKind): void {
+function addInputWidget(node: LGraphNode, catalog: Catalog, nodeType: string, name: string, spec: InputSpec, kind: WidgetKind): void {
   const value = initialValue(kind, spec);
   const edited = () => {
     markExplicit(node, name);
@@ -99,6 +99,14 @@ function addInputWidget(node: LGraphNode, catalog: Catalog, name: string, spec: 
     case 'enum':
       widget = node.addWidget('combo', name, value as string, edited, { values: [...(spec.enum ?? [])] }) as unknown as AnyWidget;
       break;
+    case 'model': {
+      // The node's own type is the loader: LoadPipeline lists pipelines, LoadClassifier classifiers.
+      const choices = catalog.modelChoices(nodeType);
+      widget = choices.length > 0
+        ? (node.addWidget('combo', name, value as string, edited, { values: choices }) as unknown as AnyWidget)
+        : (node.addWidget('text', name, value as string, edited, {}) as unknown as AnyWidget);
+      break;
+    }
     case 'toggle':
       widget = node.addWidget('toggle', name, value as boolean, edited, { on: 'true', off: 'false' }) as unknown as AnyWidget;
       break;
@@ -132,7 +140,7 @@ function build(node: LGraphNode, catalog: Catalog, def: NodeInfo): void {
       slot.color_on = slot.color_off = typeColor(spec.type);
       if (spec.optional) slot.label = `${name}?`;
     } else {
-      addInputWidget(node, catalog, name, spec, kind);
+      addInputWidget(node, catalog, def.type, name, spec, kind);
     }
   }
   for (const [name, spec] of Object.entries(def.outputs)) {

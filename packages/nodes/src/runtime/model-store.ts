@@ -8,8 +8,10 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { planProviders, type ProviderChoice, type ProviderPlan } from './execution-providers.ts';
-import { confineToRoots, resolveModelPath } from './model-paths.ts';
+import { isInside } from '../io/paths.ts';
+import { confineToRoots, realRoots, resolveModelPath } from './model-paths.ts';
 import { OnnxSession, type SessionSource } from './onnx-session.ts';
+import { sessionOptionsFor, toOrtSessionOptions, type SessionOptionsConfig } from './session-options.ts';
 
 export interface ModelStoreOptions {
   /** Folders model names are resolved in (first match wins). */
@@ -23,6 +25,8 @@ export interface ModelStoreOptions {
   /** Threads across independent operators (default 1: our graphs run sequentially). */
   interOpThreads?: number;
   executionProvider?: ProviderChoice;
+  /** Per-model onnxruntime options (session-options.ts); their thread counts override the two above. */
+  sessionOptions?: SessionOptionsConfig;
   /** Where load and provider notices go (in addition to the per-call logger). */
   log?: (message: string) => void;
 }
@@ -64,14 +68,18 @@ export class ModelStore implements SessionSource {
   /** Sessions created (a reload after eviction counts again); tests check sharing with it. */
   loads = 0;
   private readonly entries = new Map<string, Entry>();
-  private readonly options: Required<Omit<ModelStoreOptions, 'log' | 'roots'>>;
+  private readonly options: Required<Omit<ModelStoreOptions, 'log' | 'roots' | 'sessionOptions'>>;
+  private readonly perModel?: SessionOptionsConfig;
   private readonly log?: Log;
   private plan?: ProviderPlan;
+  /** The plan's notice goes out with the first load (into that run's log), not when a host checks it. */
+  private announced = false;
   private cudaFailed = false;
 
   constructor(options: ModelStoreOptions) {
     this.roots = [...options.roots];
     this.log = options.log;
+    this.perModel = options.sessionOptions;
     this.options = {
       maxSessions: options.maxSessions ?? 8,
       maxBytes: options.maxBytes ?? 8 * 2 ** 30,
@@ -79,6 +87,20 @@ export class ModelStore implements SessionSource {
       interOpThreads: options.interOpThreads ?? 1,
       executionProvider: options.executionProvider ?? 'auto',
     };
+  }
+
+  /**
+   * The execution providers sessions will use, decided once. Throws when CUDA was asked for and is
+   * not installed, so a host can refuse at start-up rather than on the first model it loads.
+   */
+  providerPlan(): ProviderPlan {
+    this.plan ??= planProviders(this.options.executionProvider);
+    return this.plan;
+  }
+
+  /** The device sessions run on now (cpu after a CUDA failure made the store fall back). */
+  activeDevice(): 'cuda' | 'cpu' {
+    return this.providerPlan().providers.includes('cuda') && !this.cudaFailed ? 'cuda' : 'cpu';
   }
 
   /** The real path of a model name (file or folder) inside the roots. */
@@ -151,33 +173,34 @@ export class ModelStore implements SessionSource {
     if (log && log !== this.log) log(message);
   }
 
-  private sessionOptions(providers: readonly string[]): ort.InferenceSession.SessionOptions {
-    return {
-      executionProviders: [...providers],
-      intraOpNumThreads: this.options.intraOpThreads,
-      interOpNumThreads: this.options.interOpThreads,
-      graphOptimizationLevel: 'all',
-      executionMode: 'sequential',
-    };
+  /** The file's name relative to the root that holds it: what per-model session options are keyed by. */
+  private modelName(file: string): string | undefined {
+    const root = realRoots(this.roots).find((r) => isInside(r, file));
+    return root === undefined ? undefined : path.relative(root, file).split(path.sep).join('/');
+  }
+
+  private sessionOptions(file: string, providers: readonly ('cuda' | 'cpu')[]): ort.InferenceSession.SessionOptions {
+    return toOrtSessionOptions(sessionOptionsFor(this.perModel, this.modelName(file)), providers, this.options);
   }
 
   private async create(file: string, log?: Log): Promise<ort.InferenceSession> {
-    if (!this.plan) {
-      this.plan = planProviders(this.options.executionProvider);
-      this.say(this.plan.notice, log);
+    const plan = this.providerPlan();
+    if (!this.announced) {
+      this.announced = true;
+      this.say(plan.notice, log);
     }
     const started = Date.now();
-    const useCuda = this.plan.providers.includes('cuda') && !this.cudaFailed;
+    const useCuda = plan.providers.includes('cuda') && !this.cudaFailed;
     let session: ort.InferenceSession;
     try {
       // By path, never by buffer: SD's UNet keeps its weights in a separate weights.pb beside the graph.
-      session = await ort.InferenceSession.create(file, this.sessionOptions(useCuda ? ['cuda', 'cpu'] : ['cpu']));
+      session = await ort.InferenceSession.create(file, this.sessionOptions(file, useCuda ? ['cuda', 'cpu'] : ['cpu']));
     } catch (e) {
       if (!useCuda || this.options.executionProvider === 'cuda') throw explainLoadError(file, e);
       this.cudaFailed = true;
       this.say(`onnxruntime: the CUDA execution provider failed for ${file} (${(e as Error).message.split('\n')[0]}); falling back to CPU`, log);
       try {
-        session = await ort.InferenceSession.create(file, this.sessionOptions(['cpu']));
+        session = await ort.InferenceSession.create(file, this.sessionOptions(file, ['cpu']));
       } catch (e2) {
         throw explainLoadError(file, e2);
       }
