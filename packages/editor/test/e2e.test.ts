@@ -391,7 +391,11 @@ describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () 
     const pipeline = await addFromPalette('LoadPipeline', 0, 0);
     const entries = page.locator('.litecontextmenu .litemenu-entry');
     await page.mouse.click(...(await at(pipeline, { input: 'path' })));
-    await expect.poll(() => entries.allTextContents()).toEqual(['shapes-32', 'shapes-32-flow']);
+    // Exactly what the server lists for this loader (test fixtures under models/ included), in its order.
+    const catalog = (await (await fetch(`${baseUrl}/api/models`)).json()) as { models: { name: string; loader?: string }[] };
+    const opens = (loader: string) => catalog.models.filter((m) => m.loader === loader).map((m) => m.name);
+    expect(opens('LoadPipeline')).toEqual(expect.arrayContaining(['shapes-32', 'shapes-32-flow']));
+    await expect.poll(() => entries.allTextContents()).toEqual(opens('LoadPipeline'));
     await shot('07-model-dropdown');
     await entries.filter({ hasText: /^shapes-32-flow$/ }).click();
     await expect.poll(() => entries.count()).toBe(0);
@@ -399,8 +403,9 @@ describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () 
     // Each loader lists what it opens: LoadClassifier the pack's classifier, not the pipelines.
     const classifier = await addFromPalette('LoadClassifier', 0, 300);
     await page.mouse.click(...(await at(classifier, { input: 'path' })));
-    await expect.poll(() => entries.allTextContents()).toEqual(['shapes-32/classifier']);
-    await entries.first().click();
+    expect(opens('LoadClassifier')).toContain('shapes-32/classifier');
+    await expect.poll(() => entries.allTextContents()).toEqual(opens('LoadClassifier'));
+    await entries.filter({ hasText: /^shapes-32\/classifier$/ }).click();
     await expect.poll(() => entries.count()).toBe(0);
     // It is LoadClassifier's default, so the workflow leaves it implicit.
     expect((await workflow()).nodes[classifier].inputs).toEqual({});
