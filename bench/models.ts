@@ -23,6 +23,7 @@ import type { ModelStore } from '../packages/nodes/src/runtime/model-store.ts';
 import { idsTensor, toOrt } from '../packages/nodes/src/runtime/ort-tensors.ts';
 import { buildGrid } from '../packages/nodes/src/schedules/schedule-node.ts';
 import { median, modelStore, MODELS, quantile, ROOT } from './pack-common.ts';
+import { precision, renderPrecision, type PrecisionResult } from './precision.ts';
 
 const STEPS = 20;
 const CFG = 4;
@@ -305,9 +306,20 @@ async function endToEnd(): Promise<{ processSeconds: number[]; inProcess: { thre
 
 
 async function main(): Promise<void> {
+  const resultsFile = join(ROOT, 'bench', 'models-results.json');
   if (process.argv.includes('--render-only')) {
-    writeFileSync(join(ROOT, 'docs', 'benchmarks-models.md'), render(JSON.parse(readFileSync(join(ROOT, 'bench', 'models-results.json'), 'utf8'))));
+    writeFileSync(join(ROOT, 'docs', 'benchmarks-models.md'), render(JSON.parse(readFileSync(resultsFile, 'utf8'))));
     log('re-rendered docs/benchmarks-models.md from bench/models-results.json');
+    return;
+  }
+  if (process.argv.includes('--precision-only')) {
+    // Re-measures only the precision section; the other sections keep their committed figures.
+    const previous = JSON.parse(readFileSync(resultsFile, 'utf8'));
+    log('Precision: fp16 exports of the pack');
+    const results = { ...previous, precision: { generated: new Date().toISOString(), loadavg: os.loadavg()[0], ...(await precision(log)) } };
+    writeFileSync(resultsFile, JSON.stringify(results, null, 1) + '\n');
+    writeFileSync(join(ROOT, 'docs', 'benchmarks-models.md'), render(results));
+    log('wrote the precision section of docs/benchmarks-models.md and bench/models-results.json');
     return;
   }
   const started = performance.now();
@@ -320,9 +332,11 @@ async function main(): Promise<void> {
   for (const t of [1, 2]) lat.push(...(await latencies(t)));
   log('End to end');
   const e2e = await endToEnd();
+  log('Precision: fp16 exports of the pack');
+  const prec = { generated: new Date().toISOString(), loadavg: os.loadavg()[0], ...(await precision(log)) };
   const seconds = (performance.now() - started) / 1000;
   const loadAfter = os.loadavg()[0];
-  const results = { generated: new Date().toISOString(), cpu: cpuModel(), cores: os.availableParallelism(), loadavgBefore: load, loadavgAfter: loadAfter, seconds, overhead: over, latency: lat, e2e };
+  const results = { generated: new Date().toISOString(), cpu: cpuModel(), cores: os.availableParallelism(), loadavgBefore: load, loadavgAfter: loadAfter, seconds, overhead: over, latency: lat, e2e, precision: prec };
   writeFileSync(join(ROOT, 'bench', 'models-results.json'), JSON.stringify(results, null, 1) + '\n');
   writeFileSync(join(ROOT, 'docs', 'benchmarks-models.md'), render(results));
   log(`wrote docs/benchmarks-models.md and bench/models-results.json (${seconds.toFixed(1)} s)`);
@@ -339,7 +353,7 @@ function previewNote(rows: OverheadResult[]): string {
     'Without them a cold run adds about 2.5–3.5 ms (the pipeline node re-reads its config files and tokenizer, ~0.6 ms; Sample\'s per-step tensor plumbing, ~0.1 ms a step), a warm run ~1.5–2.5 ms.';
 }
 
-function render(r: { generated: string; cpu: string; cores: number; loadavgBefore: number; loadavgAfter: number; seconds: number; overhead: OverheadResult[]; latency: LatencyRow[]; e2e: { processSeconds: number[] } }): string {
+function render(r: { generated: string; cpu: string; cores: number; loadavgBefore: number; loadavgAfter: number; seconds: number; overhead: OverheadResult[]; latency: LatencyRow[]; e2e: { processSeconds: number[] }; precision?: PrecisionResult & { generated?: string; loadavg?: number } }): string {
   const f = (x: number, d = 2) => x.toFixed(d);
   const primary = r.overhead.filter((o) => o.mode.startsWith('cold') && !o.mode.includes('preview_every 0'));
   const lines: string[] = [
@@ -397,7 +411,9 @@ function render(r: { generated: string; cpu: string; cores: number; loadavgBefor
     ...r.overhead.filter((o) => o.mode.startsWith('cold') && !o.mode.includes('preview_every 0')).map((o) => `| in process, Executor, cold output cache, sessions loaded, ${o.threads} intra-op thread${o.threads > 1 ? 's' : ''} | ${f(o.engineMs / 1000, 3)} |`),
     `| \`pnpm diffgraph run workflows/txt2img.json --set latent.batch=2\`: a new process (Node start, module load, 4 session loads, sampling, decode, 2 PNGs written), default threads; median of ${r.e2e.processSeconds.length} | ${f(e2e, 3)} |`,
     '',
+    ...renderPrecision(r.precision),
   );
+  if (r.precision?.generated) lines.push(`(Precision measured ${r.precision.generated.slice(0, 10)}, load average ${f(r.precision.loadavg ?? 0)}; \`pnpm bench:models --precision-only\` re-measures this section alone.)`, '');
   return lines.join('\n');
 }
 
