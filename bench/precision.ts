@@ -8,7 +8,7 @@
  * the decoded images' largest difference from float32, and prompt accuracy judged by the attribute
  * classifier (every object read), with Wilson intervals and the paired difference against float32.
  */
-import { existsSync, readFileSync, statSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { Executor } from '../packages/engine/src/executor.ts';
@@ -21,12 +21,15 @@ import { captionOf, randomScenes } from './scenes.ts';
 import { pairedCounts, pairedDifference, wilson, type Interval } from './stats.ts';
 
 export const WORK = join(MODELS, 'build', 'work');
+// The pack as shipped already stores its weights in float16 behind Casts (float32 IO and compute):
+// the "mixed" form of fp16 exports. The fp16 form computes in float16 too.
 const VARIANTS = [
-  { name: 'float32', io: 'float32', root: MODELS, path: 'shapes-32' },
-  { name: 'fp16', io: 'float16 (optimum --fp16 form)', root: WORK, path: 'shapes-32-fp16' },
-  { name: 'mixed', io: 'float32, fp16-stored weights', root: WORK, path: 'shapes-32-mixed' },
+  { name: 'float32 (as shipped)', io: 'float32 IO and compute, float16-stored weights', root: MODELS, path: 'shapes-32' },
+  { name: 'fp16', io: 'float16 IO and compute (the optimum --fp16 form)', root: WORK, path: 'shapes-32-fp16' },
 ] as const;
-const PROMPTS = Number(process.env.PRECISION_PROMPTS ?? 48);
+const COMPONENTS = ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder'];
+/** Random scenes drawn; the one-object ones are the prompts. */
+const SCENES = Number(process.env.PRECISION_SCENES ?? 80);
 const SEEDS_PER_PROMPT = 2;
 const REPEATS = Number(process.env.PRECISION_REPEATS ?? 21);
 
@@ -55,10 +58,13 @@ function workflow(path: string, prompt: string, seed: number, batch: number) {
   return wf;
 }
 
+/** Bytes of the pipeline's four ONNX components (graph and external weights). */
 function onnxBytes(dir: string): number {
   let total = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile() && /\.(onnx|pb|data)$/.test(entry.name)) total += statSync(join(entry.parentPath, entry.name)).size;
+  for (const component of COMPONENTS) {
+    for (const entry of readdirSync(join(dir, component), { withFileTypes: true })) {
+      if (entry.isFile() && /\.(onnx|pb|data)$/.test(entry.name)) total += statSync(join(dir, component, entry.name)).size;
+    }
   }
   return total;
 }
@@ -86,7 +92,7 @@ export async function precision(log: (s: string) => void): Promise<PrecisionResu
     }
   }
 
-  const scenes = randomScenes(PROMPTS, 2024).filter((s) => s.objects.length === 1);
+  const scenes = randomScenes(SCENES, 2024).filter((s) => s.objects.length === 1);
   const outcomes = VARIANTS.map(() => [] as boolean[]);
   const maxDiff = VARIANTS.map(() => 0);
   for (const [k, scene] of scenes.entries()) {
@@ -122,18 +128,18 @@ export function renderPrecision(p: PrecisionResult | undefined): string[] {
   const signed = (i: Interval) => `${(100 * i.estimate).toFixed(1)} (${(100 * i.lower).toFixed(1)}, ${(100 * i.upper).toFixed(1)})`;
   return [
     ...head,
-    'shapes-32 converted by `models/build/make_fp16_pack.py` (not committed; build it with Debian\'s python3-onnx) into the two forms fp16 exports come in: ' +
-      'float16 weights and IO, as `optimum-cli export onnx --fp16` writes them, and float16-stored weights behind Casts with float32 IO and compute. ' +
+    'The pack as shipped already stores its weights in float16 behind Cast nodes, computing in float32 with float32 IO (the "mixed" form of fp16 exports). ' +
+      '`models/build/make_fp16_pack.py` (not committed output; build it with Debian\'s python3-onnx) converts it to the form `optimum-cli export onnx --fp16` writes: float16 compute and IO. ' +
       'The runtime converts at the session boundary; samplers stay in float32/float64 ([precision.md](precision.md)). ' +
       `Run time: txt2img (batch 2, CFG 4, DPM-Solver++ 2M, 20 trailing steps, decode) through the Executor, 1 intra-op thread, median of ${p.repeats} runs interleaved across the variants. ` +
       `Accuracy: ${p.prompts} random one-object prompts × ${p.seedsPerPrompt} seeds, the same on every variant, judged by the attribute classifier (every attribute and the object count right); 95 % Wilson intervals, and the paired difference against float32 (Newcombe).`,
     '',
-    '| variant | IO | ONNX bytes | run (ms) | decoded images: max \\|Δ\\| vs float32 (on [0, 1]) | prompt accuracy (n) | minus float32, points (95 % CI) |',
+    '| variant | precision | ONNX bytes | run (ms) | decoded images: max \\|Δ\\| vs float32 (on [0, 1]) | prompt accuracy (n) | minus float32, points (95 % CI) |',
     '|---|---|---:|---:|---:|---|---|',
-    ...p.rows.map((r) => `| ${r.variant} | ${r.io} | ${(r.onnxBytes / 2 ** 20).toFixed(1)} MiB | ${r.runMs.toFixed(1)} | ${r.variant === 'float32' ? '–' : r.maxAbsDiff.toExponential(1)} | ${interval(r.accuracy)} (${r.n}) | ${r.versusFloat32 ? signed(r.versusFloat32) : '–'} |`),
+    ...p.rows.map((r) => `| ${r.variant} | ${r.io} | ${(r.onnxBytes / 2 ** 20).toFixed(1)} MiB | ${r.runMs.toFixed(1)} | ${r.versusFloat32 === null ? '–' : r.maxAbsDiff.toExponential(1)} | ${interval(r.accuracy)} (${r.n}) | ${r.versusFloat32 ? signed(r.versusFloat32) : '–'} |`),
     '',
-    'On the CPU execution provider onnxruntime has float16 kernels for few operators and runs the others in float32 behind Casts it inserts, so fp16 saves memory and disk here, not time; ' +
-      'the speed-up fp16 is for needs a GPU (docs/gpu.md).',
+    'The files are the same size because the shipped pack already stores float16 weights. On the CPU execution provider onnxruntime has float16 kernels for few operators and runs the others in float32 behind Casts it inserts, ' +
+      'so float16 compute costs time here rather than saving it; it is for GPUs (docs/gpu.md). Each run uses a fresh Executor (the pipeline\'s configs and tokenizer re-read, sessions kept), on a machine shared with other jobs: compare the rows, not the absolute times with the engine-overhead section.',
     '',
   ];
 }
