@@ -230,6 +230,13 @@ describe('sampling the SDXL layout', () => {
 });
 
 describe('layouts LoadPipeline refuses, by name', () => {
+  it('a conditioning without the pooled embedding (an SD encoder\'s) is refused with the reason', async () => {
+    const p = await load();
+    const x = rows(refs.models.unet.inputs.sample, 0, 1);
+    await expect(p.model.predictX0(x, T700, { embeddings: rows(refs.conditioning.embeddings, 0, 1) })).rejects.toThrow(/no "pooled" text embedding \[batch, width\], which this SDXL UNet needs/);
+  });
+
+
   it('an SDXL class without text_encoder_2, an SDXL refiner, an SDXL UNet without time_ids, a transformer (SD3/Flux) folder', async () => {
     const { rmSync, renameSync } = await import('node:fs');
     await expect(load([variant((_, dir) => rmSync(path.join(dir, 'text_encoder_2'), { recursive: true }))])).rejects.toThrow(/ORTStableDiffusionXLPipeline is the SDXL layout but text_encoder_2\/ is missing/);
