@@ -39,7 +39,6 @@ export function concatFeatures(a: Tensor, b: Tensor, what: string): Tensor {
 /** SDXL's pair of text encoders behind the one TEXT_ENCODER socket. */
 export class SdxlTextEncoder {
   readonly byteSize = 256;
-  readonly kind = 'sdxl';
 
   constructor(readonly name: string, readonly first: OnnxTextEncoder, readonly second: OnnxTextEncoder) {
     if (!second.pooledOutput) throw new Error(`${name}: the second text encoder must give a pooled projection`);
