@@ -230,6 +230,18 @@ describe('sampling the SDXL layout', () => {
 });
 
 describe('layouts LoadPipeline refuses, by name', () => {
+  it('widths the UNet graph leaves symbolic are checked against unet/config.json at load', async () => {
+    const editUnetConfig = (edit: (c: Record<string, number>) => void) => variant((_, dir) => {
+      const file = path.join(dir, 'unet', 'config.json');
+      const config = JSON.parse(readFileSync(file, 'utf8'));
+      edit(config);
+      writeFileSync(file, JSON.stringify(config));
+    });
+    await expect(load([editUnetConfig((c) => { c.cross_attention_dim = 33; })])).rejects.toThrow(/the text encoders make embeddings of width 32 but unet\/model\.onnx expects encoder_hidden_states of width 33/);
+    await expect(load([editUnetConfig((c) => { c.projection_class_embeddings_input_dim = 40; })])).rejects.toThrow(/text_encoder_2 makes a pooled projection of width 10 but unet\/model\.onnx expects text_embeds of width 16/);
+  });
+
+
   it('a conditioning without the pooled embedding (an SD encoder\'s) is refused with the reason', async () => {
     const p = await load();
     const x = rows(refs.models.unet.inputs.sample, 0, 1);

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Tensor } from '@diffgraph/engine';
 import type { Conditioning } from '../../sampling/contracts.ts';
 import type { ModelStore } from '../../runtime/model-store.ts';
+import type { OnnxSession } from '../../runtime/onnx-session.ts';
 import { numberField, readJson, readOptionalJson, type Json } from './config-files.ts';
 import { parameterizationOf } from './prediction-type.ts';
 import { schedulerFromConfig, type SchedulerInfo } from './scheduler-config.ts';
@@ -87,6 +88,31 @@ async function openTextEncoder(store: ModelStore, folder: string, name: string, 
   return new OnnxTextEncoder(`${name}/text_encoder${which}`, tokenizer, session, options);
 }
 
+/** A declared axis, else the config's value (exports often leave widths symbolic). */
+function declaredOr(d: number | string | undefined, fromConfig: number | undefined): number | undefined {
+  return typeof d === 'number' ? d : fromConfig;
+}
+
+/**
+ * The encoders' widths against the UNet's: encoder_hidden_states (cross_attention_dim in
+ * unet/config.json) and, for SDXL, text_embeds (projection_class_embeddings_input_dim less the six
+ * time ids' sinusoids of addition_time_embed_dim each), so a mismatched folder fails at load.
+ */
+function checkWidths(name: string, encoder: OnnxTextEncoder | SdxlTextEncoder, unet: OnnxSession, unetConfig: Json, file: string): void {
+  const optional = (key: string) => (unetConfig[key] === undefined || unetConfig[key] === null ? undefined : numberField(unetConfig, key, file, 0));
+  const sdxl = encoder instanceof SdxlTextEncoder;
+  const contextWidth = declaredOr(unet.input('encoder_hidden_states').shape[2], optional('cross_attention_dim'));
+  if (encoder.width !== undefined && contextWidth !== undefined && encoder.width !== contextWidth) {
+    throw new Error(`pipeline "${name}": the text encoder${sdxl ? 's make' : ' makes'} embeddings of width ${encoder.width} but unet/model.onnx expects encoder_hidden_states of width ${contextWidth}`);
+  }
+  if (!sdxl) return;
+  const addedWidth = optional('projection_class_embeddings_input_dim'), timeIdWidth = optional('addition_time_embed_dim');
+  const unetPooledWidth = declaredOr(unet.input('text_embeds').shape[1], addedWidth !== undefined && timeIdWidth !== undefined ? addedWidth - 6 * timeIdWidth : undefined);
+  if (encoder.pooledWidth !== undefined && unetPooledWidth !== undefined && encoder.pooledWidth !== unetPooledWidth) {
+    throw new Error(`pipeline "${name}": text_encoder_2 makes a pooled projection of width ${encoder.pooledWidth} but unet/model.onnx expects text_embeds of width ${unetPooledWidth}`);
+  }
+}
+
 export async function loadPipeline(store: ModelStore, name: string, log?: Log): Promise<Pipeline> {
   const folder = store.resolve(name, 'pipeline');
   if (!statSync(folder).isDirectory()) throw new Error(`pipeline "${name}" (${folder}) is not a folder: LoadPipeline expects a diffusers ONNX folder; use LoadOnnxModel for a single .onnx file`);
@@ -156,16 +182,7 @@ export async function loadPipeline(store: ModelStore, name: string, log?: Log): 
     },
   });
 
-  const width = conditioningEncoder.width;
-  const contextWidth = unet.input('encoder_hidden_states').shape[2];
-  if (width !== undefined && typeof contextWidth === 'number' && width !== contextWidth) {
-    throw new Error(`pipeline "${name}": the text encoder${sdxl ? 's make' : ' makes'} embeddings of width ${width} but unet/model.onnx expects encoder_hidden_states of width ${contextWidth}`);
-  }
-  const pooledWidth = conditioningEncoder instanceof SdxlTextEncoder ? conditioningEncoder.pooledWidth : undefined;
-  const unetPooledWidth = sdxl ? unet.input('text_embeds').shape[1] : undefined;
-  if (pooledWidth !== undefined && typeof unetPooledWidth === 'number' && pooledWidth !== unetPooledWidth) {
-    throw new Error(`pipeline "${name}": text_encoder_2 makes a pooled projection of width ${pooledWidth} but unet/model.onnx expects text_embeds of width ${unetPooledWidth}`);
-  }
+  checkWidths(name, conditioningEncoder, unet, unetConfig, unetConfigFile);
   if (vae.latentChannels !== model.sampleShape[0]) {
     throw new Error(`pipeline "${name}": the UNet works on ${model.sampleShape[0]} latent channels but the VAE decoder on ${vae.latentChannels}`);
   }
