@@ -1,5 +1,6 @@
 /** TextEncode, VAEEncode and VAEDecode: the nodes between prompts/images and the model's latent space. */
 import type { NodeDefinition, Tensor } from '@diffgraph/engine';
+import type { SdxlTextEncoder, SizeConditioning } from './sdxl.ts';
 import type { OnnxTextEncoder } from './text-encoder.ts';
 import type { OnnxVae } from './vae.ts';
 
@@ -11,21 +12,43 @@ function expect<T>(value: unknown, check: (v: any) => boolean, node: string, inp
 const isEncoder = (v: any) => typeof v?.encode === 'function' && v?.tokenizer !== undefined;
 const isVae = (v: any) => typeof v?.decode === 'function' && typeof v?.scalingFactor === 'number';
 
+/** A pixel count of SDXL's size conditioning (ignored by SD encoders). */
+const pixels = (tooltip: string): NodeDefinition['inputs'][string] => ({ type: 'INT', default: 0, min: 0, max: 16384, tooltip });
+
+/** (height, width) in pixels, or undefined (0 = the output size, diffusers' default). */
+function sizePair(height: number, width: number, node: string, what: string): [number, number] | undefined {
+  if (height === 0 && width === 0) return undefined;
+  if (height === 0 || width === 0) throw new Error(`${node}: set both ${what}_height and ${what}_width, or neither (0 = the output size)`);
+  return [height, width];
+}
+
 export const TextEncode: NodeDefinition = {
   type: 'TextEncode',
   category: 'conditioning',
-  description: 'Encodes a prompt with a pipeline\'s tokenizer and text encoder into a CONDITIONING (embeddings [1, sequence, width]).',
+  description: 'Encodes a prompt with a pipeline\'s tokenizer and text encoder into a CONDITIONING (embeddings [1, sequence, width]; for SDXL also the pooled projection and the size conditioning).',
   version: 1,
   inputs: {
     encoder: { type: 'TEXT_ENCODER' },
-    text: { type: 'STRING', multiline: true, default: '', tooltip: 'The prompt; empty = the unconditional embedding' },
+    text: { type: 'STRING', multiline: true, default: '', tooltip: 'The prompt; empty = the encoded empty prompt' },
+    original_height: pixels('SDXL: the original image height in time_ids (0 = the output height)'),
+    original_width: pixels('SDXL: the original image width in time_ids (0 = the output width)'),
+    crop_top: pixels('SDXL: the crop\'s top coordinate in time_ids'),
+    crop_left: pixels('SDXL: the crop\'s left coordinate in time_ids'),
+    target_height: pixels('SDXL: the target height in time_ids (0 = the output height)'),
+    target_width: pixels('SDXL: the target width in time_ids (0 = the output width)'),
   },
   outputs: { conditioning: { type: 'CONDITIONING' } },
-  async run({ encoder, text }, ctx) {
-    const enc = expect<OnnxTextEncoder>(encoder, isEncoder, 'TextEncode', 'encoder', 'a TEXT_ENCODER from LoadPipeline');
-    const { embeddings, truncated } = await enc.encode([text as string]);
+  async run(i, ctx) {
+    const enc = expect<OnnxTextEncoder | SdxlTextEncoder>(i.encoder, isEncoder, 'TextEncode', 'encoder', 'a TEXT_ENCODER from LoadPipeline');
+    const { embeddings, pooled, truncated } = await enc.encode([i.text as string]);
     if (truncated[0]) ctx.log(`TextEncode: the prompt is longer than ${enc.tokenizer.length} tokens and was truncated`);
-    return { conditioning: { embeddings, text } };
+    if (!pooled) return { conditioning: { embeddings, text: i.text } };
+    const sizes: SizeConditioning = {
+      original: sizePair(i.original_height as number, i.original_width as number, 'TextEncode', 'original'),
+      cropTopLeft: [i.crop_top as number, i.crop_left as number],
+      target: sizePair(i.target_height as number, i.target_width as number, 'TextEncode', 'target'),
+    };
+    return { conditioning: { embeddings, pooled, sizes, text: i.text } };
   },
 };
 

@@ -7,7 +7,7 @@ import { loadOnnxModel } from './single-model.ts';
 export const LoadPipeline: NodeDefinition = {
   type: 'LoadPipeline',
   category: 'models',
-  description: 'Loads a diffusers ONNX pipeline folder (model_index.json, scheduler, tokenizer, text_encoder, unet, vae_encoder/vae_decoder) from the model roots. Schedule, prediction type, shapes and latent scaling come from its files.',
+  description: 'Loads a diffusers ONNX pipeline folder (model_index.json, scheduler, tokenizer, text_encoder, unet, vae_encoder/vae_decoder; SDXL adds tokenizer_2 and text_encoder_2) from the model roots. Layout, schedule, prediction type, shapes and latent scaling come from its files.',
   version: 1,
   inputs: {
     path: { type: 'STRING', default: 'shapes-32', path: 'models', tooltip: 'Pipeline folder, resolved inside the model roots' },
@@ -16,7 +16,7 @@ export const LoadPipeline: NodeDefinition = {
   async run({ path }, ctx) {
     try {
       const p = await loadPipeline(storeOf(ctx), path as string, (m) => ctx.log(m));
-      return { model: p.model, text_encoder: p.textEncoder, vae: p.vae };
+      return { model: p.model, text_encoder: p.encoder, vae: p.vae };
     } catch (e) {
       throw new Error(`LoadPipeline: ${(e as Error).message}`);
     }

@@ -4,7 +4,9 @@
  * session: the element type of the float inputs and output (float32, or float16 as fp16 exports have
  * it: converted at the boundary, so the samplers stay in float32/float64), the timestep's dtype
  * (int64, float32 or float16) and rank (scalar, [1] or [B]), a fixed batch size, the sample shape.
- * predictX0Many stacks all conditionings along the batch into ONE session run.
+ * predictX0Many stacks all conditionings along the batch into ONE session run. An SDXL UNet also takes
+ * the pooled text embedding (`text_embeds`) and the size conditioning (`time_ids`): both travel in the
+ * conditioning and are stacked the same way.
  */
 import { Tensor } from '@diffgraph/engine';
 import * as ort from 'onnxruntime-node';
@@ -13,6 +15,7 @@ import type { OnnxSession } from '../../runtime/onnx-session.ts';
 import { broadcastBatch, concatBatch, floatTensor, FLOAT_IO_DTYPES, fromOrt, splitBatch } from '../../runtime/ort-tensors.ts';
 import type { Conditioning, DiffusionModel, NoiseSchedule } from '../../sampling/contracts.ts';
 import { x0FromPrediction, type Parameterization } from '../../sampling/parameterization.ts';
+import { DEFAULT_SIZES, timeIds, type SizeConditioning } from './sdxl.ts';
 
 /** The model's IO names (diffusers' by default; a sidecar may rename them or drop the context). */
 export interface UnetIoNames {
@@ -21,9 +24,13 @@ export interface UnetIoNames {
   /** null: an unconditional network with no text input. */
   context: string | null;
   output: string;
+  /** SDXL's added conditioning: the pooled text embedding and the six size/crop time ids. */
+  pooled?: string;
+  timeIds?: string;
 }
 
 export const DIFFUSERS_UNET_NAMES: UnetIoNames = { sample: 'sample', timestep: 'timestep', context: 'encoder_hidden_states', output: 'out_sample' };
+export const SDXL_UNET_NAMES: UnetIoNames = { ...DIFFUSERS_UNET_NAMES, pooled: 'text_embeds', timeIds: 'time_ids' };
 
 export interface UnetModelOptions {
   name: string;
@@ -35,8 +42,10 @@ export interface UnetModelOptions {
   configSampleShape?: readonly (number | undefined)[];
   /** Item rank when nothing declares it (pipelines: 3, i.e. [C, H, W]). */
   sampleRank?: number;
-  /** The embedding used when a call has no conditioning (a pipeline encodes the empty prompt). */
-  unconditional?: () => Promise<Tensor>;
+  /** The conditioning used when a call has none (a pipeline's empty prompt, or SDXL's zeros). */
+  unconditional?: () => Promise<Conditioning>;
+  /** Pixels per latent cell (the VAE's factor): the output size in SDXL's default time ids. */
+  outputScale?: number;
   /** Extra facts for users (e.g. the scheduler config's spacing). */
   info?: Record<string, unknown>;
 }
@@ -56,6 +65,8 @@ export function unetContract(names: UnetIoNames, itemRank: number | null): IoCon
     [names.timestep]: { dtypes: ['int64', ...FLOAT_IO_DTYPES], ranks: [0, 1] },
   };
   if (names.context) inputs[names.context] = { dtypes: FLOAT_IO_DTYPES, ranks: [3] };
+  if (names.pooled) inputs[names.pooled] = { dtypes: FLOAT_IO_DTYPES, ranks: [2] };
+  if (names.timeIds) inputs[names.timeIds] = { dtypes: FLOAT_IO_DTYPES, ranks: [2] };
   return { inputs, outputs: { [names.output]: { dtypes: FLOAT_IO_DTYPES, ranks } } };
 }
 
@@ -70,14 +81,24 @@ function sampleShapeOf(session: OnnxSession, o: UnetModelOptions, names: UnetIoN
   return shape as number[];
 }
 
-function contextOf(conditioning: Conditioning | undefined): Tensor | undefined {
-  if (conditioning === undefined) return undefined;
+function contextOf(conditioning: Conditioning): Tensor {
   const e = conditioning.embeddings;
   if (!(e instanceof Tensor) || e.shape.length !== 3) {
     throw new Error('the conditioning has no "embeddings" tensor [batch, sequence, width]: make it with TextEncode from this model\'s text encoder');
   }
   return e;
 }
+
+function pooledOf(conditioning: Conditioning): Tensor {
+  const p = conditioning.pooled;
+  if (!(p instanceof Tensor) || p.shape.length !== 2) {
+    throw new Error('the conditioning has no "pooled" text embedding [batch, width], which this SDXL UNet needs: make it with TextEncode from this pipeline\'s text encoder');
+  }
+  return p;
+}
+
+/** The network inputs a conditioning supplies, by input name. */
+type ConditioningFeeds = Record<string, Tensor>;
 
 export function createUnetModel(o: UnetModelOptions): OnnxDiffusionModel {
   const names = o.names ?? DIFFUSERS_UNET_NAMES;
@@ -86,20 +107,37 @@ export function createUnetModel(o: UnetModelOptions): OnnxDiffusionModel {
   const sampleShape = sampleShapeOf(session, o, names);
   const timestepDecl = session.input(names.timestep);
   const batchDecl = session.input(names.sample).shape[0];
-  const contextDecl = names.context ? session.input(names.context).shape : undefined;
 
-  async function contextFor(c: Conditioning | undefined, batch: number): Promise<Tensor> {
-    let e = contextOf(c);
-    if (!e) {
-      if (!o.unconditional) throw new Error(`${o.name}: the model needs a conditioning (its '${names.context}' input); link one from TextEncode`);
-      e = await o.unconditional();
-    }
-    contextDecl!.forEach((d, axis) => {
-      if (axis > 0 && typeof d === 'number' && d !== e!.shape[axis]) {
-        throw new Error(`${session.file}: input '${names.context}' expects ${formatShape(contextDecl!)}, the conditioning is [${e!.shape.join(', ')}]: was it encoded by this model's text encoder?`);
+  function checkDeclared(name: string, value: Tensor): void {
+    const declared = session.input(name).shape;
+    declared.forEach((d, axis) => {
+      if (axis > 0 && typeof d === 'number' && d !== value.shape[axis]) {
+        throw new Error(`${session.file}: input '${name}' expects ${formatShape(declared)}, the conditioning is [${value.shape.join(', ')}]: was it encoded by this model's text encoder?`);
       }
     });
-    return broadcastBatch(e, batch, `${o.name}: conditioning`);
+  }
+
+  /**
+   * One conditioning's inputs, broadcast to the state's batch. `sizes`: the size conditioning of a
+   * call's missing conditioning, which diffusers takes from the positive prompt's.
+   */
+  async function feedsFor(given: Conditioning | undefined, batch: number, output: [number, number], sizes: SizeConditioning | undefined): Promise<ConditioningFeeds> {
+    let c = given;
+    if (!c) {
+      if (!o.unconditional) throw new Error(`${o.name}: the model needs a conditioning (its '${names.context}' input); link one from TextEncode`);
+      c = await o.unconditional();
+    }
+    const feeds: ConditioningFeeds = { [names.context!]: contextOf(c) };
+    if (names.pooled) feeds[names.pooled] = pooledOf(c);
+    if (names.timeIds) {
+      const ids = timeIds((given?.sizes as SizeConditioning | undefined) ?? sizes ?? DEFAULT_SIZES, output);
+      feeds[names.timeIds] = new Tensor([1, ids.length], Float32Array.from(ids));
+    }
+    for (const [name, value] of Object.entries(feeds)) {
+      checkDeclared(name, value);
+      feeds[name] = broadcastBatch(value, batch, `${o.name}: conditioning '${name}'`);
+    }
+    return feeds;
   }
 
   function timestepTensor(t: number, batch: number): ort.Tensor {
@@ -111,16 +149,16 @@ export function createUnetModel(o: UnetModelOptions): OnnxDiffusionModel {
   }
 
   /** One network evaluation of a stacked batch (split only if the export fixes a smaller batch). */
-  async function evaluate(x: Tensor, context: Tensor | undefined, t: number): Promise<Tensor> {
+  async function evaluate(x: Tensor, conditioning: ConditioningFeeds, t: number): Promise<Tensor> {
     const total = x.shape[0];
     const chunk = typeof batchDecl === 'number' ? batchDecl : total;
     if (total % chunk !== 0) throw new Error(`${session.file}: input '${names.sample}' has a fixed batch of ${chunk}; cannot run a batch of ${total}`);
     const outs: Tensor[] = [];
     const xs = chunk === total ? [x] : splitBatch(x, total / chunk);
-    const cs = context && chunk !== total ? splitBatch(context, total / chunk) : [context];
+    const parts = Object.entries(conditioning).map(([name, value]) => [name, chunk === total ? [value] : splitBatch(value, total / chunk)] as const);
     for (let i = 0; i < xs.length; i++) {
       const feeds: Record<string, ort.Tensor> = { [names.sample]: session.feed(names.sample, xs[i]), [names.timestep]: timestepTensor(t, chunk) };
-      if (names.context) feeds[names.context] = session.feed(names.context, cs[i]!);
+      for (const [name, values] of parts) feeds[name] = session.feed(name, values[i]);
       const out = await session.run(feeds, [names.output]);
       outs.push(fromOrt(out[names.output], session.file, names.output));
     }
@@ -134,26 +172,30 @@ export function createUnetModel(o: UnetModelOptions): OnnxDiffusionModel {
     }
   }
 
-  // A sampler asks with the same conditionings at every step: build their stacked context once.
-  let lastContext: { conditionings: readonly (Conditioning | undefined)[]; batch: number; tensor: Tensor } | undefined;
-  async function stackedContext(conditionings: readonly (Conditioning | undefined)[], batch: number): Promise<Tensor> {
-    const same = lastContext && lastContext.batch === batch && lastContext.conditionings.length === conditionings.length
-      && lastContext.conditionings.every((c, i) => c === conditionings[i]);
+  // A sampler asks with the same conditionings at every step: stack their inputs once.
+  let lastFeeds: { conditionings: readonly (Conditioning | undefined)[]; batch: number; output: string; feeds: ConditioningFeeds } | undefined;
+  async function stackedFeeds(conditionings: readonly (Conditioning | undefined)[], x: Tensor): Promise<ConditioningFeeds> {
+    if (!names.context) return {};
+    const batch = x.shape[0];
+    const scale = o.outputScale ?? 8;
+    const output: [number, number] = [x.shape[x.shape.length - 2] * scale, x.shape[x.shape.length - 1] * scale];
+    const same = lastFeeds && lastFeeds.batch === batch && lastFeeds.output === output.join('x') && lastFeeds.conditionings.length === conditionings.length
+      && lastFeeds.conditionings.every((c, i) => c === conditionings[i]);
     if (!same) {
-      const tensor = concatBatch(await Promise.all(conditionings.map((c) => contextFor(c, batch))), `${o.name}: conditionings`);
-      lastContext = { conditionings: [...conditionings], batch, tensor };
+      const borrowed = conditionings.find((c) => c?.sizes !== undefined)?.sizes as SizeConditioning | undefined;
+      const each = await Promise.all(conditionings.map((c) => feedsFor(c, batch, output, borrowed)));
+      const feeds = Object.fromEntries(Object.keys(each[0]).map((name) => [name, concatBatch(each.map((f) => f[name]), `${o.name}: conditionings' '${name}'`)]));
+      lastFeeds = { conditionings: [...conditionings], batch, output: output.join('x'), feeds };
     }
-    return lastContext!.tensor;
+    return lastFeeds!.feeds;
   }
 
   async function predictX0Many(x: Tensor, t: number, conditionings: readonly (Conditioning | undefined)[]): Promise<Tensor[]> {
     checkState(x);
     const k = conditionings.length;
     if (k === 0) return [];
-    const batch = x.shape[0];
     const states = k === 1 ? x : concatBatch(Array.from({ length: k }, () => x), o.name);
-    const context = names.context ? await stackedContext(conditionings, batch) : undefined;
-    const out = await evaluate(states, context, t);
+    const out = await evaluate(states, await stackedFeeds(conditionings, x), t);
     const alpha = schedule.alpha(t), sigma = schedule.sigma(t);
     // In x's dtype, so a float64 state keeps float64 arithmetic in the solver.
     const parts = splitBatch(out, k).map((part) => (x.dtype === 'float64' ? new Tensor(part.shape, Float64Array.from(part.data)) : part));
