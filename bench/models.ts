@@ -23,6 +23,7 @@ import type { ModelStore } from '../packages/nodes/src/runtime/model-store.ts';
 import { idsTensor, toOrt } from '../packages/nodes/src/runtime/ort-tensors.ts';
 import { buildGrid } from '../packages/nodes/src/schedules/schedule-node.ts';
 import { median, modelStore, MODELS, quantile, ROOT } from './pack-common.ts';
+import { layoutOverhead, renderLayoutOverhead, type LayoutRow } from './layout-overhead.ts';
 import { precision, renderPrecision, type PrecisionResult } from './precision.ts';
 
 const STEPS = 20;
@@ -312,14 +313,15 @@ async function main(): Promise<void> {
     log('re-rendered docs/benchmarks-models.md from bench/models-results.json');
     return;
   }
-  if (process.argv.includes('--precision-only')) {
-    // Re-measures only the precision section; the other sections keep their committed figures.
+  if (process.argv.includes('--precision-only') || process.argv.includes('--layouts-only')) {
+    // Re-measures one section; the others keep their committed figures.
     const previous = JSON.parse(readFileSync(resultsFile, 'utf8'));
-    log('Precision: fp16 exports of the pack');
-    const results = { ...previous, precision: { generated: new Date().toISOString(), loadavg: os.loadavg()[0], ...(await precision(log)) } };
+    const results = process.argv.includes('--precision-only')
+      ? { ...previous, precision: await measurePrecision() }
+      : { ...previous, layouts: await measureLayouts() };
     writeFileSync(resultsFile, JSON.stringify(results, null, 1) + '\n');
     writeFileSync(join(ROOT, 'docs', 'benchmarks-models.md'), render(results));
-    log('wrote the precision section of docs/benchmarks-models.md and bench/models-results.json');
+    log('wrote docs/benchmarks-models.md and bench/models-results.json');
     return;
   }
   const started = performance.now();
@@ -332,14 +334,24 @@ async function main(): Promise<void> {
   for (const t of [1, 2]) lat.push(...(await latencies(t)));
   log('End to end');
   const e2e = await endToEnd();
-  log('Precision: fp16 exports of the pack');
-  const prec = { generated: new Date().toISOString(), loadavg: os.loadavg()[0], ...(await precision(log)) };
+  const prec = await measurePrecision();
+  const layouts = await measureLayouts();
   const seconds = (performance.now() - started) / 1000;
   const loadAfter = os.loadavg()[0];
-  const results = { generated: new Date().toISOString(), cpu: cpuModel(), cores: os.availableParallelism(), loadavgBefore: load, loadavgAfter: loadAfter, seconds, overhead: over, latency: lat, e2e, precision: prec };
+  const results = { generated: new Date().toISOString(), cpu: cpuModel(), cores: os.availableParallelism(), loadavgBefore: load, loadavgAfter: loadAfter, seconds, overhead: over, latency: lat, e2e, precision: prec, layouts };
   writeFileSync(join(ROOT, 'bench', 'models-results.json'), JSON.stringify(results, null, 1) + '\n');
   writeFileSync(join(ROOT, 'docs', 'benchmarks-models.md'), render(results));
   log(`wrote docs/benchmarks-models.md and bench/models-results.json (${seconds.toFixed(1)} s)`);
+}
+
+async function measurePrecision() {
+  log('Precision: fp16 exports of the pack');
+  return { generated: new Date().toISOString(), loadavg: os.loadavg()[0], ...(await precision(log)) };
+}
+
+async function measureLayouts() {
+  log('SDXL layout: per-step cost on the tiny fixtures');
+  return { generated: new Date().toISOString(), loadavg: os.loadavg()[0], ...(await layoutOverhead(log)) };
 }
 
 /** The cost of the latent previews, from the two cold rows of each thread count. */
@@ -353,7 +365,7 @@ function previewNote(rows: OverheadResult[]): string {
     'Without them a cold run adds about 2.5–3.5 ms (the pipeline node re-reads its config files and tokenizer, ~0.6 ms; Sample\'s per-step tensor plumbing, ~0.1 ms a step), a warm run ~1.5–2.5 ms.';
 }
 
-function render(r: { generated: string; cpu: string; cores: number; loadavgBefore: number; loadavgAfter: number; seconds: number; overhead: OverheadResult[]; latency: LatencyRow[]; e2e: { processSeconds: number[] }; precision?: PrecisionResult & { generated?: string; loadavg?: number } }): string {
+function render(r: { generated: string; cpu: string; cores: number; loadavgBefore: number; loadavgAfter: number; seconds: number; overhead: OverheadResult[]; latency: LatencyRow[]; e2e: { processSeconds: number[] }; precision?: PrecisionResult & { generated?: string; loadavg?: number }; layouts?: { generated: string; loadavg: number; steps: number; repeats: number; rows: LayoutRow[] } }): string {
   const f = (x: number, d = 2) => x.toFixed(d);
   const primary = r.overhead.filter((o) => o.mode.startsWith('cold') && !o.mode.includes('preview_every 0'));
   const lines: string[] = [
@@ -414,6 +426,8 @@ function render(r: { generated: string; cpu: string; cores: number; loadavgBefor
     ...renderPrecision(r.precision),
   );
   if (r.precision?.generated) lines.push(`(Precision measured ${r.precision.generated.slice(0, 10)}, load average ${f(r.precision.loadavg ?? 0)}; \`pnpm bench:models --precision-only\` re-measures this section alone.)`, '');
+  lines.push(...renderLayoutOverhead(r.layouts));
+  if (r.layouts) lines.push(`(Measured ${r.layouts.generated.slice(0, 10)}, load average ${f(r.layouts.loadavg)}; \`pnpm bench:models --layouts-only\` re-measures this section alone.)`, '');
   return lines.join('\n');
 }
 
