@@ -1,10 +1,11 @@
 /**
  * scripts/gpu-check.sh on a machine without a GPU: it reports that CUDA is unavailable (or uses it
- * where installed), runs the pack's txt2img twice, compares latents and images, and skips the
- * SDXL-layout run with a reason. Its comparison fails on outputs that differ.
+ * where installed), runs the pack's txt2img twice, compares latents and images, does the same for the
+ * SDXL-layout fixture, and skips that run with a reason when no SDXL-layout model is there. Its
+ * comparison fails on outputs that differ.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -19,7 +20,7 @@ function run(file: string, args: string[]): Promise<{ code: number; stdout: stri
 }
 
 describe('scripts/gpu-check.sh', () => {
-  it('compares the pack\'s txt2img on both devices (CPU with CPU here, saying why) and skips a missing SDXL model', async () => {
+  it('compares the pack\'s txt2img and the SDXL-layout fixture on both devices (CPU with CPU here, saying why)', async () => {
     const r = await run(path.join(repoRoot, 'scripts', 'gpu-check.sh'), ['--steps', '2', '--batch', '1']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     if (!cudaProviderInstalled()) expect(r.stdout).toContain('gpu-check: cuda unavailable (onnxruntime: the CUDA execution provider was requested but is not installed');
@@ -27,7 +28,17 @@ describe('scripts/gpu-check.sh', () => {
     expect(r.stdout).toMatch(/^ {2}ok {3}latent_sample\.npy: max \|.+\| = \S+ \(tolerance 0\.05\)$/m);
     expect(r.stdout).toMatch(/^ {2}ok {3}txt2img_00001\.png: max \|.+\| = \S+ \(tolerance 0\.05\)$/m);
     expect(r.stdout).toMatch(/^ {2}time sample: \S+ \d+ ms, \S+ \d+ ms$/m);
-    expect(r.stdout).toMatch(/^sdxl-layout: skipped \(/m);
+    expect(r.stdout).toMatch(/^sdxl-layout: fixtures\/sdxl-tiny \(2 steps, batch 1\), (cuda|cpu) vs cpu$/m);
+    expect(r.stdout).toMatch(/^ {2}ok {3}sdxl-layout-smoke_00001\.png: max \|.+\| = \S+ \(tolerance 0\.05\)$/m);
+    expect(r.stdout).toMatch(/gpu-check: all comparisons within tolerance\n$/);
+  });
+
+  it('skips the SDXL-layout run, saying why, when the models folder has no SDXL-layout pipeline', async () => {
+    const models = mkdtempSync(path.join(tmpdir(), 'diffgraph-gpu-models-'));
+    cpSync(path.join(repoRoot, 'models', 'shapes-32'), path.join(models, 'shapes-32'), { recursive: true });
+    const r = await run(path.join(repoRoot, 'scripts', 'gpu-check.sh'), ['--models', models, '--steps', '2', '--batch', '1', '--cpu-only']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^sdxl-layout: skipped \(no SDXL-layout pipeline under /m);
     expect(r.stdout).toMatch(/gpu-check: all comparisons within tolerance\n$/);
   });
 
