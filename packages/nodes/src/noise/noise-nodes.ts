@@ -1,22 +1,23 @@
 import type { NodeDefinition } from '@diffgraph/engine';
 import type { NoiseGenerator } from '../sampling/contracts.ts';
-import { randomNormal } from './philox.ts';
 import { replayNoise } from '../encoders/replay-noise.ts';
+import { NOISE_RNGS, seededNoise } from './seeded-noise.ts';
 
-export function seededNoise(seed: number): NoiseGenerator {
-  return { seed, sample: (like, stream) => randomNormal(like.shape, seed, like.dtype, stream) };
-}
+export { seededNoise } from './seeded-noise.ts';
 
 export const zeroNoise: NoiseGenerator = { seed: null, sample: (like) => like.zerosLike() };
 
 export const RandomNoise: NodeDefinition = {
   type: 'RandomNoise',
   category: 'sampling/noise',
-  description: 'Seeded Gaussian noise (Philox4x32-10): the same seed gives the same noise on every machine; batch item i uses seed + i.',
+  description: 'Seeded Gaussian noise: the same seed gives the same noise on every machine. rng philox (default): ours, batch item i uses seed + i; cpu: torch CPU randn over the whole batch, as ComfyUI; nv: torch CUDA\'s Philox layout, as A1111\'s NV RNG and stable-diffusion.cpp.',
   version: 1,
-  inputs: { seed: { type: 'INT', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER } },
+  inputs: {
+    seed: { type: 'INT', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER },
+    rng: { type: 'STRING', enum: NOISE_RNGS, default: 'philox', tooltip: 'philox: ours (independent of batch size); cpu: torch.manual_seed + torch.randn on the CPU (ComfyUI); nv: torch CUDA Philox (A1111 NV, stable-diffusion.cpp)' },
+  },
   outputs: { noise: { type: 'NOISE' } },
-  run: ({ seed }) => ({ noise: seededNoise(seed) }),
+  run: ({ seed, rng }) => ({ noise: seededNoise(seed, rng) }),
 };
 
 export const DisableNoise: NodeDefinition = {

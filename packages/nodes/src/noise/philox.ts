@@ -64,12 +64,12 @@ export function philox4x32(
 }
 
 /** Split a non-negative integer seed (number ≤ 2^53 − 1, or bigint < 2^64) into uint32 words. */
-function keyWords(seed: bigint): [number, number] {
+export function keyWords(seed: bigint): [number, number] {
   if (seed < 0n || seed >= 1n << 64n) throw new RangeError(`seed must be in [0, 2^64), got ${seed}`);
   return [Number(seed & 0xffffffffn), Number(seed >> 32n)];
 }
 
-function toBigSeed(seed: number | bigint): bigint {
+export function toBigSeed(seed: number | bigint): bigint {
   if (typeof seed === 'bigint') return seed;
   if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`seed must be a non-negative safe integer, got ${seed}`);
   return BigInt(seed);
