@@ -1,4 +1,7 @@
 /** The sampling nodes end to end, through the executor: references, progress, cancellation, noise. */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Executor, Tensor, type EngineEvent, type Workflow } from '@diffgraph/engine';
 import { basicGuider, buildGrid, createRegistry, gaussianMixtureModel, makeSolver, sample } from '../src/index.ts';
@@ -7,6 +10,9 @@ import { makeNoiseSchedule } from '../src/schedules/noise-schedules.ts';
 import { seededNoise } from '../src/noise/noise-nodes.ts';
 import { loadRefModel, loadRefOutput, refsDir } from './refs.ts';
 import { isolatedServices } from './services.ts';
+
+const torchRandnFixture = (): { cases: { seed: number; shape: number[]; draws: number[][] }[] } =>
+  JSON.parse(readFileSync(new URL('./fixtures/torch-randn/randn.json', import.meta.url), 'utf8'));
 
 const link = (from: string, output: string) => ({ from, output });
 
@@ -28,11 +34,11 @@ function labWorkflow(overrides: Record<string, Record<string, unknown>> = {}): W
   return { format: 'diffgraph/workflow@1', nodes, outputs: ['sample'] };
 }
 
-function run(workflow: Workflow, signal?: AbortSignal) {
+function run(workflow: Workflow, signal?: AbortSignal, inputRoots = [refsDir]) {
   const executor = new Executor(createRegistry());
   const events: EngineEvent[] = [];
   executor.events.subscribe((e) => events.push(e));
-  return executor.run(workflow, { signal, services: { ...isolatedServices(), inputRoots: [refsDir] } }).then((result) => ({ result, events }));
+  return executor.run(workflow, { signal, services: { ...isolatedServices(), inputRoots } }).then((result) => ({ result, events }));
 }
 
 const samplesOf = (result: Awaited<ReturnType<Executor['run']>>) => {
@@ -107,6 +113,29 @@ describe('Sample through a workflow', () => {
     expect(Array.from(wide.data.subarray(0, 16))).toEqual(Array.from(a.data));
     // Item i of seed s is item 0 of seed s + i.
     expect(Array.from(c.data.subarray(0, 2))).toEqual(Array.from(a.data.subarray(2, 4)));
+  });
+
+  it('RandomNoise rng cpu: the start noise is torch.manual_seed(seed); torch.randn(latent.shape), as ComfyUI draws it', async () => {
+    // torch's fixture for seed 42, shape [2, 4, 8, 8]: randn's values depend only on the element count, so
+    // its 512 numbers are also the noise of a [256, 2] latent.
+    const fixture = torchRandnFixture().cases.find((c) => c.seed === 42 && c.shape.join() === '2,4,8,8')!;
+    const dir = mkdtempSync(path.join(tmpdir(), 'diffgraph-torch-noise-'));
+    writeFileSync(path.join(dir, 'noise.json'), JSON.stringify({ shape: [256, 2], dtype: 'float64', data: fixture.draws[0] }));
+    const fromFixture = labWorkflow({ xT: { path: 'noise.json', key: '' } });
+    const seeded = (rng: string) => {
+      const w = labWorkflow({ sample: { add_noise: true, noise: link('rng', 'noise'), latent: link('zero', 'latent') } });
+      w.nodes.rng = { type: 'RandomNoise', inputs: { seed: 42, rng } };
+      w.nodes.zero = { type: 'EmptyLatent', inputs: { batch: 256, model: link('model', 'model') } };
+      return w;
+    };
+    const inputRoots = [refsDir, dir];
+    const expected = samplesOf((await run(fromFixture, undefined, inputRoots)).result);
+    const cpu = samplesOf((await run(seeded('cpu'), undefined, inputRoots)).result);
+    expect(cpu.shape).toEqual([256, 2]);
+    // The noise agrees to one float32 ulp (torch's vectorised libm); the deterministic solver carries that through.
+    expected.data.forEach((v, i) => expect(Math.abs(cpu.data[i] - v)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(v))));
+    const philox = samplesOf((await run(seeded('philox'), undefined, inputRoots)).result);
+    expect(Math.abs(philox.data[0] - expected.data[0])).toBeGreaterThan(1e-3);
   });
 
   it('img2img: a truncated grid starts at alpha·latent + sigma·noise', () => {
