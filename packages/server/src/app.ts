@@ -11,6 +11,7 @@ import { workflowLibrary } from './workflow-library.ts';
 import { confine, PathError, type Limits, type RootKind } from './guard.ts';
 import { eventsQuerySchema, listQuerySchema, openApiDocument, submitEnvelopeSchema } from './openapi.ts';
 import type { RunManager } from './runs.ts';
+import { ComfyImportError, comfyFormat, convertComfyWorkflow } from './comfy/convert.ts';
 import { AccessError, checkHost, checkOrigin, checkToken, type SecurityOptions } from './security.ts';
 import type { RunStatus } from './store.ts';
 
@@ -139,7 +140,14 @@ export function createApp(options: AppOptions): { app: express.Express; api: exp
     if (!req.is('application/json')) return fail(res, 415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the run as application/json.');
     const body = req.body as unknown;
     if (!validateSubmit(body)) return fail(res, 400, 'INVALID_REQUEST', `The request body must be { workflow, outputs?, clientId? }: ${ajvMessage(validateSubmit)}`);
-    const { workflow, outputs, clientId } = body as { workflow: unknown; outputs?: string[]; clientId?: string };
+    const { workflow: submitted, outputs, clientId } = body as { workflow: unknown; outputs?: string[]; clientId?: string };
+    let workflow: unknown;
+    try {
+      workflow = comfyFormat(submitted) ? convertComfyWorkflow(submitted).workflow : submitted;
+    } catch (e) {
+      if (!(e instanceof ComfyImportError)) throw e;
+      return res.status(400).json({ errors: [{ nodeId: null, code: e.code, message: e.message, ...(e.nodes.length > 0 ? { nodes: e.nodes } : {}) }] });
+    }
     const result = manager.submit({ workflow, outputs, clientId });
     if (!result.ok) return res.status(result.status).json({ errors: result.errors });
     res.status(202).location(`/api/runs/${result.runId}`).json({ runId: result.runId });

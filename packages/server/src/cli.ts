@@ -15,6 +15,8 @@ import { terminalReporter } from './progress.ts';
 import { runRemote } from './remote.ts';
 import { ConfigError, startServer } from './server.ts';
 import { DEFAULT_LIMITS, type Limits } from './guard.ts';
+import { acceptComfyWorkflow, ComfyImportError, convertComfyWorkflow } from './comfy/convert.ts';
+import { mkdirSync, writeFileSync } from 'node:fs';
 
 class UsageError extends Error {}
 
@@ -34,9 +36,17 @@ function parseCount(text: string): number {
   return n;
 }
 
+const logComfy = (line: string) => process.stderr.write(`diffgraph: ${line}\n`);
+
+/** A workflow file's content, a ComfyUI workflow converted. */
+function readAnyWorkflowFile(file: string): ReturnType<typeof readWorkflowFile> {
+  const read = readWorkflowFile(file);
+  return read.ok ? { ok: true, value: acceptComfyWorkflow(read.value, logComfy) } : read;
+}
+
 /** The workflow of a file with --set applied; undefined (errors printed, exit code 1) when unusable. */
 function load(file: string, sets: string[], json?: boolean): unknown {
-  const read = readWorkflowFile(file);
+  const read = readAnyWorkflowFile(file);
   // Size and nesting first: a server submission serializes the workflow, which recurses.
   const errors = read.ok ? checkWorkflowShape(read.value) : read.errors;
   if (!read.ok || errors.length > 0) {
@@ -220,7 +230,7 @@ export function buildProgram(): Command {
     .argument('<workflow>', 'workflow JSON file')
     .option('--json', 'print the result as JSON')
     .action((file: string, opts: { json?: boolean }) => {
-      const read = readWorkflowFile(file);
+      const read = readAnyWorkflowFile(file);
       const result = read.ok ? validateWorkflow(read.value, createRegistry()) : read;
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(result.ok ? { valid: true, outputs: result.outputs } : { valid: false, errors: result.errors }, null, 2)}\n`);
@@ -230,6 +240,28 @@ export function buildProgram(): Command {
         process.stdout.write(`${formatErrors(file, result.errors)}\n`);
       }
       process.exitCode = result.ok ? 0 : 1;
+    });
+
+  program
+    .command('import')
+    .description('Convert a ComfyUI workflow (API or UI format) into a diffgraph workflow')
+    .argument('<file>', 'ComfyUI workflow JSON file')
+    .option('--out <file>', 'write the workflow here instead of to stdout')
+    .action((file: string, opts: { out?: string }) => {
+      const read = readWorkflowFile(file);
+      if (!read.ok) {
+        process.stderr.write(`${formatErrors(file, read.errors)}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      const { workflow, notes } = convertComfyWorkflow(read.value);
+      for (const note of notes) logComfy(`note: ${note}`);
+      const text = `${JSON.stringify(workflow, null, 2)}\n`;
+      if (opts.out) {
+        mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
+        writeFileSync(opts.out, text);
+      }
+      else process.stdout.write(text);
     });
 
   program
@@ -261,6 +293,10 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof UnreadableFileError || e instanceof UsageError) {
       process.stderr.write(`diffgraph: ${e.message}\n`);
       return 2;
+    }
+    if (e instanceof ComfyImportError) {
+      process.stderr.write(`diffgraph: ${e.code}: ${e.message}\n`);
+      return 1;
     }
     if (e instanceof InvalidWorkflowError) {
       process.stderr.write(`${formatErrors('workflow', e.errors)}\n`);

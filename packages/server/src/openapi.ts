@@ -13,7 +13,12 @@ type Schema = Record<string, unknown>;
 export const submitRequestSchema: Schema = {
   type: 'object',
   properties: {
-    workflow: { $ref: '#/components/schemas/Workflow' },
+    workflow: {
+      anyOf: [
+        { $ref: '#/components/schemas/Workflow' },
+        { type: 'object', description: 'A ComfyUI workflow, API format ({"3": {"class_type", "inputs"}}) or UI format (nodes, links, widgets_values): converted on arrival (docs/comfyui.md); what cannot be converted is a 400 COMFY_UNSUPPORTED_NODES, COMFY_UNSUPPORTED_SETTING or COMFY_INVALID_WORKFLOW' },
+      ],
+    },
     outputs: { type: 'array', items: { type: 'string', minLength: 1 }, maxItems: 256, description: 'Node ids to compute instead of the workflow\'s own `outputs`' },
     clientId: { type: 'string', minLength: 1, maxLength: 128, description: 'Free-form id of the submitting client, for filtering the run list' },
   },
@@ -54,7 +59,7 @@ const errorSchema: Schema = {
         properties: {
           nodeId: { type: ['string', 'null'] },
           input: { type: 'string' },
-          code: { type: 'string', description: 'A stable code: the engine\'s validation codes (docs/workflow-format.md: WORKFLOW_TOO_LARGE, TOO_MANY_NODES, NESTING_TOO_DEEP and TOO_MANY_ERRORS among them), LIMIT_EXCEEDED, PATH_OUTSIDE_ROOT, PATH_EMPTY, UNREADABLE_UPLOAD, EMPTY_UPLOAD, INVALID_REQUEST, INVALID_JSON, BODY_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, UNAUTHORIZED, CROSS_ORIGIN, BAD_HOST, NOT_FOUND, RUN_ACTIVE, QUEUE_FULL, …' },
+          code: { type: 'string', description: 'A stable code: the engine\'s validation codes (docs/workflow-format.md: WORKFLOW_TOO_LARGE, TOO_MANY_NODES, NESTING_TOO_DEEP and TOO_MANY_ERRORS among them), LIMIT_EXCEEDED, COMFY_UNSUPPORTED_NODES (with `nodes`: [{id, classType}]), COMFY_UNSUPPORTED_SETTING, COMFY_INVALID_WORKFLOW, PATH_OUTSIDE_ROOT, PATH_EMPTY, UNREADABLE_UPLOAD, EMPTY_UPLOAD, INVALID_REQUEST, INVALID_JSON, BODY_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, UNAUTHORIZED, CROSS_ORIGIN, BAD_HOST, NOT_FOUND, RUN_ACTIVE, QUEUE_FULL, …' },
           message: { type: 'string' },
         },
         required: ['nodeId', 'code', 'message'],
