@@ -11,6 +11,9 @@ export interface ApiError {
   message: string;
 }
 
+export type ImportSource = 'diffgraph' | 'comfyui-api' | 'comfyui-ui';
+export type ImportResult = { ok: true; workflow: unknown; source: ImportSource; notes: string[] } | { ok: false; errors: ApiError[] };
+
 export type SubmitResult = { ok: true; runId: string } | { ok: false; status: number; errors: ApiError[] };
 
 export interface LibraryEntry {
@@ -77,6 +80,21 @@ export class Api {
   async run(runId: string): Promise<Record<string, unknown> | undefined> {
     const res = await fetch(this.url(`/api/runs/${encodeURIComponent(runId)}`));
     return res.ok ? ((await res.json()) as Record<string, unknown>) : undefined;
+  }
+
+  /**
+   * A file that is not a diffgraph workflow, converted by the server (POST /api/import): a ComfyUI
+   * workflow (JSON) or a PNG with one embedded.
+   */
+  async importFile(bytes: Uint8Array, type: 'application/json' | 'image/png'): Promise<ImportResult> {
+    let res: Response;
+    try {
+      res = await fetch(this.url('/api/import'), { method: 'POST', headers: { 'Content-Type': type }, body: bytes as BodyInit });
+    } catch (e) {
+      return { ok: false, errors: [{ nodeId: null, code: 'NETWORK', message: `Cannot reach the server: ${(e as Error).message}` }] };
+    }
+    if (!res.ok) return { ok: false, errors: await errorsOf(res) };
+    return { ok: true, ...((await res.json()) as { workflow: unknown; source: ImportSource; notes: string[] }) };
   }
 
   async upload(file: Blob): Promise<{ name: string }> {

@@ -28,8 +28,8 @@ export const SHORTCUTS: [string, string][] = [
   ['F or .', 'Fit the whole graph in view'],
   ['/ or double-click on the canvas', 'Search and add a node'],
   ['Ctrl+S', 'Save (download) the workflow as JSON'],
-  ['Ctrl+O', 'Open a workflow JSON or a PNG made by SaveImage'],
-  ['Drop a .json or .png file', 'Open it (a PNG restores the workflow embedded in it)'],
+  ['Ctrl+O', 'Open a workflow JSON or a PNG made by SaveImage (ComfyUI workflows and PNGs are converted)'],
+  ['Drop a .json or .png file', 'Open it (a PNG restores the workflow embedded in it; ComfyUI\'s are converted)'],
   ['Drag from an output to an input', 'Connect (only compatible types connect)'],
   ['Drag a link onto a widget', 'Feed that input from a node instead of the widget value'],
   ['Double-click a node title', 'Rename the node (its id in the workflow)'],
@@ -47,6 +47,17 @@ interface GalleryItem {
 }
 
 const ACTIVE_STATES = new Set(['queued', 'running']);
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+const isDiffgraphWorkflow = (value: unknown): value is Workflow =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && 'format' in value;
 
 export class App {
   readonly api = new Api();
@@ -253,17 +264,33 @@ export class App {
     try {
       if (isPng(bytes)) {
         const text = await readPngText(bytes);
-        if (!text.workflow) {
-          toast(`${file.name} has no embedded workflow (only PNGs written by SaveImage with embed_metadata do).`, 'error');
-          return;
-        }
-        this.open(JSON.parse(text.workflow) as Workflow);
+        const embedded = text.workflow === undefined ? undefined : parseJson(text.workflow);
+        if (isDiffgraphWorkflow(embedded)) this.open(embedded);
+        else if (text.workflow === undefined && text.prompt === undefined) {
+          toast(`${file.name} has no embedded workflow (only PNGs written by SaveImage with embed_metadata, or by ComfyUI, do).`, 'error');
+        } else await this.importFile(file.name, bytes, 'image/png');
         return;
       }
-      this.open(JSON.parse(new TextDecoder().decode(bytes)) as Workflow);
+      const value = JSON.parse(new TextDecoder().decode(bytes)) as unknown;
+      if (isDiffgraphWorkflow(value)) this.open(value);
+      else await this.importFile(file.name, bytes, 'application/json');
     } catch (e) {
       toast(`Cannot open ${file.name}: ${(e as Error).message}`, 'error');
     }
+  }
+
+  /** ComfyUI's files (and anything else not ours) go through the server's converter, the one the CLI uses. */
+  private async importFile(name: string, bytes: Uint8Array, type: 'application/json' | 'image/png'): Promise<void> {
+    const result = await this.api.importFile(bytes, type);
+    if (!result.ok) {
+      toast(`Cannot open ${name}: ${result.errors.map((e) => `${e.code}: ${e.message}`).join(' ')}`, 'error');
+      return;
+    }
+    this.open(result.workflow as Workflow, { quiet: result.source !== 'diffgraph' });
+    if (result.source === 'diffgraph') return;
+    const format = result.source === 'comfyui-ui' ? 'UI' : 'API';
+    const notes = result.notes.length > 0 ? ` Notes: ${result.notes.join(' ')}` : '';
+    toast(`Converted ${name} from a ComfyUI workflow (${format} format).${notes}`);
   }
 
   download(): void {

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { build } from 'vite';
+import { insertPngText } from '@diffgraph/nodes';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -296,6 +297,41 @@ describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () 
     expect(await workflow()).toEqual(submitted);
     await shot('03-dropped-png');
   }, 30_000);
+
+  it('converts ComfyUI files it is given (a PNG ComfyUI saved, dropped; API JSON, opened) and runs them', async () => {
+    const comfy = (name: string) => readFileSync(path.join(repo, 'packages/server/test/fixtures/comfy', name), 'utf8');
+    const png = insertPngText(readFileSync(path.join(repo, 'packages/server/test/fixtures/comfy/red-circle.png')), { prompt: comfy('txt2img-api.json'), workflow: comfy('txt2img-ui.json') });
+    await page.getByRole('button', { name: 'New' }).click();
+    await page.evaluate(async (b64) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const dt = new DataTransfer();
+      dt.items.add(new File([bytes], 'ComfyUI_00001_.png', { type: 'image/png' }));
+      const canvas = document.querySelector('canvas.graph')!;
+      const r = canvas.getBoundingClientRect();
+      for (const type of ['dragenter', 'dragover', 'drop']) {
+        canvas.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true, clientX: r.left + 300, clientY: r.top + 300 }));
+      }
+    }, png.toString('base64'));
+    await expect.poll(() => page.getByTestId('toast').textContent()).toContain('from a ComfyUI workflow (UI format)');
+    const dropped = await workflow();
+    expect(Object.keys(dropped.nodes)).toEqual(expect.arrayContaining(['3', '3_noise', '3_solver', '4', '9']));
+    // The UI graph's layout is kept: KSampler (node 3) stands where the ComfyUI author put it.
+    expect(dropped.ui.positions['3']).toEqual([863, 186]);
+    await page.getByTestId('run').click();
+    expect(await waitForStatus(['done', 'failed', 'invalid'], 60_000)).toBe('done');
+
+    await openFile('txt2img-api.json', comfy('txt2img-api.json'));
+    await expect.poll(() => page.getByTestId('toast').textContent()).toContain('from a ComfyUI workflow (API format)');
+    const before = await workflow();
+    const lora = { ...JSON.parse(comfy('txt2img-api.json')), 20: { class_type: 'LoraLoader', inputs: {} } };
+    expectedFailures = [/Failed to load resource: the server responded with a status of 400/];
+    await openFile('lora.json', JSON.stringify(lora));
+    await expect.poll(() => page.getByTestId('toast').textContent()).toContain('COMFY_UNSUPPORTED_NODES');
+    expect(await page.getByTestId('toast').textContent()).toContain('20 (LoraLoader)');
+    expect(await workflow()).toEqual(before);
+    await expect.poll(() => expectedFailures.length).toBe(0);
+    await shot('03b-comfyui-png');
+  }, 90_000);
 
   it('shows a validation error from the server on the offending node and input', async () => {
     const wf = JSON.parse(readFileSync(path.join(repo, 'workflows/gmm-solver-lab.json'), 'utf8'));

@@ -5,13 +5,14 @@ import path from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
-import { workflowSchema, type NodeRegistry } from '@diffgraph/engine';
+import { parseWorkflowText, workflowSchema, type NodeRegistry } from '@diffgraph/engine';
 import { decodeNpy, decodeRgba, imageFormat, modelCatalog, tensorFromJson } from '@diffgraph/nodes';
 import { workflowLibrary } from './workflow-library.ts';
 import { confine, PathError, type Limits, type RootKind } from './guard.ts';
 import { eventsQuerySchema, listQuerySchema, openApiDocument, submitEnvelopeSchema } from './openapi.ts';
 import type { RunManager } from './runs.ts';
-import { ComfyImportError, comfyFormat, convertComfyWorkflow } from './comfy/convert.ts';
+import { ComfyImportError } from './comfy/convert.ts';
+import { importPng, importWorkflowValue, WorkflowImportError, type ImportedWorkflow } from './workflow-import.ts';
 import { AccessError, checkHost, checkOrigin, checkToken, type SecurityOptions } from './security.ts';
 import type { RunStatus } from './store.ts';
 
@@ -32,6 +33,13 @@ export interface AppOptions {
 type ErrorBody = { nodeId: null; code: string; message: string };
 const fail = (res: Response, status: number, code: string, message: string) =>
   res.status(status).json({ errors: [{ nodeId: null, code, message } satisfies ErrorBody] });
+
+/** A workflow that cannot be imported (ComfyUI nodes we lack, a PNG with none): 400 with its code. */
+function importFailure(res: Response, e: unknown) {
+  if (!(e instanceof ComfyImportError || e instanceof WorkflowImportError)) throw e;
+  const nodes = e instanceof ComfyImportError && e.nodes.length > 0 ? { nodes: e.nodes } : {};
+  return res.status(400).json({ errors: [{ nodeId: null, code: e.code, message: e.message, ...nodes }] });
+}
 
 const ajv = new Ajv({ allErrors: true, strict: false, coerceTypes: true, useDefaults: true });
 function ajvMessage(validate: ValidateFunction): string {
@@ -143,14 +151,33 @@ export function createApp(options: AppOptions): { app: express.Express; api: exp
     const { workflow: submitted, outputs, clientId } = body as { workflow: unknown; outputs?: string[]; clientId?: string };
     let workflow: unknown;
     try {
-      workflow = comfyFormat(submitted) ? convertComfyWorkflow(submitted).workflow : submitted;
+      workflow = importWorkflowValue(submitted).workflow;
     } catch (e) {
-      if (!(e instanceof ComfyImportError)) throw e;
-      return res.status(400).json({ errors: [{ nodeId: null, code: e.code, message: e.message, ...(e.nodes.length > 0 ? { nodes: e.nodes } : {}) }] });
+      return importFailure(res, e);
     }
     const result = manager.submit({ workflow, outputs, clientId });
     if (!result.ok) return res.status(result.status).json({ errors: result.errors });
     res.status(202).location(`/api/runs/${result.runId}`).json({ runId: result.runId });
+  });
+
+  // The editor opens files through this, so ComfyUI's files convert with the one converter the CLI
+  // and POST /api/runs use. The body is the file itself: JSON, or a PNG with a workflow embedded.
+  api.post('/import', express.raw({ type: ['application/json', 'image/png'], limit: limits.uploadBytes }), (req, res) => {
+    if (!req.is(['application/json', 'image/png'])) return fail(res, 415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the file as application/json (a workflow) or image/png (a PNG with a workflow embedded).');
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const prefer = req.query.prefer === 'api' ? 'api' : 'ui';
+    try {
+      let imported: ImportedWorkflow;
+      if (req.is('image/png')) imported = importPng(body, prefer);
+      else {
+        const parsed = parseWorkflowText(body.toString('utf8'));
+        if (!parsed.ok) return res.status(400).json({ errors: parsed.errors });
+        imported = importWorkflowValue(parsed.value);
+      }
+      res.json(imported);
+    } catch (e) {
+      importFailure(res, e);
+    }
   });
 
   api.get('/runs', (req, res) => {

@@ -9,13 +9,14 @@ import { Command, CommanderError } from 'commander';
 import { checkWorkflowShape, EVENT_TYPES, Executor, InvalidWorkflowError, validateWorkflow, workflowSchema, type Workflow } from '@diffgraph/engine';
 import { createRegistry, modelCatalog, ModelStore } from '@diffgraph/nodes';
 import { deviceOption, formatCatalog, readSessionOptions, sessionOptionsOption } from './model-options.ts';
-import { applySets, readWorkflowFile, UnreadableFileError } from './workflow-file.ts';
+import { applySets, readImportedWorkflowFile, type readWorkflowFile, UnreadableFileError } from './workflow-file.ts';
+import { WorkflowImportError } from './workflow-import.ts';
 import { eventToJson, formatErrors, formatOutputs } from './format.ts';
 import { terminalReporter } from './progress.ts';
 import { runRemote } from './remote.ts';
 import { ConfigError, startServer } from './server.ts';
 import { DEFAULT_LIMITS, type Limits } from './guard.ts';
-import { acceptComfyWorkflow, ComfyImportError, convertComfyWorkflow } from './comfy/convert.ts';
+import { ComfyImportError } from './comfy/convert.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 
 class UsageError extends Error {}
@@ -38,10 +39,14 @@ function parseCount(text: string): number {
 
 const logComfy = (line: string) => process.stderr.write(`diffgraph: ${line}\n`);
 
-/** A workflow file's content, a ComfyUI workflow converted. */
+/** A workflow file's content: a ComfyUI workflow converted, a PNG's embedded workflow extracted. */
 function readAnyWorkflowFile(file: string): ReturnType<typeof readWorkflowFile> {
-  const read = readWorkflowFile(file);
-  return read.ok ? { ok: true, value: acceptComfyWorkflow(read.value, logComfy) } : read;
+  const read = readImportedWorkflowFile(file);
+  if (!read.ok) return read;
+  const { workflow, source, notes } = read.imported;
+  if (source !== 'diffgraph') logComfy(`this is a ComfyUI workflow (${source === 'comfyui-api' ? 'API' : 'UI'} format), converted`);
+  for (const note of notes) logComfy(`  note: ${note}`);
+  return { ok: true, value: workflow };
 }
 
 /** The workflow of a file with --set applied; undefined (errors printed, exit code 1) when unusable. */
@@ -244,17 +249,20 @@ export function buildProgram(): Command {
 
   program
     .command('import')
-    .description('Convert a ComfyUI workflow (API or UI format) into a diffgraph workflow')
-    .argument('<file>', 'ComfyUI workflow JSON file')
+    .description('Convert a ComfyUI workflow (API or UI format JSON, or a PNG ComfyUI saved) into a diffgraph workflow; a PNG of ours gives back its workflow')
+    .argument('<file>', 'ComfyUI workflow JSON file, or a PNG with a workflow embedded')
     .option('--out <file>', 'write the workflow here instead of to stdout')
     .action((file: string, opts: { out?: string }) => {
-      const read = readWorkflowFile(file);
+      const read = readImportedWorkflowFile(file);
       if (!read.ok) {
         process.stderr.write(`${formatErrors(file, read.errors)}\n`);
         process.exitCode = 1;
         return;
       }
-      const { workflow, notes } = convertComfyWorkflow(read.value);
+      const { workflow, source, notes } = read.imported;
+      if (source === 'diffgraph' && !read.png) {
+        throw new ComfyImportError('COMFY_INVALID_WORKFLOW', 'This is already a diffgraph workflow (or not a workflow at all): there is nothing to import. Run or validate it directly.');
+      }
       for (const note of notes) logComfy(`note: ${note}`);
       const text = `${JSON.stringify(workflow, null, 2)}\n`;
       if (opts.out) {
@@ -294,7 +302,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`diffgraph: ${e.message}\n`);
       return 2;
     }
-    if (e instanceof ComfyImportError) {
+    if (e instanceof ComfyImportError || e instanceof WorkflowImportError) {
       process.stderr.write(`diffgraph: ${e.code}: ${e.message}\n`);
       return 1;
     }

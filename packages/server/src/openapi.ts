@@ -296,6 +296,18 @@ export function openApiDocument(registry: NodeRegistry, version: string): Schema
           responses: { 201: { description: 'Stored', content: json(ref('Upload')) }, 200: { description: 'Already stored', content: json(ref('Upload')) }, ...errors(400, 401, 403, 413, 415) },
         },
       },
+      '/api/import': {
+        post: {
+          operationId: 'importWorkflow',
+          summary: 'Turn a file into a diffgraph workflow without running it: a workflow JSON (ours as it is, ComfyUI API/UI format converted) or a PNG with one embedded (ours, or ComfyUI\'s: its UI graph first, ?prefer=api for its executed prompt first)',
+          parameters: [{ name: 'prefer', in: 'query', required: false, schema: { enum: ['ui', 'api'], default: 'ui' }, description: 'Which of a ComfyUI PNG\'s two graphs to convert first' }],
+          requestBody: { required: true, content: { 'application/json': { schema: {} }, 'image/png': { schema: { type: 'string', contentMediaType: 'image/png' } } } },
+          responses: {
+            200: { description: 'The workflow', content: json({ type: 'object', properties: { workflow: {}, source: { enum: ['diffgraph', 'comfyui-api', 'comfyui-ui'] }, notes: { type: 'array', items: { type: 'string' } } }, required: ['workflow', 'source', 'notes'] }) },
+            ...errors(400, 401, 403, 413, 415),
+          },
+        },
+      },
       '/api/events': {
         get: {
           operationId: 'events',

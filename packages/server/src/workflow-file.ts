@@ -1,19 +1,33 @@
 /** Reading a workflow file and applying `--set nodeId.input=value` overrides, with errors a user can act on. */
 import { readFileSync } from 'node:fs';
 import { parseWorkflowText, type ValidationError } from '@diffgraph/engine';
+import { importPng, importWorkflowValue, isPng, type ImportedWorkflow } from './workflow-import.ts';
 
 export class UnreadableFileError extends Error {}
 
 export function readWorkflowFile(file: string): { ok: true; value: unknown } | { ok: false; errors: ValidationError[] } {
-  let text: string;
+  return parseWorkflowText(readFileBytes(file).toString('utf8'));
+}
+
+/**
+ * A workflow file as diffgraph runs it: JSON (ours, or ComfyUI's converted) or a PNG with a workflow
+ * embedded (ours, or ComfyUI's executed prompt). Import failures throw (ComfyImportError, WorkflowImportError).
+ */
+export function readImportedWorkflowFile(file: string): { ok: true; imported: ImportedWorkflow; png: boolean } | { ok: false; errors: ValidationError[] } {
+  const bytes = readFileBytes(file);
+  if (isPng(bytes)) return { ok: true, imported: importPng(bytes, 'api'), png: true };
+  const read = parseWorkflowText(bytes.toString('utf8'));
+  return read.ok ? { ok: true, imported: importWorkflowValue(read.value), png: false } : read;
+}
+
+function readFileBytes(file: string): Buffer {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
     throw new UnreadableFileError(`cannot read ${file}: ${why}`);
   }
-  return parseWorkflowText(text);
 }
 
 /**

@@ -69,7 +69,7 @@ class Converter {
   /** A widget value (a linked value is accepted where our input takes links too). */
   value(id: string, name: string, fallback?: unknown): unknown {
     const value = this.raw(id, name, fallback);
-    if (isComfyLink(value)) throw new ComfyImportError('COMFY_UNSUPPORTED_SETTING', `${this.where(id)}: input "${name}" is linked to node ${value[0]}; only a literal value converts (primitive nodes are not supported).`);
+    if (isComfyLink(value)) throw new ComfyImportError('COMFY_UNSUPPORTED_SETTING', `${this.where(id)}: input "${name}" is linked to node ${value[0]}; only a literal value (or a PrimitiveNode's) converts.`);
     return value;
   }
 
@@ -194,14 +194,4 @@ export function convertComfyWorkflow(value: unknown): ComfyConversion {
     meta: { title: `Imported from a ComfyUI workflow (${format === 'api' ? 'API' : 'UI'} format)` },
   };
   return { workflow, format, notes: converter.notes };
-}
-
-/** A ComfyUI workflow converted (saying so on `log`), anything else as it is. */
-export function acceptComfyWorkflow(value: unknown, log: (line: string) => void): unknown {
-  const format = comfyFormat(value);
-  if (!format) return value;
-  const { workflow, notes } = convertComfyWorkflow(value);
-  log(`this is a ComfyUI workflow (${format === 'api' ? 'API' : 'UI'} format), converted`);
-  for (const note of notes) log(`  note: ${note}`);
-  return workflow;
 }

@@ -42,6 +42,9 @@ export const WIDGETS: Record<string, string[]> = {
 
 /** Front-end-only nodes that carry no computation. */
 const COMMENT_NODES = new Set(['Note', 'MarkdownNote']);
+/** Front-end-only nodes on a link: a Reroute passes its one input on; a PrimitiveNode's value is already in the widgets it feeds. */
+const REROUTE = 'Reroute';
+const PRIMITIVE = 'PrimitiveNode';
 /** LiteGraph node modes: 2 = muted (left out of the prompt), 4 = bypassed. */
 const MUTED = 2;
 const BYPASSED = 4;
@@ -81,12 +84,26 @@ function linkTargets(links: unknown[]): Map<number, ComfyLink> {
   return byId;
 }
 
+/** The node a link really comes from, through any Reroutes; undefined when it comes from a PrimitiveNode or nowhere. */
+function linkOrigin(link: unknown, links: Map<number, ComfyLink>, nodes: Map<string, Record<string, unknown>>): ComfyLink | undefined {
+  let source = links.get(Number(link));
+  for (let hops = 0; source && hops <= nodes.size; hops++) {
+    const origin = nodes.get(source[0]);
+    if (origin?.type === PRIMITIVE) return undefined;
+    if (origin?.type !== REROUTE) return source;
+    const input = Array.isArray(origin.inputs) ? origin.inputs[0] : undefined;
+    source = isObject(input) && input.link !== null && input.link !== undefined ? links.get(Number(input.link)) : undefined;
+  }
+  return undefined;
+}
+
 export function uiToPrompt(ui: { nodes: Record<string, unknown>[]; links: unknown[] }): ComfyPrompt {
   const links = linkTargets(ui.links);
+  const nodes = new Map(ui.nodes.map((node) => [String(node.id), node]));
   const prompt: ComfyPrompt = new Map();
   for (const node of ui.nodes) {
     const type = String(node.type);
-    if (COMMENT_NODES.has(type) || node.mode === MUTED) continue;
+    if (COMMENT_NODES.has(type) || type === REROUTE || type === PRIMITIVE || node.mode === MUTED) continue;
     const id = String(node.id);
     const pos = Array.isArray(node.pos) && node.pos.length >= 2 ? [Number(node.pos[0]), Number(node.pos[1])] as [number, number] : undefined;
     // A bypassed node passes its inputs through by type; reporting it beats guessing which one.
@@ -101,7 +118,7 @@ export function uiToPrompt(ui: { nodes: Record<string, unknown>[]; links: unknow
     });
     for (const input of Array.isArray(node.inputs) ? node.inputs : []) {
       if (!isObject(input) || input.link === null || input.link === undefined) continue;
-      const source = links.get(Number(input.link));
+      const source = linkOrigin(input.link, links, nodes);
       if (source) inputs[String(input.name)] = source;
     }
     prompt.set(id, { classType, inputs, pos });
