@@ -88,12 +88,19 @@ export function sniffUpload(bytes: Buffer): { type: UploadType; ext: string } | 
   return { code: 'UNSUPPORTED_MEDIA_TYPE', error: 'Unsupported upload: send a PNG or JPEG image, a .npy tensor or a tensor JSON document.' };
 }
 
-const PLACEHOLDER = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>diffgraph</title></head>
-<body style="font-family: system-ui, sans-serif; max-width: 40em; margin: 3em auto">
+/** What `/` answers while the editor bundle is missing: what to run, never a bare 404. */
+export const EDITOR_BUILD_COMMAND = 'pnpm --filter @diffgraph/editor build';
+
+// No path in it: server paths are never sent (docs/api.md, Paths in messages).
+const EDITOR_MISSING_PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>diffgraph: the editor is not built</title></head>
+<body style="font-family: system-ui, sans-serif; max-width: 44em; margin: 3em auto; line-height: 1.5">
 <h1>diffgraph server</h1>
-<p>The editor is not built (packages/editor/dist is missing). The API is running: see
-<a href="/api/openapi.json">/api/openapi.json</a> and <a href="/api/health">/api/health</a>.</p>
+<p>The editor is not built: its bundle (<code>packages/editor/dist</code>) is missing.
+The API is running (<a href="/api/health">/api/health</a>, <a href="/api/openapi.json">/api/openapi.json</a>).</p>
+<p>To get the editor, run this in the diffgraph checkout, then reload this page (no restart needed):</p>
+<pre style="background: #f4f4f4; padding: 0.8em">${EDITOR_BUILD_COMMAND}</pre>
+<p>or start the server with <code>pnpm start</code>, which builds the editor when it is missing.</p>
 </body></html>
 `;
 
@@ -264,13 +271,11 @@ export function createApp(options: AppOptions): { app: express.Express; api: exp
   app.use('/api', api);
   app.use('/api', (req, res) => fail(res, 404, 'NOT_FOUND', `No route ${req.method} ${req.originalUrl}.`));
 
-  if (existsSync(path.join(options.editorDir, 'index.html'))) {
-    app.use(express.static(options.editorDir, { index: 'index.html', dotfiles: 'deny' }));
-  } else {
-    app.get('/', (_req, res) => {
-      res.type('html').send(PLACEHOLDER);
-    });
-  }
+  // Looked up per request, so an editor built while the server runs is served without a restart.
+  app.use(express.static(options.editorDir, { index: 'index.html', dotfiles: 'deny' }));
+  app.get(['/', '/index.html'], (_req, res) => {
+    res.type('html').send(EDITOR_MISSING_PAGE);
+  });
   app.use((req, res) => fail(res, 404, 'NOT_FOUND', `No route ${req.method} ${req.originalUrl}.`));
 
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {

@@ -15,6 +15,7 @@ import { eventToJson, formatErrors, formatOutputs } from './format.ts';
 import { terminalReporter } from './progress.ts';
 import { runRemote } from './remote.ts';
 import { ConfigError, startServer } from './server.ts';
+import { EDITOR_BUILD_COMMAND } from './app.ts';
 import { DEFAULT_LIMITS, type Limits } from './guard.ts';
 import { ComfyImportError } from './comfy/convert.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -207,6 +208,7 @@ export function buildProgram(): Command {
         throw e;
       }
       process.stdout.write(`diffgraph server listening on ${server.url} (data: ${opts.data}, models: ${opts.models}, device: ${server.device})\n`);
+      if (!server.editorBuilt) process.stdout.write(`diffgraph: the editor is not built; run \`${EDITOR_BUILD_COMMAND}\` (or \`pnpm start\`) to get it at ${server.url}/ — the API works meanwhile\n`);
       await new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGINT', stop);

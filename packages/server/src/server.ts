@@ -1,5 +1,5 @@
 /** Starting and stopping the server: folders, SQLite, the run manager, HTTP and WebSocket. */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -57,6 +57,8 @@ export interface RunningServer {
   roots: Record<RootKind, string>;
   /** Where models run (`--device` resolved: cuda or cpu). */
   device: 'cuda' | 'cpu';
+  /** Whether the editor bundle exists now (`/` serves a page saying what to run while it does not). */
+  readonly editorBuilt: boolean;
   close(): Promise<void>;
 }
 
@@ -123,7 +125,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       auth: token !== undefined,
     };
   };
-  const { app } = createApp({ registry, manager, security, limits, roots, editorDir: options.editorDir ?? EDITOR_DIST, version: SERVER_VERSION, health, workflowsDir: path.join(dataDir, 'workflows') });
+  const editorDir = options.editorDir ?? EDITOR_DIST;
+  const { app } = createApp({ registry, manager, security, limits, roots, editorDir, version: SERVER_VERSION, health, workflowsDir: path.join(dataDir, 'workflows') });
   const http = createServer(app);
   http.requestTimeout = 60_000;
   const hub = new EventHub(manager, security, { limits: options.wsLimits });
@@ -141,6 +144,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   let closing: Promise<void> | undefined;
   return {
     url, port, host, http, manager, hub, store, roots, device: modelStore.activeDevice(),
+    get editorBuilt() { return existsSync(path.join(editorDir, 'index.html')); },
     close() {
       closing ??= (async () => {
         await manager.close();
