@@ -8,6 +8,7 @@ import { LGraph, LGraphNode, LiteGraph } from '@comfyorg/litegraph';
 import type { Link, Workflow } from '@diffgraph/engine';
 import { Catalog, widgetKind, type SeedControl } from '../catalog.ts';
 import { hooks, markExplicit, propsOf, UNKNOWN_NODE, widgetOf } from './nodes.ts';
+import { arrangeGraph } from './layout.ts';
 
 export const FORMAT = 'diffgraph/workflow@1';
 
@@ -21,7 +22,7 @@ export interface GraphExtra {
   hadPositions: boolean;
   hadSeedControl: boolean;
   meta?: Record<string, unknown>;
-  /** Auto-layout positions of a file that had none: written back only once something moved. */
+  /** Layout positions of a file that had none: written back only once something moved. */
   autoPositions?: Record<string, [number, number]>;
 }
 
@@ -49,34 +50,6 @@ export function freshId(graph: LGraph, base: string, except?: LGraphNode): strin
   for (let i = m ? Number(m[2]) + 1 : 2; ; i++) if (!taken.has(`${root}_${i}`)) return `${root}_${i}`;
 }
 
-/** Columns by depth (longest path from a source), rows in file order. */
-function autoLayout(workflow: Workflow): Record<string, [number, number]> {
-  const ids = Object.keys(workflow.nodes);
-  const depth = new Map<string, number>();
-  const visiting = new Set<string>();
-  const depthOf = (id: string): number => {
-    if (depth.has(id)) return depth.get(id)!;
-    if (visiting.has(id)) return 0;
-    visiting.add(id);
-    let d = 0;
-    for (const v of Object.values(workflow.nodes[id]?.inputs ?? {})) {
-      if (isLink(v) && Object.hasOwn(workflow.nodes, v.from)) d = Math.max(d, depthOf(v.from) + 1);
-    }
-    visiting.delete(id);
-    depth.set(id, d);
-    return d;
-  };
-  const rows = new Map<number, number>();
-  const out: Record<string, [number, number]> = {};
-  for (const id of ids) {
-    const d = depthOf(id);
-    const r = rows.get(d) ?? 0;
-    rows.set(d, r + 1);
-    out[id] = [40 + d * 300, 40 + r * 200];
-  }
-  return out;
-}
-
 /** Loading state: node hooks (id uniqueness, outputs bookkeeping) stay quiet while a file is loaded. */
 export const loading = { active: false };
 
@@ -97,8 +70,6 @@ export function loadWorkflow(graph: LGraph, workflow: Workflow, catalog: Catalog
       hadSeedControl: ui.seed_control !== undefined,
       meta: workflow.meta,
     };
-    const layout = positions ? undefined : autoLayout(workflow);
-    if (layout) extra.autoPositions = layout;
     (graph.extra as Record<string, unknown>).diffgraph = extra;
 
     const byId = new Map<string, LGraphNode>();
@@ -151,7 +122,7 @@ export function loadWorkflow(graph: LGraph, workflow: Workflow, catalog: Catalog
           }
         }
       }
-      const pos = positions?.[id] ?? layout?.[id] ?? [0, 0];
+      const pos = positions?.[id] ?? [0, 0];
       node.pos = [pos[0], pos[1]];
       graph.add(node);
       byId.set(id, node);
@@ -170,6 +141,11 @@ export function loadWorkflow(graph: LGraph, workflow: Workflow, catalog: Catalog
         propsOf(node).extra[input] = link;
         if (propsOf(node).rawType !== undefined && slot >= 0) node.removeInput(slot);
       }
+    }
+    if (!positions) {
+      // Laid out with the nodes' real sizes; a file without positions gets none back unless something moves.
+      arrangeGraph(graph);
+      extra.autoPositions = Object.fromEntries(graph._nodes.map((n) => [n.title, [round(n.pos[0]), round(n.pos[1])]]));
     }
   } finally {
     loading.active = false;

@@ -8,6 +8,7 @@ import type { Workflow } from '@diffgraph/engine';
 import type { Catalog } from '../catalog.ts';
 import { extraOf, freshId, installOutputBookkeeping, loading, loadWorkflow, toWorkflow } from './convert.ts';
 import { hooks, installSafeNumberPrompt, markExplicit, propsOf, registerNodeTypes, widgetOf } from './nodes.ts';
+import { arrangeGraph } from './layout.ts';
 
 export type NodeRunState = 'queued' | 'running' | 'cached' | 'done' | 'failed' | 'skipped' | 'cancelled';
 
@@ -309,9 +310,22 @@ export class GraphEditor {
       y1 = Math.max(y1, n.pos[1] + n.size[1]);
     }
     const pad = 40;
-    this.canvas.ds.fitToBounds([x0 - pad, y0 - pad, x1 - x0 + 2 * pad, y1 - y0 + 2 * pad], { zoom: 1 });
-    if (this.canvas.ds.scale > 1.25) this.canvas.ds.changeScale(1.25, [this.element.width / 2, this.element.height / 2]);
+    const ds = this.canvas.ds;
+    ds.fitToBounds([x0 - pad, y0 - pad, x1 - x0 + 2 * pad, y1 - y0 + 2 * pad], { zoom: 1 });
+    if (ds.scale > 1.25) ds.changeScale(1.25, [this.element.width / 2, this.element.height / 2]);
+    // Below litegraph's low-quality threshold nodes are drawn as grey boxes without text: a graph
+    // too big for the view is shown readable from its start (left, top) instead; pan for the rest.
+    if (ds.scale < this.readableScale) {
+      ds.scale = this.readableScale;
+      ds.offset[0] = pad - x0;
+      ds.offset[1] = pad - y0;
+    }
     this.canvas.setDirty(true, true);
+  }
+
+  /** The smallest zoom at which litegraph still draws node text. */
+  get readableScale(): number {
+    return this.canvas.low_quality_zoom_threshold;
   }
 
   zoom(factor: number): void {
@@ -410,40 +424,9 @@ export class GraphEditor {
     this.redraw();
   }
 
-  /** Lays the graph out in columns by depth, stacking each column by the nodes' real heights (undoable). */
+  /** Lays the graph out left to right (layout.ts), undoable. */
   arrange(): void {
-    const nodes = this.graph._nodes;
-    const depth = new Map<LGraphNode, number>();
-    const depthOf = (node: LGraphNode, seen = new Set<LGraphNode>()): number => {
-      if (depth.has(node)) return depth.get(node)!;
-      if (seen.has(node)) return 0;
-      seen.add(node);
-      let d = 0;
-      for (const input of node.inputs) {
-        const link = input.link == null ? undefined : this.graph.getLink(input.link);
-        const source = link ? this.graph.getNodeById(link.origin_id) : null;
-        if (source) d = Math.max(d, depthOf(source, seen) + 1);
-      }
-      depth.set(node, d);
-      return d;
-    };
-    const columns = new Map<number, LGraphNode[]>();
-    for (const node of nodes) {
-      const d = depthOf(node);
-      columns.set(d, [...(columns.get(d) ?? []), node]);
-    }
-    let x = 40;
-    for (const d of [...columns.keys()].sort((a, b) => a - b)) {
-      const column = columns.get(d)!.sort((a, b) => a.pos[1] - b.pos[1]);
-      let y = 40;
-      let width = 0;
-      for (const node of column) {
-        node.pos = [x, y + LiteGraph.NODE_TITLE_HEIGHT];
-        y += node.size[1] + LiteGraph.NODE_TITLE_HEIGHT + 30;
-        width = Math.max(width, node.size[0]);
-      }
-      x += width + 60;
-    }
+    arrangeGraph(this.graph);
     this.fitView();
     this.checkpoint();
   }
