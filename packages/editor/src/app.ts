@@ -7,7 +7,7 @@ import { checkWorkflowShape } from '@diffgraph/engine/limits';
 import { Api, type ApiError } from './api.ts';
 import { Catalog } from './catalog.ts';
 import { EventClient, type PreviewEvent, type ServerEvent } from './events.ts';
-import { FORMAT, GraphEditor, isLink, type NodeRunState } from './graph/index.ts';
+import { FORMAT, GraphEditor, isLink, type LinkRelease, type NodeRunState } from './graph/index.ts';
 import { isPng, readPngText } from './png-text.ts';
 import { modal, prompt, showTooltip, toast } from './ui/dialogs.ts';
 import { clear, h } from './ui/dom.ts';
@@ -88,6 +88,7 @@ export class App {
     this.editor = new GraphEditor(this.els.canvas, this.catalog, {
       onChange: () => this.updateButtons(),
       onRequestSearch: (x, y) => void this.searchAt(x, y),
+      onLinkReleased: (release) => void this.searchForLink(release),
       onHover: (text, x, y) => showTooltip(text, x, y),
       prompt,
     });
@@ -222,6 +223,15 @@ export class App {
   private async searchAt(x: number, y: number): Promise<void> {
     const type = await searchPopup(this.catalog, x, y);
     if (type) this.addNode(type, [x, y]);
+  }
+
+  private async searchForLink(release: LinkRelease): Promise<void> {
+    const among = release.wants === 'input' ? this.catalog.accepting(release.types) : this.catalog.feeding(release.types);
+    const label = `Nodes that ${release.wants === 'input' ? 'take' : 'make'} ${release.types.join(' or ')}…`;
+    const type = await searchPopup(this.catalog, release.clientX, release.clientY, { among, placeholder: label });
+    if (!type) return;
+    const id = this.addNode(type, [release.clientX, release.clientY]);
+    if (id && !release.connect(id)) toast(`${type} was added but could not be connected (${release.types.join(' or ')}).`, 'error');
   }
 
   private onDoubleClick(e: MouseEvent): void {

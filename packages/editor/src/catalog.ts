@@ -6,7 +6,11 @@
 import type { InputSpec, NodeDefinition, OutputSpec } from '@diffgraph/engine';
 
 /** A node definition as served (no `run`), plus the pack that registered it. */
-export type NodeInfo = Omit<NodeDefinition, 'run'> & { pack?: string };
+/**
+ * `aliases`: other names of the node (the server sends ComfyUI's class and display names); `seeAlso`:
+ * names under which it is one of several (a KSampler is Sample plus Solver, Schedule, …).
+ */
+export type NodeInfo = Omit<NodeDefinition, 'run'> & { pack?: string; aliases?: string[]; seeAlso?: string[] };
 
 export interface NodeLibrary {
   nodes: NodeInfo[];
@@ -151,17 +155,40 @@ export class Catalog {
     return [...types].sort();
   }
 
-  /** Node search: every word must appear in the type, category or description; type matches rank first. */
-  search(query: string): NodeInfo[] {
+  /** Nodes with an input that an output of one of `types` may feed (for a link dropped on empty canvas). */
+  accepting(types: readonly string[]): NodeInfo[] {
+    return this.nodes.filter((def) => Object.values(def.inputs).some((spec) => !PRIMITIVES.has(spec.type) && types.some((t) => this.isAssignable(t, spec.type))));
+  }
+
+  /** Nodes with an output that may feed an input of one of `types`. */
+  feeding(types: readonly string[]): NodeInfo[] {
+    return this.nodes.filter((def) => Object.values(def.outputs).some((spec) => types.some((t) => this.isAssignable(spec.type, t))));
+  }
+
+  /**
+   * Node search. A query that is a node's whole name or alias ranks first, then one that is a name it
+   * shares with others (seeAlso); otherwise every word must appear in a name, the category or the
+   * description, names ranking before descriptions.
+   */
+  search(query: string, among: NodeInfo[] = this.nodes): NodeInfo[] {
     const words = query.toLowerCase().split(/\s+/).filter(Boolean);
-    if (words.length === 0) return this.nodes.sort((a, b) => a.type.localeCompare(b.type));
+    if (words.length === 0) return [...among].sort((a, b) => a.type.localeCompare(b.type));
+    const squash = (text: string) => text.toLowerCase().replace(/[^a-z0-9]/g, '');
+    const phrase = squash(query);
     const scored: { def: NodeInfo; score: number }[] = [];
-    for (const def of this.nodes) {
-      const type = def.type.toLowerCase();
-      const hay = `${type} ${def.category.toLowerCase()} ${def.description.toLowerCase()}`;
-      if (!words.every((w) => hay.includes(w))) continue;
-      let score = 0;
-      for (const w of words) score += type.startsWith(w) ? 0 : type.includes(w) ? 1 : 3;
+    for (const def of among) {
+      const names = [def.type, ...(def.aliases ?? [])].map((n) => n.toLowerCase());
+      const related = (def.seeAlso ?? []).map((n) => n.toLowerCase());
+      let score: number;
+      if (names.some((n) => squash(n) === phrase)) score = -2;
+      else if (related.some((n) => squash(n) === phrase)) score = -1;
+      else {
+        const all = [...names, ...related];
+        const hay = `${all.join(' ')} ${def.category.toLowerCase()} ${def.description.toLowerCase()}`;
+        if (!words.every((w) => hay.includes(w))) continue;
+        score = 0;
+        for (const w of words) score += all.some((n) => n.startsWith(w)) ? 0 : all.some((n) => n.includes(w)) ? 1 : 3;
+      }
       scored.push({ def, score });
     }
     return scored.sort((a, b) => a.score - b.score || a.def.type.localeCompare(b.def.type)).map((s) => s.def);

@@ -477,6 +477,51 @@ describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () 
     }
   }, 90_000);
 
+  it('search knows ComfyUI\'s names; a link dropped on empty canvas offers the nodes that take it and connects the one chosen', async () => {
+    const search = page.getByTestId('palette-search');
+    const found = async (query: string) => {
+      await search.fill(query);
+      return page.locator('.palette-list li.node-entry').evaluateAll((items) => items.map((li) => li.getAttribute('data-type')));
+    };
+    expect((await found('KSampler')).slice(0, 5)).toEqual(['Sample', 'CFGGuider', 'RandomNoise', 'Schedule', 'Solver']);
+    expect((await found('CLIP Text Encode'))[0]).toBe('TextEncode');
+    expect((await found('EmptyLatentImage'))[0]).toBe('EmptyLatent');
+    expect((await found('Load Checkpoint'))[0]).toBe('LoadPipeline');
+    await search.fill('');
+
+    await page.locator('[data-testid="examples"]').selectOption({ label: 'txt2img' });
+    await expect.poll(() => page.evaluate(() => (window as any).diffgraph.editor.nodeIds().length)).toBe(11);
+    // Column 0 holds only the pipeline: the canvas under it is empty.
+    const [left, below] = await page.evaluate(() => {
+      const n = (window as any).diffgraph.editor.node('pipeline');
+      return [n.pos[0] + 40, n.pos[1] + n.size[1]];
+    });
+    const empty = await toClient(left, below + 120);
+    // From an output: the VAE of the pipeline.
+    await drag(await at('pipeline', { output: 'vae' }), empty);
+    const popup = page.getByTestId('search-popup');
+    await popup.waitFor();
+    expect(await popup.getAttribute('placeholder')).toBe('Nodes that take VAE…');
+    const offered = await page.locator('.search-popup li').evaluateAll((items) => items.map((li) => li.getAttribute('data-type')));
+    expect(offered).toEqual(expect.arrayContaining(['VAEDecode', 'VAEEncode']));
+    expect(offered).not.toContain('TextEncode');
+    await popup.fill('VAE Decode');
+    await popup.press('Enter');
+    await expect.poll(async () => Object.keys((await workflow()).nodes).length).toBe(12);
+    const added = Object.entries((await workflow()).nodes).find(([id, n]: [string, any]) => n.type === 'VAEDecode' && id !== 'decode')!;
+    expect((added[1] as any).inputs.vae).toEqual({ from: 'pipeline', output: 'vae' });
+    // From an input: the new decoder's latent wants a node that makes a LATENT.
+    await drag(await at(added[0], { input: 'latent' }), await toClient(left, below + 360));
+    await popup.waitFor();
+    expect(await popup.getAttribute('placeholder')).toBe('Nodes that make LATENT or TENSOR…');
+    await popup.fill('Empty Latent Image');
+    await popup.press('Enter');
+    await expect.poll(async () => Object.keys((await workflow()).nodes).length).toBe(13);
+    const latent = Object.entries((await workflow()).nodes).find(([id, n]: [string, any]) => n.type === 'EmptyLatent' && id !== 'latent')!;
+    expect(((await workflow()).nodes[added[0]] as any).inputs.latent).toEqual({ from: latent[0], output: 'latent' });
+    await shot('09-link-drop-search');
+  }, 60_000);
+
   it('loads, lays out, draws and round-trips a 200-node graph (timings in test-output/perf.json)', async () => {
     const lab = JSON.parse(readFileSync(path.join(repo, 'workflows/gmm-solver-lab.json'), 'utf8'));
     const nodes: Record<string, unknown> = {};

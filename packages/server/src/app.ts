@@ -12,6 +12,7 @@ import { confine, PathError, type Limits, type RootKind } from './guard.ts';
 import { eventsQuerySchema, listQuerySchema, openApiDocument, submitEnvelopeSchema } from './openapi.ts';
 import type { RunManager } from './runs.ts';
 import { ComfyImportError } from './comfy/convert.ts';
+import { comfyAliases } from './comfy/aliases.ts';
 import { importPng, importWorkflowValue, WorkflowImportError, type ImportedWorkflow } from './workflow-import.ts';
 import { AccessError, checkHost, checkOrigin, checkToken, type SecurityOptions } from './security.ts';
 import type { RunStatus } from './store.ts';
@@ -128,8 +129,9 @@ export function createApp(options: AppOptions): { app: express.Express; api: exp
   const validateList = ajv.compile(listQuerySchema);
   const validateEvents = ajv.compile(eventsQuerySchema);
   const openapi = openApiDocument(registry, options.version);
+  const aliases = comfyAliases();
   const nodeLibrary = {
-    nodes: registry.list().map(({ run: _run, ...def }) => ({ ...def, pack: registry.pack(def.type) })),
+    nodes: registry.list().map(({ run: _run, ...def }) => ({ ...def, pack: registry.pack(def.type), ...aliases.get(def.type) })),
     schema: workflowSchema(registry),
   };
 

@@ -130,6 +130,16 @@ describe('POST /api/import', () => {
     expect(comfy.body).toMatchObject({ source: 'comfyui-api', notes: expect.any(Array) });
   });
 
+  it('GET /api/nodes carries ComfyUI\'s names: the node a class becomes (aliases) and the nodes beside it (seeAlso)', async () => {
+    const nodes = (await api(server.url, '/api/nodes')).body.nodes as { type: string; aliases?: string[]; seeAlso?: string[] }[];
+    const byType = new Map(nodes.map((n) => [n.type, n]));
+    expect(byType.get('Sample')!.aliases).toEqual(expect.arrayContaining(['KSampler', 'KSamplerAdvanced', 'KSampler (Advanced)', 'SamplerCustomAdvanced']));
+    expect(byType.get('Solver')!.seeAlso).toContain('KSampler');
+    expect(byType.get('Solver')!.aliases).toContain('KSamplerSelect');
+    expect(byType.get('TextEncode')!.aliases).toEqual(['CLIPTextEncode', 'CLIP Text Encode (Prompt)']);
+    expect(byType.get('EmptyLatent')!.aliases).toEqual(['EmptyLatentImage', 'Empty Latent Image']);
+  });
+
   it('answers bad files with coded 400s and other media types with 415', async () => {
     expect((await post(plainPng, 'image/png')).body.errors[0].code).toBe('NO_EMBEDDED_WORKFLOW');
     expect((await post('{"nodes": ', 'application/json')).body.errors[0].code).toBe('INVALID_JSON');

@@ -35,11 +35,29 @@ export interface EditorCallbacks {
   onChange?(): void;
   /** Double-click on empty canvas: open the node search there. */
   onRequestSearch?(clientX: number, clientY: number): void;
+  /**
+   * A link dragged from a socket was dropped on empty canvas: offer the nodes that can take it
+   * (`wants: 'input'`: nodes with an input for a `type` output; `'output'`: nodes with an output for a
+   * `type` input), then `connect` the chosen node's id.
+   */
+  onLinkReleased?(release: LinkRelease): void;
   /** Hover help: the text under the pointer (or null). */
   onHover?(text: string | null, clientX: number, clientY: number): void;
   /** A value prompt (number and text widgets, rename). */
   prompt(options: { title: string; value: string; multiline: boolean; clientX: number; clientY: number }): Promise<string | null>;
 }
+
+export interface LinkRelease {
+  clientX: number;
+  clientY: number;
+  /** The socket's types (an input may accept several). */
+  types: string[];
+  wants: 'input' | 'output';
+  connect(nodeId: string): boolean;
+}
+
+/** Litegraph writes the types an input accepts as one comma-separated string. */
+const socketTypes = (type: unknown): string[] => String(type).split(',').filter(Boolean);
 
 const STATE_COLORS: Record<NodeRunState, string> = {
   queued: '#9e9e9e', running: '#ffb300', cached: '#42a5f5', done: '#66bb6a', failed: '#ef5350', skipped: '#8d6e63', cancelled: '#757575',
@@ -89,6 +107,7 @@ export class GraphEditor {
       this.callbacks.onRequestSearch?.(event.clientX, event.clientY);
       return undefined;
     };
+    this.installLinkRelease();
     canvas.prompt = (title: string, value: unknown, callback: (v: string) => void, event: MouseEvent, multiline?: boolean) => {
       void this.callbacks
         .prompt({ title, value: value == null ? '' : String(value), multiline: !!multiline, clientX: event?.clientX ?? 200, clientY: event?.clientY ?? 200 })
@@ -146,6 +165,43 @@ export class GraphEditor {
     this.canvas.setDirty(true, true);
     this.checkpoint();
     return node.title;
+  }
+
+  /** Litegraph drops a link released on empty canvas; we offer the nodes that can take it instead. */
+  private installLinkRelease(): void {
+    const connector = (this.canvas as unknown as { linkConnector: { events: EventTarget; renderLinks: { node: LGraphNode; fromSlot: { name: string; type: unknown } }[]; state: { connectingTo?: string } } }).linkConnector;
+    connector.events.addEventListener('dropped-on-canvas', (event) => {
+      const link = connector.renderLinks[0];
+      const e = (event as CustomEvent<MouseEvent>).detail;
+      if (!link || !this.callbacks.onLinkReleased || !e) return;
+      const wants = connector.state.connectingTo === 'input' ? 'input' : 'output';
+      const { node: from, fromSlot } = link;
+      this.callbacks.onLinkReleased({
+        clientX: e.clientX, clientY: e.clientY, types: socketTypes(fromSlot.type), wants,
+        connect: (id) => this.connectReleased(from, fromSlot.name, wants, id),
+      });
+    });
+  }
+
+  /** Connects a new node to the socket a released link came from: its first socket that fits. */
+  private connectReleased(from: LGraphNode, slotName: string, wants: 'input' | 'output', id: string): boolean {
+    const added = this.node(id);
+    if (!added || !this.graph._nodes.includes(from)) return false;
+    let linked = false;
+    if (wants === 'input') {
+      const out = from.findOutputSlot(slotName);
+      const type = String(from.outputs[out]?.type);
+      const slot = added.inputs.findIndex((input) => socketTypes(input.type).some((t) => this.catalog.isAssignable(type, t)));
+      linked = out >= 0 && slot >= 0 && from.connect(out, added, slot) != null;
+    } else {
+      const input = from.findInputSlot(slotName);
+      const types = socketTypes(from.inputs[input]?.type);
+      const slot = added.outputs.findIndex((output) => types.some((t) => this.catalog.isAssignable(String(output.type), t)));
+      linked = input >= 0 && slot >= 0 && added.connect(slot, from, input) != null;
+    }
+    this.canvas.setDirty(true, true);
+    this.checkpoint();
+    return linked;
   }
 
   node(id: string): LGraphNode | undefined {

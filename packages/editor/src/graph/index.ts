@@ -1,3 +1,3 @@
 /** The graph-library adapter: the only folder that imports litegraph. */
-export { GraphEditor, type EditorCallbacks, type NodeDecoration, type NodeError, type NodeRunState } from './editor.ts';
+export { GraphEditor, type EditorCallbacks, type LinkRelease, type NodeDecoration, type NodeError, type NodeRunState } from './editor.ts';
 export { FORMAT, isLink } from './convert.ts';

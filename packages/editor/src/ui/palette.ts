@@ -66,9 +66,10 @@ export function createPalette(root: HTMLElement, catalog: Catalog, onPick: (type
 }
 
 /** The floating node search at a point; resolves with the chosen type (or null). */
-export function searchPopup(catalog: Catalog, clientX: number, clientY: number): Promise<string | null> {
+export function searchPopup(catalog: Catalog, clientX: number, clientY: number, options: { among?: NodeInfo[]; placeholder?: string } = {}): Promise<string | null> {
   return new Promise((resolve) => {
-    const input = h('input', { type: 'search', placeholder: 'Add a node…', 'aria-label': 'Add a node', 'data-testid': 'search-popup' });
+    const placeholder = options.placeholder ?? 'Add a node…';
+    const input = h('input', { type: 'search', placeholder, 'aria-label': placeholder, 'data-testid': 'search-popup' });
     const list = h('ul', {});
     const box = h('div', { class: 'search-popup' }, input, list);
     let selected = 0;
@@ -82,11 +83,13 @@ export function searchPopup(catalog: Catalog, clientX: number, clientY: number):
       if (!box.contains(e.target as Node)) done(null);
     };
     const render = () => {
-      results = catalog.search(input.value).slice(0, 12);
+      results = catalog.search(input.value, options.among).slice(0, 12);
       selected = Math.min(selected, Math.max(0, results.length - 1));
       clear(list);
       results.forEach((def, i) => {
-        const li = h('li', { class: i === selected ? 'selected' : '', title: def.description }, h('b', {}, def.type), h('span', {}, ` ${def.category}`));
+        const alias = def.aliases?.[0] ?? def.seeAlso?.[0];
+        const li = h('li', { class: i === selected ? 'selected' : '', title: def.description, 'data-type': def.type },
+          h('b', {}, def.type), h('span', {}, ` ${def.category}`), ...(alias ? [h('span', { class: 'alias' }, ` · ${alias}`)] : []));
         li.addEventListener('pointerdown', (e) => {
           e.preventDefault();
           done(def.type);
