@@ -9,7 +9,7 @@ import { Catalog } from './catalog.ts';
 import { EventClient, type PreviewEvent, type ServerEvent } from './events.ts';
 import { FORMAT, GraphEditor, isLink, type LinkRelease, type NodeRunState } from './graph/index.ts';
 import { isPng, readPngText } from './png-text.ts';
-import { modal, prompt, showTooltip, toast } from './ui/dialogs.ts';
+import { confirmDialog, modal, prompt, showTooltip, toast } from './ui/dialogs.ts';
 import { clear, h } from './ui/dom.ts';
 import { createPalette, DRAG_TYPE, searchPopup } from './ui/palette.ts';
 
@@ -47,6 +47,9 @@ interface GalleryItem {
 }
 
 const ACTIVE_STATES = new Set(['queued', 'running']);
+const AUTOSAVE_KEY = 'diffgraph.autosave';
+/** The baseline of a restored graph that was unsaved when it was autosaved: it stays unsaved. */
+const RESTORED_UNSAVED = '(restored unsaved work)';
 
 function parseJson(text: string): unknown {
   try {
@@ -66,6 +69,8 @@ export class App {
   events!: EventClient;
   private runId: string | undefined;
   private runStatus = 'idle';
+  /** The workflow as last opened or saved (JSON), to tell unsaved changes. */
+  private baseline = '';
   /** Node ids of the submitted workflow → planned, for mapping events onto nodes. */
   private gallery: GalleryItem[] = [];
   private problems: ApiError[] = [];
@@ -108,15 +113,10 @@ export class App {
     resize();
     this.installShortcuts();
     this.installDrop();
-    const first = Object.values(examples)[0];
-    const saved = sessionStorage.getItem('diffgraph.current');
-    if (saved) {
-      try {
-        this.open(JSON.parse(saved) as Workflow, { quiet: true });
-      } catch {
-        if (first) this.open(structuredClone(first), { quiet: true });
-      }
-    } else if (first) this.open(structuredClone(first), { quiet: true });
+    if (!this.restoreAutosave()) {
+      const first = Object.values(examples)[0];
+      if (first) this.load(structuredClone(first), { quiet: true });
+    }
     (window as unknown as { diffgraph: unknown }).diffgraph = { app: this, editor: this.editor };
     document.body.dataset.ready = 'true';
   }
@@ -141,7 +141,7 @@ export class App {
       ...Object.keys(examples).sort().map((k) => h('option', { value: k }, k.split('/').pop()!.replace(/\.json$/, ''))));
     examplesSelect.addEventListener('change', () => {
       const wf = examples[examplesSelect.value];
-      if (wf) this.open(structuredClone(wf));
+      if (wf) void this.open(structuredClone(wf));
       examplesSelect.value = '';
     });
     const status = h('span', { class: 'run-status', 'data-testid': 'run-status' }, 'idle');
@@ -151,7 +151,7 @@ export class App {
       h('span', { class: 'brand' }, 'diffgraph'), title,
       h('span', { class: 'sep' }), run, cancel,
       h('span', { class: 'sep' }),
-      button('New', 'Start an empty workflow', () => this.open({ format: FORMAT, nodes: {} } as Workflow)),
+      button('New', 'Start an empty workflow', () => void this.open({ format: FORMAT, nodes: {} } as Workflow, { quiet: true })),
       button('Open…', 'Open a workflow JSON or a PNG made by SaveImage (Ctrl+O)', () => fileInput.click(), { 'data-testid': 'open' }),
       button('Save', 'Download the workflow as JSON (Ctrl+S)', () => this.download(), { 'data-testid': 'save' }),
       button('Save as…', 'Save the workflow in the server\'s library under a name', () => void this.saveToLibrary(), { 'data-testid': 'library-save' }),
@@ -198,11 +198,7 @@ export class App {
     this.els.redo.disabled = !this.editor.canRedo;
     this.els.cancel.disabled = !ACTIVE_STATES.has(this.runStatus);
     this.els.title.textContent = this.editor.title ?? 'untitled';
-    try {
-      sessionStorage.setItem('diffgraph.current', JSON.stringify(this.editor.toWorkflow()));
-    } catch {
-      // Storage full or disabled: nothing to keep.
-    }
+    this.autosave();
   }
 
   private setStatus(status: string, detail?: string): void {
@@ -249,24 +245,83 @@ export class App {
 
   // ---- files ----------------------------------------------------------------------------------
 
-  open(workflow: Workflow, options: { quiet?: boolean } = {}): void {
+  /**
+   * Replaces the graph with a workflow (New, Examples, Open, drop, the library). Unsaved changes are
+   * only discarded when the user says so, and the graph before stays one undo step away.
+   */
+  async open(workflow: Workflow, options: { quiet?: boolean } = {}): Promise<boolean> {
+    if (!this.loadable(workflow)) return false;
+    if (this.isDirty()) {
+      const discard = await confirmDialog({
+        title: 'Discard unsaved changes?',
+        message: `${this.editor.title ?? 'The workflow'} has changes that are not saved. Opening another workflow replaces it (Undo brings it back).`,
+        confirm: 'Discard and open', cancel: 'Keep editing',
+      });
+      if (!discard) return false;
+    }
+    this.load(workflow, { ...options, undoable: true });
+    return true;
+  }
+
+  private loadable(workflow: Workflow): boolean {
     if (!workflow || typeof workflow !== 'object' || workflow.format !== FORMAT || typeof workflow.nodes !== 'object') {
       toast(`Not a ${FORMAT} workflow.`, 'error');
-      return;
+      return false;
     }
     // Loading and undo snapshots serialize the workflow, which recurses: a file nested 10,000 deep
     // would overflow the stack. The engine's limits are checked first, without recursion.
     const [tooBig] = checkWorkflowShape(workflow);
     if (tooBig) {
       toast(`${tooBig.code}: ${tooBig.message}`, 'error');
-      return;
+      return false;
     }
+    return true;
+  }
+
+  private load(workflow: Workflow, options: { quiet?: boolean; undoable?: boolean; dirty?: boolean } = {}): void {
     this.problems = [];
     this.renderProblems();
-    this.editor.load(workflow);
+    this.editor.load(workflow, { undoable: options.undoable });
+    this.baseline = options.dirty ? RESTORED_UNSAVED : this.currentJson();
     if (!ACTIVE_STATES.has(this.runStatus)) this.setStatus('idle');
     this.updateButtons();
     if (!options.quiet) toast(`Opened ${this.editor.title ?? 'the workflow'} (${Object.keys(workflow.nodes).length} nodes)`);
+  }
+
+  private currentJson(): string {
+    return JSON.stringify(this.editor.toWorkflow());
+  }
+
+  /** Whether the graph differs from what was last opened, downloaded or saved to the library. */
+  isDirty(): boolean {
+    return this.currentJson() !== this.baseline;
+  }
+
+  private markSaved(): void {
+    this.baseline = this.currentJson();
+    this.autosave();
+  }
+
+  /** Every change is kept in localStorage, so a crash, a closed tab or a reload loses nothing. */
+  private autosave(): void {
+    try {
+      localStorage.setItem(AUTOSAVE_KEY, JSON.stringify({ workflow: this.editor.toWorkflow(), dirty: this.isDirty(), savedAt: Date.now() }));
+    } catch {
+      // Storage full or disabled: nothing to keep.
+    }
+  }
+
+  private restoreAutosave(): boolean {
+    let saved: { workflow?: Workflow; dirty?: boolean; savedAt?: number } | undefined;
+    try {
+      saved = JSON.parse(localStorage.getItem(AUTOSAVE_KEY) ?? 'null') ?? undefined;
+    } catch {
+      saved = undefined;
+    }
+    if (!saved?.workflow || !this.loadable(saved.workflow)) return false;
+    this.load(saved.workflow, { quiet: true, dirty: saved.dirty });
+    if (saved.dirty) toast(`Restored your unsaved workflow (autosaved ${new Date(saved.savedAt ?? Date.now()).toLocaleTimeString()}).`);
+    return true;
   }
 
   async openFile(file: File): Promise<void> {
@@ -275,14 +330,14 @@ export class App {
       if (isPng(bytes)) {
         const text = await readPngText(bytes);
         const embedded = text.workflow === undefined ? undefined : parseJson(text.workflow);
-        if (isDiffgraphWorkflow(embedded)) this.open(embedded);
+        if (isDiffgraphWorkflow(embedded)) await this.open(embedded);
         else if (text.workflow === undefined && text.prompt === undefined) {
           toast(`${file.name} has no embedded workflow (only PNGs written by SaveImage with embed_metadata, or by ComfyUI, do).`, 'error');
         } else await this.importFile(file.name, bytes, 'image/png');
         return;
       }
       const value = JSON.parse(new TextDecoder().decode(bytes)) as unknown;
-      if (isDiffgraphWorkflow(value)) this.open(value);
+      if (isDiffgraphWorkflow(value)) await this.open(value);
       else await this.importFile(file.name, bytes, 'application/json');
     } catch (e) {
       toast(`Cannot open ${file.name}: ${(e as Error).message}`, 'error');
@@ -296,8 +351,8 @@ export class App {
       toast(`Cannot open ${name}: ${result.errors.map((e) => `${e.code}: ${e.message}`).join(' ')}`, 'error');
       return;
     }
-    this.open(result.workflow as Workflow, { quiet: result.source !== 'diffgraph' });
-    if (result.source === 'diffgraph') return;
+    const opened = await this.open(result.workflow as Workflow, { quiet: result.source !== 'diffgraph' });
+    if (!opened || result.source === 'diffgraph') return;
     const format = result.source === 'comfyui-ui' ? 'UI' : 'API';
     const notes = result.notes.length > 0 ? ` Notes: ${result.notes.join(' ')}` : '';
     toast(`Converted ${name} from a ComfyUI workflow (${format} format).${notes}`);
@@ -311,6 +366,7 @@ export class App {
     a.click();
     a.remove();
     setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+    this.markSaved();
   }
 
   private installDrop(): void {
@@ -351,6 +407,7 @@ export class App {
     if (!name) return;
     try {
       await this.api.librarySave(name, this.editor.toWorkflow());
+      this.markSaved();
       toast(`Saved "${name}" to the library`);
       this.showTab('library');
     } catch (e) {
@@ -428,6 +485,20 @@ export class App {
     void first;
   }
 
+  /** A node's failure on the node and in Problems (once, however many times the server says it). */
+  private nodeFailed(nodeId: string, message: string): void {
+    if (this.editor.node(nodeId)) this.editor.decoration(nodeId).errors = [{ code: 'NODE_FAILED', message }];
+    this.addProblem({ nodeId, code: 'NODE_FAILED', message });
+    this.problems = this.problems.filter((p) => p.code !== 'RUN_FAILED');
+    this.renderProblems();
+  }
+
+  private addProblem(problem: ApiError): void {
+    if (this.problems.some((p) => p.nodeId === problem.nodeId && p.code === problem.code && p.message === problem.message)) return;
+    this.problems.push(problem);
+    this.renderProblems();
+  }
+
   private renderProblems(): void {
     const pane = this.els.problems;
     clear(pane);
@@ -459,13 +530,17 @@ export class App {
     };
     switch (e.type) {
       case 'run.state': {
-        const run = e.run as { status: string; nodes?: Record<string, { state: string; progress?: { value: number; max: number }; error?: { message: string } }>; results?: Record<string, unknown> | null };
+        // All a client that subscribed late gets (a run that failed before the editor subscribed):
+        // failures are shown from it as from the live events.
+        const run = e.run as { status: string; error?: string | null; nodes?: Record<string, { state: string; progress?: { value: number; max: number }; error?: { nodeId?: string; message: string } }>; results?: Record<string, unknown> | null };
         for (const [id, n] of Object.entries(run.nodes ?? {})) {
           const state = ({ pending: 'queued', running: 'running', cached: 'cached', finished: 'done', failed: 'failed', skipped: 'skipped', cancelled: 'cancelled' } as Record<string, NodeRunState>)[n.state];
           if (state) set(id, state);
           if (n.progress && this.editor.node(id)) this.editor.decoration(id).progress = n.progress;
+          if (n.state === 'failed' && n.error) this.nodeFailed(id, n.error.message);
         }
-        this.setStatus(run.status === 'succeeded' ? 'done' : run.status);
+        if (run.status === 'failed' && run.error && !this.problems.some((p) => p.code === 'NODE_FAILED')) this.addProblem({ nodeId: null, code: 'RUN_FAILED', message: run.error });
+        this.setStatus(run.status === 'succeeded' ? 'done' : run.status, run.status === 'failed' && run.error ? run.error : undefined);
         if (run.results) this.showResults(e.runId, run.results);
         break;
       }
@@ -495,12 +570,7 @@ export class App {
         if (!nodeId) break;
         const error = e.error as { nodeId: string; message: string } | undefined;
         set(nodeId, error && error.nodeId !== nodeId ? 'skipped' : 'failed');
-        if (error && error.nodeId === nodeId && this.editor.node(nodeId)) {
-          const d = this.editor.decoration(nodeId);
-          d.errors = [{ code: 'NODE_FAILED', message: error.message }];
-          this.problems.push({ nodeId, code: 'NODE_FAILED', message: error.message });
-          this.renderProblems();
-        }
+        if (error && error.nodeId === nodeId) this.nodeFailed(nodeId, error.message);
         break;
       }
       case 'run.finished':
@@ -510,6 +580,7 @@ export class App {
           const d = this.editor.decorationOf(id);
           if (d?.state === 'queued' || d?.state === 'running') set(id, e.type === 'run.cancelled' ? 'cancelled' : 'skipped');
         }
+        if (e.type === 'run.failed' && e.message && !this.problems.some((p) => p.code === 'NODE_FAILED')) this.addProblem({ nodeId: null, code: 'RUN_FAILED', message: String(e.message) });
         this.setStatus(e.type === 'run.finished' ? 'done' : e.type === 'run.failed' ? 'failed' : 'cancelled', e.type === 'run.failed' ? String(e.message ?? '') : undefined);
         this.showResults(e.runId, (e.outputs ?? {}) as Record<string, unknown>);
         break;

@@ -125,9 +125,22 @@ async function waitForStatus(statuses: string[], timeout = 20_000): Promise<stri
   }
 }
 
-async function openFile(name: string, content: string | Buffer): Promise<void> {
-  await page.locator('[data-testid="file-input"]').setInputFiles({ name, mimeType: name.endsWith('.png') ? 'image/png' : 'application/json', buffer: Buffer.from(content) });
+/**
+ * Runs an action that replaces the graph (New, Examples, Open); when the graph has unsaved changes the
+ * editor asks first, and this answers "discard". `refused`: the file is refused before anyone is asked.
+ */
+async function replacing(action: () => Promise<unknown>, options: { refused?: boolean } = {}): Promise<void> {
+  const dirty = await page.evaluate(() => (window as any).diffgraph.app.isDirty() as boolean);
+  await action();
+  if (dirty && !options.refused) await page.getByTestId('confirm-ok').click();
 }
+
+async function openFile(name: string, content: string | Buffer, options: { refused?: boolean } = {}): Promise<void> {
+  await replacing(() => page.locator('[data-testid="file-input"]').setInputFiles({ name, mimeType: name.endsWith('.png') ? 'image/png' : 'application/json', buffer: Buffer.from(content) }), options);
+}
+
+const newGraph = () => replacing(() => page.getByRole('button', { name: 'New' }).click());
+const openExample = (option: string | { label: string }) => replacing(() => page.locator('[data-testid="examples"]').selectOption(option));
 
 describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () => {
   beforeAll(async () => {
@@ -166,7 +179,7 @@ describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () 
   });
 
   it('builds txt2img from the palette, refuses a wrong link, edits widgets, runs it with progress, previews and images', async () => {
-    await page.getByRole('button', { name: 'New' }).click();
+    await newGraph();
     expect(await page.evaluate(() => (window as any).diffgraph.editor.nodeIds())).toEqual([]);
     // The palette comes from GET /api/nodes: categories, and search.
     await expect.poll(() => page.locator('.palette details summary').allTextContents()).toContain('sampling');
@@ -252,7 +265,7 @@ describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () 
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('save').click()]);
     const saved = JSON.parse(readFileSync((await download.path())!, 'utf8'));
     expect(saved).toEqual(before);
-    await page.getByRole('button', { name: 'New' }).click();
+    await newGraph();
     expect((await workflow()).nodes).toEqual({});
     await openFile('saved.json', JSON.stringify(saved));
     await expect.poll(() => workflow()).toEqual(saved);
@@ -265,7 +278,7 @@ describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () 
       await page.getByTestId('prompt-input').fill('e2e saved');
       await page.getByTestId('prompt-input').press('Enter');
       await page.getByTestId('library-open-e2e saved').waitFor();
-      await page.getByRole('button', { name: 'New' }).click();
+      await newGraph();
       await page.getByTestId('library-open-e2e saved').click();
       await expect.poll(() => workflow()).toEqual(saved);
     }
@@ -274,7 +287,7 @@ describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () 
   it('refuses a workflow nested 10,000 deep with NESTING_TOO_DEEP and keeps the open graph', async () => {
     const before = await workflow();
     const text = readFileSync(path.join(repo, 'workflows/gmm-solver-lab.json'), 'utf8').replace('"meta": {', `"meta": { "deep": ${'['.repeat(10_000)}1${']'.repeat(10_000)},`);
-    await openFile('deep.json', text);
+    await openFile('deep.json', text, { refused: true });
     await expect.poll(() => page.getByTestId('toast').textContent()).toContain('NESTING_TOO_DEEP');
     expect(await workflow()).toEqual(before);
   }, 30_000);
@@ -282,7 +295,7 @@ describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () 
   it('restores the workflow embedded in a PNG made by SaveImage when it is dropped', async () => {
     expect(submitted).toBeTruthy();
     const png = Buffer.from(await (await fetch(new URL(pngUrl, baseUrl))).arrayBuffer());
-    await page.getByRole('button', { name: 'New' }).click();
+    await newGraph();
     await page.evaluate(async (b64) => {
       const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
       const dt = new DataTransfer();
@@ -301,7 +314,7 @@ describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () 
   it('converts ComfyUI files it is given (a PNG ComfyUI saved, dropped; API JSON, opened) and runs them', async () => {
     const comfy = (name: string) => readFileSync(path.join(repo, 'packages/server/test/fixtures/comfy', name), 'utf8');
     const png = insertPngText(readFileSync(path.join(repo, 'packages/server/test/fixtures/comfy/red-circle.png')), { prompt: comfy('txt2img-api.json'), workflow: comfy('txt2img-ui.json') });
-    await page.getByRole('button', { name: 'New' }).click();
+    await newGraph();
     await page.evaluate(async (b64) => {
       const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
       const dt = new DataTransfer();
@@ -325,7 +338,7 @@ describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () 
     const before = await workflow();
     const lora = { ...JSON.parse(comfy('txt2img-api.json')), 20: { class_type: 'LoraLoader', inputs: {} } };
     expectedFailures = [/Failed to load resource: the server responded with a status of 400/];
-    await openFile('lora.json', JSON.stringify(lora));
+    await openFile('lora.json', JSON.stringify(lora), { refused: true });
     await expect.poll(() => page.getByTestId('toast').textContent()).toContain('COMFY_UNSUPPORTED_NODES');
     expect(await page.getByTestId('toast').textContent()).toContain('20 (LoraLoader)');
     expect(await workflow()).toEqual(before);
@@ -423,7 +436,7 @@ describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () 
   }, 30_000);
 
   it('offers the server\'s models in a loader\'s path dropdown (GET /api/models), and choosing one sets the input', async () => {
-    await page.getByRole('button', { name: 'New' }).click();
+    await newGraph();
     const pipeline = await addFromPalette('LoadPipeline', 0, 0);
     const entries = page.locator('.litecontextmenu .litemenu-entry');
     await page.mouse.click(...(await at(pipeline, { input: 'path' })));
@@ -464,7 +477,7 @@ describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () 
     const names = await page.locator('[data-testid="examples"] option').evaluateAll((options) => options.map((o) => (o as HTMLOptionElement).value).filter(Boolean));
     expect(names.length).toBe(readdirSync(path.join(repo, 'workflows')).filter((f) => f.endsWith('.json')).length);
     for (const name of names) {
-      await page.locator('[data-testid="examples"]').selectOption(name);
+      await openExample(name);
       const expected = Object.keys(JSON.parse(readFileSync(path.join(repo, 'workflows', name.split('/').pop()!), 'utf8')).nodes).length;
       await expect.poll(async () => (await layout()).count).toBe(expected);
       const view = await layout();
@@ -489,7 +502,7 @@ describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () 
     expect((await found('Load Checkpoint'))[0]).toBe('LoadPipeline');
     await search.fill('');
 
-    await page.locator('[data-testid="examples"]').selectOption({ label: 'txt2img' });
+    await openExample({ label: 'txt2img' });
     await expect.poll(() => page.evaluate(() => (window as any).diffgraph.editor.nodeIds().length)).toBe(11);
     // Column 0 holds only the pipeline: the canvas under it is empty.
     const [left, below] = await page.evaluate(() => {
@@ -520,6 +533,96 @@ describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () 
     const latent = Object.entries((await workflow()).nodes).find(([id, n]: [string, any]) => n.type === 'EmptyLatent' && id !== 'latent')!;
     expect(((await workflow()).nodes[added[0]] as any).inputs.latent).toEqual({ from: latent[0], output: 'latent' });
     await shot('09-link-drop-search');
+  }, 60_000);
+
+  it('asks before discarding unsaved changes, Undo brings the graph back, and autosave restores unsaved work in a new page', async () => {
+    await openExample({ label: 'txt2img' });
+    await expect.poll(() => page.evaluate(() => (window as any).diffgraph.editor.nodeIds().length)).toBe(11);
+    expect(await page.evaluate(() => (window as any).diffgraph.app.isDirty())).toBe(false);
+    await editWidget('positive', 'text', 'a small blue triangle at the top', true);
+    const edited = await workflow();
+    expect(await page.evaluate(() => (window as any).diffgraph.app.isDirty())).toBe(true);
+    // "Keep editing" keeps the graph as it is.
+    await page.getByRole('button', { name: 'New' }).click();
+    await page.getByTestId('confirm').waitFor();
+    await page.getByTestId('confirm-cancel').click();
+    expect(await workflow()).toEqual(edited);
+    // Discarding opens the other workflow; Undo brings the edited graph back.
+    await page.locator('[data-testid="examples"]').selectOption({ label: 'gmm-solver-lab' });
+    await page.getByTestId('confirm-ok').click();
+    await expect.poll(() => page.evaluate(() => (window as any).diffgraph.editor.nodeIds().length)).toBe(8);
+    await page.getByTestId('undo').click();
+    await expect.poll(() => workflow()).toEqual(edited);
+    // A crash or a closed tab loses nothing: a new page restores the unsaved graph and says so.
+    const second = await page.context().newPage();
+    await second.goto(baseUrl);
+    await second.waitForSelector('body[data-ready]');
+    expect(await second.evaluate(() => (window as any).diffgraph.editor.toWorkflow())).toEqual(edited);
+    expect(await second.evaluate(() => (window as any).diffgraph.app.isDirty())).toBe(true);
+    await expect.poll(() => second.getByTestId('toast').textContent()).toContain('Restored your unsaved workflow');
+    await second.close();
+    // Saved (downloaded) work is not "unsaved" any more.
+    await Promise.all([page.waitForEvent('download'), page.getByTestId('save').click()]);
+    expect(await page.evaluate(() => (window as any).diffgraph.app.isDirty())).toBe(false);
+  }, 60_000);
+
+  it('context menus offer only what the workflow keeps (no subgraphs, modes, groups, colours or titles)', async () => {
+    await openExample({ label: 'txt2img' });
+    const entries = () => page.locator('.litecontextmenu .litemenu-entry').allTextContents();
+    const [x, y] = await at('sample');
+    await page.mouse.click(x, y, { button: 'right' });
+    await page.locator('.litecontextmenu').waitFor();
+    const nodeMenu = (await entries()).map((t) => t.trim()).filter(Boolean);
+    expect(nodeMenu).toEqual(expect.arrayContaining(['Clone', 'Remove']));
+    for (const gone of ['Convert to Subgraph 🆕', 'Mode', 'Properties', 'Properties Panel', 'Title', 'Colors', 'Shapes']) expect(nodeMenu).not.toContain(gone);
+    await page.keyboard.press('Escape');
+    await page.mouse.click(5, 5);
+    const [, below] = await page.evaluate(() => {
+      const n = (window as any).diffgraph.editor.node('pipeline');
+      return [0, n.pos[1] + n.size[1] + 150];
+    });
+    const [ex, ey] = await toClient(60, below);
+    await page.keyboard.press('Control+a');
+    await page.mouse.click(ex, ey, { button: 'right' });
+    await page.locator('.litecontextmenu').waitFor();
+    const canvasMenu = (await entries()).map((t) => t.trim()).filter(Boolean);
+    expect(canvasMenu).toContain('Add Node');
+    expect(canvasMenu).not.toContain('Add Group');
+    expect(canvasMenu.some((t) => t.includes('Subgraph'))).toBe(false);
+    await page.keyboard.press('Escape');
+    await page.mouse.click(5, 5);
+  }, 30_000);
+
+  it('a run that failed before the editor subscribed still shows its reason on the node and in Problems', async () => {
+    // The editor's subscription is held back until the run has failed on the server, so all the
+    // editor gets is the run's state.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    await page.routeWebSocket(/\/api\/events/, (ws) => {
+      const server = ws.connectToServer();
+      ws.onMessage((message) => {
+        if (typeof message === 'string' && message.includes('"subscribe"') && message.includes('runId')) void held.then(() => server.send(message));
+        else server.send(message);
+      });
+    });
+    await page.reload();
+    await page.waitForSelector('body[data-ready]');
+    // A missing input file passes validation and fails the node when it runs.
+    const wf = { format: 'diffgraph/workflow@1', nodes: {
+      image: { type: 'LoadImage', inputs: { path: 'missing.png' } },
+      save: { type: 'SaveImage', inputs: { images: { from: 'image', output: 'image' } } },
+    } };
+    await openFile('fails.json', JSON.stringify(wf));
+    await page.getByTestId('run').click();
+    const runId = await expect.poll(() => page.evaluate(() => (window as any).diffgraph.app.runId as string | undefined)).toBeTruthy().then(() => page.evaluate(() => (window as any).diffgraph.app.runId as string));
+    await expect.poll(async () => (await (await fetch(new URL(`/api/runs/${runId}`, baseUrl))).json()).status, { timeout: 30_000 }).toMatch(/failed|succeeded/);
+    release();
+    const final = await waitForStatus(['failed', 'done'], 30_000);
+    await page.unrouteAll();
+    expect(final).toBe('failed');
+    await expect(page.locator('[data-testid="pane-problems"] li[data-node="image"][data-code="NODE_FAILED"]').count()).resolves.toBe(1);
+    expect(await page.locator('[data-testid="pane-problems"]').textContent()).toContain('file "missing.png" not found');
+    expect(await page.evaluate(() => (window as any).diffgraph.editor.decorationOf('image')?.errors)).toEqual([expect.objectContaining({ code: 'NODE_FAILED' })]);
   }, 60_000);
 
   it('loads, lays out, draws and round-trips a 200-node graph (timings in test-output/perf.json)', async () => {

@@ -56,6 +56,16 @@ export interface LinkRelease {
   connect(nodeId: string): boolean;
 }
 
+type MenuEntry = { content?: string } | null;
+const NODE_MENU = new Set(['Resize', 'Collapse', 'Expand', 'Pin', 'Unpin', 'Clone', 'Align Selected To', 'Distribute Nodes', 'Remove']);
+const CANVAS_MENU = new Set(['Add Node', 'Align']);
+
+/** The entries on the list, with separators only between kept entries. */
+function supportedEntries(entries: MenuEntry[], supported: Set<string>): MenuEntry[] {
+  const kept = entries.filter((e) => e === null || (e.content !== undefined && supported.has(e.content)));
+  return kept.filter((e, i) => e !== null || (i > 0 && i < kept.length - 1 && kept[i - 1] !== null));
+}
+
 /** Litegraph writes the types an input accepts as one comma-separated string. */
 const socketTypes = (type: unknown): string[] => String(type).split(',').filter(Boolean);
 
@@ -108,6 +118,7 @@ export class GraphEditor {
       return undefined;
     };
     this.installLinkRelease();
+    this.installMenus();
     canvas.prompt = (title: string, value: unknown, callback: (v: string) => void, event: MouseEvent, multiline?: boolean) => {
       void this.callbacks
         .prompt({ title, value: value == null ? '' : String(value), multiline: !!multiline, clientX: event?.clientX ?? 200, clientY: event?.clientY ?? 200 })
@@ -133,10 +144,16 @@ export class GraphEditor {
 
   // ---- content --------------------------------------------------------------------------------
 
-  load(workflow: Workflow, options: { fit?: boolean } = {}): void {
+  /** Replaces the graph; with `undoable`, the graph before stays one undo step away. */
+  load(workflow: Workflow, options: { fit?: boolean; undoable?: boolean } = {}): void {
     this.decorations.clear();
+    if (options.undoable) this.checkpoint();
     loadWorkflow(this.graph, workflow, this.catalog);
-    this.undoStack = [this.snapshot()];
+    const snap = this.snapshot();
+    if (options.undoable && this.undoStack.length > 0) {
+      if (this.undoStack.at(-1) !== snap) this.undoStack.push(snap);
+      if (this.undoStack.length > UNDO_LIMIT) this.undoStack.shift();
+    } else this.undoStack = [snap];
     this.redoStack = [];
     if (options.fit !== false) this.fitView();
     this.canvas.setDirty(true, true);
@@ -165,6 +182,18 @@ export class GraphEditor {
     this.canvas.setDirty(true, true);
     this.checkpoint();
     return node.title;
+  }
+
+  /**
+   * Only menu entries whose effect the workflow format keeps: litegraph's subgraphs, modes, groups,
+   * colours, shapes, titles and property panels would be lost on save (or, for subgraphs, break the graph).
+   */
+  private installMenus(): void {
+    const canvas = this.canvas as unknown as { getNodeMenuOptions(node: LGraphNode): MenuEntry[]; getCanvasMenuOptions(): MenuEntry[] };
+    const nodeMenu = canvas.getNodeMenuOptions.bind(canvas);
+    const canvasMenu = canvas.getCanvasMenuOptions.bind(canvas);
+    canvas.getNodeMenuOptions = (node) => supportedEntries(nodeMenu(node), NODE_MENU);
+    canvas.getCanvasMenuOptions = () => supportedEntries(canvasMenu(), CANVAS_MENU);
   }
 
   /** Litegraph drops a link released on empty canvas; we offer the nodes that can take it instead. */

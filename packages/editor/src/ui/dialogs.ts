@@ -100,3 +100,36 @@ export function modal(title: string, body: Node, testId?: string): { close(): vo
   document.body.append(backdrop);
   return { close, closed };
 }
+
+/** A yes/no question; resolves true when the user confirms. Escape, the backdrop and Cancel say no. */
+export function confirmDialog(options: { title: string; message: string; confirm: string; cancel?: string }): Promise<boolean> {
+  return new Promise((resolve) => {
+    const ok = h('button', { class: 'primary danger', 'data-testid': 'confirm-ok' }, options.confirm);
+    const no = h('button', { 'data-testid': 'confirm-cancel' }, options.cancel ?? 'Cancel');
+    const box = h('div', { class: 'prompt confirm', role: 'alertdialog', 'aria-label': options.title, 'data-testid': 'confirm' },
+      h('div', { class: 'prompt-title' }, options.title), h('p', {}, options.message), h('div', { class: 'prompt-buttons' }, no, ok));
+    const backdrop = h('div', { class: 'prompt-backdrop' }, box);
+    const done = (value: boolean) => {
+      backdrop.remove();
+      document.removeEventListener('keydown', onKey, true);
+      resolve(value);
+    };
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') {
+        e.stopPropagation();
+        done(false);
+      }
+    };
+    ok.addEventListener('click', () => done(true));
+    no.addEventListener('click', () => done(false));
+    backdrop.addEventListener('pointerdown', (e) => {
+      if (e.target === backdrop) done(false);
+    });
+    document.addEventListener('keydown', onKey, true);
+    document.body.append(backdrop);
+    box.style.left = `${Math.max(8, window.innerWidth / 2 - 180)}px`;
+    box.style.top = `${Math.max(8, window.innerHeight / 3 - 60)}px`;
+    box.style.width = '360px';
+    no.focus();
+  });
+}
