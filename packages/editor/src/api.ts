@@ -14,6 +14,17 @@ export interface ApiError {
 export type ImportSource = 'diffgraph' | 'comfyui-api' | 'comfyui-ui';
 export type ImportResult = { ok: true; workflow: unknown; source: ImportSource; notes: string[] } | { ok: false; errors: ApiError[] };
 
+export interface RunSummary {
+  id: string;
+  status: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
+  clientId?: string | null;
+  createdAt: number;
+  startedAt?: number | null;
+  finishedAt?: number | null;
+  error?: string | null;
+  title?: string | null;
+}
+
 export type SubmitResult = { ok: true; runId: string } | { ok: false; status: number; errors: ApiError[] };
 
 export interface LibraryEntry {
@@ -77,8 +88,25 @@ export class Api {
     await fetch(this.url(`/api/runs/${encodeURIComponent(runId)}/cancel`), { method: 'POST' });
   }
 
-  async run(runId: string): Promise<Record<string, unknown> | undefined> {
-    const res = await fetch(this.url(`/api/runs/${encodeURIComponent(runId)}`));
+  /** Runs, newest first (GET /api/runs). */
+  async runs(query: { status?: string[]; clientId?: string; limit?: number } = {}): Promise<RunSummary[]> {
+    const params = new URLSearchParams();
+    if (query.status) params.set('status', query.status.join(','));
+    if (query.clientId) params.set('clientId', query.clientId);
+    params.set('limit', String(query.limit ?? 50));
+    const res = await fetch(this.url(`/api/runs?${params}`));
+    if (!res.ok) throw new Error((await errorsOf(res)).map((e) => e.message).join(' '));
+    return ((await res.json()) as { runs: RunSummary[] }).runs;
+  }
+
+  /** Deletes a finished run from the history (409 RUN_ACTIVE for a queued or running one). */
+  async deleteRun(runId: string): Promise<void> {
+    const res = await fetch(this.url(`/api/runs/${encodeURIComponent(runId)}`), { method: 'DELETE' });
+    if (!res.ok) throw new Error((await errorsOf(res)).map((e) => `${e.code}: ${e.message}`).join(' '));
+  }
+
+  async run(runId: string, options: { workflow?: boolean } = {}): Promise<Record<string, unknown> | undefined> {
+    const res = await fetch(this.url(`/api/runs/${encodeURIComponent(runId)}${options.workflow ? '?workflow=1' : ''}`));
     return res.ok ? ((await res.json()) as Record<string, unknown>) : undefined;
   }
 

@@ -12,6 +12,7 @@ import { isPng, readPngText } from './png-text.ts';
 import { confirmDialog, modal, prompt, showTooltip, toast } from './ui/dialogs.ts';
 import { clear, h } from './ui/dom.ts';
 import { createPalette, DRAG_TYPE, searchPopup } from './ui/palette.ts';
+import { QueuePanel } from './ui/queue.ts';
 
 const examples = import.meta.glob('../../../workflows/*.json', { eager: true, import: 'default' }) as Record<string, Workflow>;
 
@@ -48,6 +49,34 @@ interface GalleryItem {
 
 const ACTIVE_STATES = new Set(['queued', 'running']);
 const AUTOSAVE_KEY = 'diffgraph.autosave';
+const CURRENT_RUN_KEY = 'diffgraph.run';
+const CLIENT_ID_KEY = 'diffgraph.clientId';
+/** Finished runs whose outputs refill the gallery after a reload. */
+const GALLERY_RUNS = 10;
+
+function recall(key: string): string | null {
+  try {
+    return localStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+function remember(key: string, value: string): void {
+  try {
+    localStorage.setItem(key, value);
+  } catch {
+    // Storage disabled: the value lives as long as the page.
+  }
+}
+
+function persistentClientId(): string {
+  const known = recall(CLIENT_ID_KEY);
+  if (known && /^editor-[a-z0-9]{8}$/.test(known)) return known;
+  const id = `editor-${Math.random().toString(36).slice(2, 10).padEnd(8, '0')}`;
+  remember(CLIENT_ID_KEY, id);
+  return id;
+}
 /** The baseline of a restored graph that was unsaved when it was autosaved: it stays unsaved. */
 const RESTORED_UNSAVED = '(restored unsaved work)';
 
@@ -74,7 +103,9 @@ export class App {
   /** Node ids of the submitted workflow → planned, for mapping events onto nodes. */
   private gallery: GalleryItem[] = [];
   private problems: ApiError[] = [];
-  private readonly clientId = `editor-${Math.random().toString(36).slice(2, 10)}`;
+  /** Kept across reloads, so the runs (and outputs) of this browser are found again. */
+  private readonly clientId = persistentClientId();
+  private queue!: QueuePanel;
   /** What the last run submitted, and the events it got (for the Problems panel and tests). */
   lastSubmitted: Workflow | undefined;
   readonly eventLog: { type: string; nodeId?: string }[] = [];
@@ -101,7 +132,10 @@ export class App {
     this.editor.graph.onNodeAdded = undefined;
     this.els.canvas.addEventListener('dblclick', (e) => this.onDoubleClick(e));
     this.events = new EventClient({
-      onEvent: (e) => this.onEvent(e),
+      onEvent: (e) => {
+        this.queue.onEvent(e);
+        this.onEvent(e);
+      },
       onPreview: (p) => this.onPreview(p),
       onStatus: (connected) => {
         this.els.conn.className = `conn ${connected ? 'on' : 'off'}`;
@@ -117,6 +151,8 @@ export class App {
       const first = Object.values(examples)[0];
       if (first) this.load(structuredClone(first), { quiet: true });
     }
+    this.events.watchAll();
+    await Promise.all([this.reattach(), this.rebuildGallery()]);
     (window as unknown as { diffgraph: unknown }).diffgraph = { app: this, editor: this.editor };
     document.body.dataset.ready = 'true';
   }
@@ -169,7 +205,7 @@ export class App {
     const panes: Record<string, HTMLElement> = {};
     const tabBar = h('div', { class: 'tabs', role: 'tablist' });
     const side = h('aside', { class: 'side' }, tabBar);
-    for (const [key, label] of [['outputs', 'Outputs'], ['problems', 'Problems'], ['library', 'Library']] as const) {
+    for (const [key, label] of [['outputs', 'Outputs'], ['queue', 'Queue'], ['problems', 'Problems'], ['library', 'Library']] as const) {
       tabs[key] = h('button', { role: 'tab', 'data-testid': `tab-${key}`, onclick: () => this.showTab(key) }, label);
       panes[key] = h('div', { class: 'pane', role: 'tabpanel', 'data-testid': `pane-${key}` });
       tabBar.append(tabs[key]);
@@ -181,6 +217,7 @@ export class App {
       gallery: panes.outputs, problems: panes.problems, problemsTab: tabs.problems, library: panes.library,
     };
     createPalette(palette, this.catalog, (type) => this.addNode(type));
+    this.queue = new QueuePanel(panes.queue, this.api, { open: (runId) => void this.openRun(runId) });
     this.showTab('outputs');
     this.renderGallery();
     this.renderProblems();
@@ -191,6 +228,7 @@ export class App {
     for (const [k, tab] of Object.entries(this.els.tabs)) tab.setAttribute('aria-selected', String(k === key));
     for (const [k, pane] of Object.entries(this.els.panes)) pane.hidden = k !== key;
     if (key === 'library') void this.renderLibrary();
+    if (key === 'queue') void this.queue.refresh();
   }
 
   private updateButtons(): void {
@@ -460,8 +498,42 @@ export class App {
     for (const id of plannedNodes(workflow, this.catalog)) this.editor.decoration(id).state = 'queued';
     this.editor.redraw();
     this.setStatus('queued');
+    remember(CURRENT_RUN_KEY, result.runId);
     this.events.watch(result.runId);
     this.editor.advanceSeeds();
+  }
+
+  /** After a reload: follow the run this page had started, if it is still queued or running. */
+  private async reattach(): Promise<void> {
+    const runId = recall(CURRENT_RUN_KEY);
+    if (!runId) return;
+    const run = await this.api.run(runId).catch(() => undefined);
+    if (!run || !ACTIVE_STATES.has(String(run.status))) return;
+    this.runId = runId;
+    this.setStatus(String(run.status));
+    this.events.watch(runId);
+  }
+
+  /** The Outputs tab after a reload: the outputs of this browser's latest finished runs. */
+  private async rebuildGallery(): Promise<void> {
+    const runs = await this.api.runs({ clientId: this.clientId, status: ['succeeded'], limit: GALLERY_RUNS }).catch(() => []);
+    const views = await Promise.all(runs.map((r) => this.api.run(r.id).catch(() => undefined)));
+    for (const [i, view] of [...views.entries()].reverse()) {
+      if (view?.results) this.showResults(runs[i].id, view.results as Record<string, unknown>, { decorate: false });
+    }
+  }
+
+  /** The Queue tab's Open: the run's workflow (asking before unsaved changes go) and its outputs. */
+  async openRun(runId: string): Promise<void> {
+    const run = await this.api.run(runId, { workflow: true });
+    if (!run?.workflow) {
+      toast(`Run ${runId} is no longer in the history.`, 'error');
+      return;
+    }
+    if (!(await this.open(run.workflow as Workflow, { quiet: true }))) return;
+    if (run.results) this.showResults(runId, run.results as Record<string, unknown>);
+    this.showTab('outputs');
+    toast(`Opened run ${String(run.title ?? runId)} (${String(run.status)})`);
   }
 
   async cancel(): Promise<void> {
@@ -611,7 +683,9 @@ export class App {
     if (def?.output) this.addToGallery({ runId: p.runId, nodeId: p.nodeId, label: `${p.nodeId} (preview ${p.index + 1})`, url: p.url, image: true });
   }
 
-  private showResults(runId: string, results: Record<string, unknown>): void {
+  /** A run's files in the gallery and, with `decorate` (the run of the graph on screen), on its nodes. */
+  private showResults(runId: string, results: Record<string, unknown>, options: { decorate?: boolean } = {}): void {
+    const decorate = options.decorate ?? true;
     for (const [nodeId, r] of Object.entries(results)) {
       const result = r as { status: string; values?: Record<string, unknown>; error?: { message: string } };
       if (result.status !== 'succeeded' || !result.values) continue;
@@ -620,7 +694,7 @@ export class App {
       const images: HTMLImageElement[] = [];
       for (const f of files) {
         const image = /\.(png|jpe?g)$/i.test(f.file);
-        if (image) {
+        if (image && decorate) {
           const img = new Image();
           img.onload = () => this.editor.fitImages(nodeId);
           img.src = f.url;
@@ -632,7 +706,7 @@ export class App {
         const t = (v as { tensor?: { shape: number[]; dtype: string } } | null)?.tensor;
         if (t) notes.push(`${name}: ${t.dtype}[${t.shape.join('×')}]`);
       }
-      if (this.editor.node(nodeId)) {
+      if (decorate && this.editor.node(nodeId)) {
         const d = this.editor.decoration(nodeId);
         if (images.length) {
           d.images = images;

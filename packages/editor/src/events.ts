@@ -33,6 +33,7 @@ function dataUrl(blob: Blob): Promise<string> {
 export class EventClient {
   private ws: WebSocket | undefined;
   private readonly runs = new Set<string>();
+  private all = false;
   private closed = false;
   private retry = 500;
   connected = false;
@@ -44,6 +45,12 @@ export class EventClient {
   watch(runId: string): void {
     this.runs.add(runId);
     this.send({ type: 'subscribe', runId });
+  }
+
+  /** Every run's events (the queue panel): one subscription, so no event arrives twice. */
+  watchAll(): void {
+    this.all = true;
+    this.send({ type: 'subscribe', all: true });
   }
 
   unwatch(runId: string): void {
@@ -68,6 +75,7 @@ export class EventClient {
       this.connected = true;
       this.retry = 500;
       this.options.onStatus?.(true);
+      if (this.all) this.send({ type: 'subscribe', all: true });
       for (const runId of this.runs) this.send({ type: 'subscribe', runId });
     };
     ws.onclose = () => {

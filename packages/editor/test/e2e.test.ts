@@ -625,6 +625,50 @@ describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () 
     expect(await page.evaluate(() => (window as any).diffgraph.editor.decorationOf('image')?.errors)).toEqual([expect.objectContaining({ code: 'NODE_FAILED' })]);
   }, 60_000);
 
+  it('the Queue tab: live running/queued/history, cancel, re-attach after a reload, gallery rebuilt, open and delete a finished run', async () => {
+    const wf = JSON.parse(readFileSync(path.join(repo, 'workflows/gmm-solver-lab.json'), 'utf8'));
+    const K = 64;
+    wf.nodes.model.inputs.mixture = { weights: Array(K).fill(1), means: Array.from({ length: K }, (_, i) => [Math.cos(i), Math.sin(i)]), stds: Array(K).fill(0.2) };
+    wf.nodes.schedule.inputs.steps = 1000;
+    wf.nodes.latent.inputs.batch = 4096;
+    await openFile('slow.json', JSON.stringify(wf));
+    await page.getByTestId('tab-queue').click();
+    await page.getByTestId('run').click();
+    await waitForStatus(['running']);
+    const running: string = await page.evaluate(() => (window as any).diffgraph.app.runId);
+    // A second run, from elsewhere, waits behind it.
+    const queued = (await (await fetch(`${baseUrl}/api/runs`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ workflow: wf }) })).json()).runId as string;
+    const row = (id: string) => page.getByTestId(`queue-run-${id}`);
+    await expect.poll(() => row(running).getAttribute('data-status')).toBe('running');
+    await expect.poll(() => row(queued).getAttribute('data-status')).toBe('queued');
+    await expect.poll(() => row(running).locator('.progress').textContent()).toMatch(/sample \d+\/1000/);
+    await shot('10-queue-panel');
+    await row(queued).locator('[data-action="cancel"]').click();
+    await expect.poll(() => row(queued).getAttribute('data-status')).toBe('cancelled');
+
+    // A reload re-attaches to the running run and refills the gallery from this browser's finished runs.
+    await page.reload();
+    await page.waitForSelector('body[data-ready]');
+    expect(await page.evaluate(() => (window as any).diffgraph.app.runId)).toBe(running);
+    await waitForStatus(['running']);
+    await expect.poll(() => page.evaluate(() => (window as any).diffgraph.editor.decorationOf('sample')?.progress?.value ?? 0)).toBeGreaterThan(0);
+    expect(await page.locator('[data-testid="pane-outputs"] figure').count()).toBeGreaterThan(0);
+    await page.getByTestId('cancel').click();
+    await waitForStatus(['cancelled']);
+
+    // Open a finished run (the txt2img of the first test) and delete another from the history.
+    await page.getByTestId('tab-queue').click();
+    const succeeded = (await (await fetch(`${baseUrl}/api/runs?status=succeeded&limit=1`)).json()).runs[0].id as string;
+    await replacing(() => row(succeeded).locator('[data-action="open"]').click());
+    await expect.poll(() => page.getByTestId('toast').textContent()).toContain('Opened run');
+    expect(await page.locator(`[data-testid="pane-outputs"] figure`).count()).toBeGreaterThan(0);
+    await page.getByTestId('tab-queue').click();
+    await row(queued).locator('[data-action="delete"]').click();
+    await expect.poll(() => row(queued).count()).toBe(0);
+    expect((await fetch(`${baseUrl}/api/runs/${queued}`)).status).toBe(404);
+    await page.getByTestId('tab-outputs').click();
+  }, 90_000);
+
   it('loads, lays out, draws and round-trips a 200-node graph (timings in test-output/perf.json)', async () => {
     const lab = JSON.parse(readFileSync(path.join(repo, 'workflows/gmm-solver-lab.json'), 'utf8'));
     const nodes: Record<string, unknown> = {};
