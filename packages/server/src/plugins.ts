@@ -81,20 +81,22 @@ export function formatPackFailure(failure: PackFailure): string {
 /** The packs in a folder: the folder itself when it is a package or a module file, else its entries. */
 function packCandidates(dir: string, failed: PackFailure[]): string[] {
   let stat;
+  let entries;
   try {
     stat = statSync(dir);
+    if (stat.isFile()) {
+      if (MODULE_FILE.test(dir)) return [dir];
+      failed.push({ path: dir, error: 'not a folder of node packs, a package folder or a .js/.mjs file' });
+      return [];
+    }
+    if (existsSync(path.join(dir, 'package.json'))) return [dir];
+    entries = readdirSync(dir, { withFileTypes: true });
   } catch (e) {
     failed.push({ path: dir, error: `cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` });
     return [];
   }
-  if (stat.isFile()) {
-    if (MODULE_FILE.test(dir)) return [dir];
-    failed.push({ path: dir, error: 'not a folder of node packs, a package folder or a .js/.mjs file' });
-    return [];
-  }
-  if (existsSync(path.join(dir, 'package.json'))) return [dir];
   const candidates: string[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+  for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
     const full = path.join(dir, entry.name);
     const isDir = entry.isDirectory() || (entry.isSymbolicLink() && statSync(full, { throwIfNoEntry: false })?.isDirectory());

@@ -92,11 +92,14 @@ describe('buildRegistry', () => {
     expect(registry.pack('Multiply')).toBe('first');
   });
 
-  it('reads a folder given twice once, and reports one that does not exist', async () => {
-    const dir = packFolder({ 'arith.mjs': arithmeticPack() });
-    const { plugins } = await buildRegistry([dir, `${dir}/`, path.join(dir, 'nope')]);
+  it('reads a folder given twice once, and reports one that does not exist or a file that is not a module', async () => {
+    const dir = packFolder({ 'arith.mjs': arithmeticPack(), 'notes.txt': '' });
+    const { plugins } = await buildRegistry([dir, `${dir}/`, path.join(dir, 'nope'), path.join(dir, 'notes.txt')]);
     expect(plugins.loaded.map((p) => p.name)).toEqual(['arith']);
-    expect(plugins.failed).toEqual([{ path: path.join(dir, 'nope'), error: 'cannot read it (ENOENT)' }]);
+    expect(plugins.failed).toEqual([
+      { path: path.join(dir, 'nope'), error: 'cannot read it (ENOENT)' },
+      { path: path.join(dir, 'notes.txt'), error: 'not a folder of node packs, a package folder or a .js/.mjs file' },
+    ]);
   });
 
   it('runs plain-JavaScript nodes, with description and version filled in and the version in the cache signature', async () => {
