@@ -12,7 +12,7 @@ import { confine, PathError, type Limits, type RootKind } from './guard.ts';
 import { eventsQuerySchema, listQuerySchema, openApiDocument, submitEnvelopeSchema } from './openapi.ts';
 import type { RunManager } from './runs.ts';
 import { ComfyImportError, comfyFormat, convertComfyWorkflow } from './comfy/convert.ts';
-import type { PluginReport } from './plugins.ts';
+import { nodeDescriptions, type PluginReport } from './plugins.ts';
 import { pathScrubber } from './public-paths.ts';
 import { AccessError, checkHost, checkOrigin, checkToken, type SecurityOptions } from './security.ts';
 import type { RunStatus } from './store.ts';
@@ -118,7 +118,7 @@ export function createApp(options: AppOptions): { app: express.Express; api: exp
   const validateEvents = ajv.compile(eventsQuerySchema);
   const openapi = openApiDocument(registry, options.version);
   const nodeLibrary = {
-    nodes: registry.list().map(({ run: _run, ...def }) => ({ ...def, pack: registry.pack(def.type) })),
+    nodes: nodeDescriptions(registry),
     ...publicPacks(registry, options.plugins ?? { loaded: [], failed: [] }, manager.publicText),
     schema: workflowSchema(registry),
   };

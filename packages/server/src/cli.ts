@@ -17,7 +17,7 @@ import { ConfigError, startServer } from './server.ts';
 import { DEFAULT_LIMITS, type Limits } from './guard.ts';
 import { acceptComfyWorkflow, ComfyImportError, convertComfyWorkflow } from './comfy/convert.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { buildRegistry, formatPackFailure, nodeDirsFromEnv, type BuiltRegistry } from './plugins.ts';
+import { buildRegistry, formatPackFailure, nodeDescriptions, nodeDirsFromEnv, type BuiltRegistry } from './plugins.ts';
 
 class UsageError extends Error {}
 
@@ -285,7 +285,7 @@ export function buildProgram(): Command {
     .option('--nodes <dir>', NODES_HELP, collect, [])
     .action(async (opts: { json?: boolean; nodes: string[] }) => {
       const { registry, plugins } = await commandRegistry(opts.nodes);
-      const defs = registry.list().map(({ run: _run, ...def }) => ({ ...def, pack: registry.pack(def.type) }));
+      const defs = nodeDescriptions(registry);
       process.exitCode = plugins.failed.length > 0 ? 1 : 0;
       if (opts.json) {
         process.stdout.write(`${JSON.stringify({ nodes: defs, packs: registry.packs(), packErrors: plugins.failed, schema: workflowSchema(registry) }, null, 2)}\n`);

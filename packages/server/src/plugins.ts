@@ -73,6 +73,11 @@ export async function buildRegistry(nodeDirs: readonly string[]): Promise<BuiltR
   return { registry, plugins };
 }
 
+/** Every node definition as `diffgraph nodes --json` and `GET /api/nodes` show it: without run(), with its pack. */
+export function nodeDescriptions(registry: NodeRegistry) {
+  return registry.list().map(({ run: _run, ...def }) => ({ ...def, pack: registry.pack(def.type)! }));
+}
+
 /** One line per failed pack, for stderr or a server log. */
 export function formatPackFailure(failure: PackFailure): string {
   return `node pack ${failure.pack !== undefined ? `"${failure.pack}" (${failure.path})` : failure.path} skipped: ${failure.error}`;
