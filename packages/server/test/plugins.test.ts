@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { Executor, nodeSignature } from '@diffgraph/engine';
 import { buildRegistry, formatPackFailure, nodeDirsFromEnv } from '../src/plugins.ts';
 import { arithmeticPack, packFolder } from './plugin-packs.ts';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { repoRoot } from './helpers.ts';
 
 const packageJson = (fields: Record<string, unknown>) => JSON.stringify({ type: 'module', ...fields });
 
@@ -116,6 +118,22 @@ describe('buildRegistry', () => {
       { outputs: ['m'], services: { outputDir: packFolder({}), inputRoots: [], modelRoots: [], workflow: null } },
     );
     expect(result.outputs.m).toEqual({ status: 'succeeded', values: { product: 15 } });
+  });
+});
+
+describe('docs/custom-nodes.md', () => {
+  it('its plain-JavaScript pack loads and runs as the page says', async () => {
+    const page = readFileSync(path.join(repoRoot, 'docs', 'custom-nodes.md'), 'utf8');
+    const pack = [...page.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]!).find((code) => code.includes("name: 'text-tools'"));
+    expect(pack).toBeDefined();
+    const { registry, plugins } = await buildRegistry([packFolder({ 'text-tools.mjs': pack! })]);
+    expect(plugins.failed).toEqual([]);
+    expect(registry.pack('Repeat')).toBe('text-tools');
+    const result = await new Executor(registry).run(
+      { format: 'diffgraph/workflow@1', nodes: { r: { type: 'Repeat', inputs: { times: 3 } } } },
+      { outputs: ['r'], services: { outputDir: packFolder({}), inputRoots: [], modelRoots: [], workflow: null } },
+    );
+    expect(result.outputs.r).toEqual({ status: 'succeeded', values: { text: 'ababab' } });
   });
 });
 
