@@ -75,7 +75,10 @@ export interface NodeDefinition {
 }
 
 export interface NodePack {
+  /** Unique among the packs of a registry; `/api/nodes` and `diffgraph nodes` show it beside each node. */
   name: string;
+  /** The pack's own release (e.g. its package.json version), shown beside its name. */
+  version?: string;
   nodes: readonly NodeDefinition[];
 }
 

@@ -14,6 +14,8 @@ import type { RunManager } from './runs.ts';
 import { ComfyImportError } from './comfy/convert.ts';
 import { comfyAliases } from './comfy/aliases.ts';
 import { importPng, importWorkflowValue, WorkflowImportError, type ImportedWorkflow } from './workflow-import.ts';
+import { nodeDescriptions, type PluginReport } from './plugins.ts';
+import { pathScrubber } from './public-paths.ts';
 import { AccessError, checkHost, checkOrigin, checkToken, type SecurityOptions } from './security.ts';
 import type { RunStatus } from './store.ts';
 
@@ -29,6 +31,8 @@ export interface AppOptions {
   health: () => Record<string, unknown>;
   /** Folder of the workflow library (default: a `workflows` folder beside the inputs root). */
   workflowsDir?: string;
+  /** The node packs loaded from outside and those skipped, for `GET /api/nodes`. */
+  plugins?: PluginReport;
 }
 
 type ErrorBody = { nodeId: null; code: string; message: string };
@@ -131,7 +135,8 @@ export function createApp(options: AppOptions): { app: express.Express; api: exp
   const openapi = openApiDocument(registry, options.version);
   const aliases = comfyAliases();
   const nodeLibrary = {
-    nodes: registry.list().map(({ run: _run, ...def }) => ({ ...def, pack: registry.pack(def.type), ...aliases.get(def.type) })),
+    nodes: nodeDescriptions(registry).map((def) => ({ ...def, ...aliases.get(def.type) })),
+    ...publicPacks(registry, options.plugins ?? { loaded: [], failed: [] }, manager.publicText),
     schema: workflowSchema(registry),
   };
 
@@ -293,6 +298,20 @@ export function createApp(options: AppOptions): { app: express.Express; api: exp
   });
 
   return { app, api };
+}
+
+/**
+ * The packs as clients see them: each pack's file or folder by its name only, and failure messages
+ * with the server's folders scrubbed, so the API does not reveal the server's layout.
+ */
+function publicPacks(registry: NodeRegistry, plugins: PluginReport, publicText: (text: string) => string) {
+  const sourceOf = new Map(plugins.loaded.map((p) => [p.name, path.basename(p.path)]));
+  const scrubNodes = pathScrubber([...new Set(plugins.failed.map((f) => path.dirname(f.path)))].map((dir) => ({ dir, label: '<nodes>' })));
+  const scrub = (text: string) => publicText(scrubNodes(text));
+  return {
+    packs: registry.packs().map((pack) => ({ ...pack, ...(sourceOf.has(pack.name) ? { source: sourceOf.get(pack.name) } : {}) })),
+    packErrors: plugins.failed.map((f) => ({ source: path.basename(f.path), ...(f.pack !== undefined ? { pack: f.pack } : {}), error: scrub(f.error) })),
+  };
 }
 
 /** The API routes as OpenAPI paths (`/api/runs/{id}`), from the router itself. */

@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { checkWorkflowShape, EVENT_TYPES, Executor, InvalidWorkflowError, validateWorkflow, workflowSchema, type Workflow } from '@diffgraph/engine';
-import { createRegistry, modelCatalog, ModelStore } from '@diffgraph/nodes';
+import { modelCatalog, ModelStore } from '@diffgraph/nodes';
 import { deviceOption, formatCatalog, readSessionOptions, sessionOptionsOption } from './model-options.ts';
 import { applySets, readImportedWorkflowFile, type readWorkflowFile, UnreadableFileError } from './workflow-file.ts';
 import { WorkflowImportError } from './workflow-import.ts';
@@ -19,6 +19,7 @@ import { EDITOR_BUILD_COMMAND } from './app.ts';
 import { DEFAULT_LIMITS, type Limits } from './guard.ts';
 import { ComfyImportError } from './comfy/convert.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { buildRegistry, formatPackFailure, nodeDescriptions, nodeDirsFromEnv, type BuiltRegistry } from './plugins.ts';
 
 class UsageError extends Error {}
 
@@ -36,6 +37,15 @@ function parseCount(text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 0) throw new UsageError(`"${text}" is not a whole number`);
   return n;
+}
+
+const NODES_HELP = 'a folder of node packs, a pack\'s package folder or a .js/.mjs pack (repeatable; also $DIFFGRAPH_NODES; docs/custom-nodes.md)';
+
+/** Built-in nodes plus the packs of --nodes and $DIFFGRAPH_NODES; a pack that fails is reported on stderr and skipped. */
+async function commandRegistry(nodes: string[]): Promise<BuiltRegistry> {
+  const built = await buildRegistry([...nodes, ...nodeDirsFromEnv(process.env.DIFFGRAPH_NODES)]);
+  for (const failure of built.plugins.failed) process.stderr.write(`diffgraph: ${formatPackFailure(failure)}\n`);
+  return built;
 }
 
 const logComfy = (line: string) => process.stderr.write(`diffgraph: ${line}\n`);
@@ -101,12 +111,13 @@ export function buildProgram(): Command {
     .option('--models <dir>', 'model folder (LoadPipeline, LoadOnnxModel, …)', 'models')
     .addOption(deviceOption())
     .addOption(sessionOptionsOption())
+    .option('--nodes <dir>', NODES_HELP, collect, [])
     .option('--server <url>', 'submit to a diffgraph server (e.g. http://127.0.0.1:8188) and stream its progress')
     .option('--token <token>', 'bearer token for --server (default: $DIFFGRAPH_TOKEN)')
-    .action(async (file: string, opts: { set: string[]; out: string; models: string; device: 'auto' | 'cpu' | 'cuda'; sessionOptions?: string; json?: boolean; outputs?: string; server?: string; token?: string }, command: Command) => {
+    .action(async (file: string, opts: { set: string[]; out: string; models: string; nodes: string[]; device: 'auto' | 'cpu' | 'cuda'; sessionOptions?: string; json?: boolean; outputs?: string; server?: string; token?: string }, command: Command) => {
       if (opts.server) {
         // The server's own --device and --session-options decide where its runs go.
-        const local = ['device', 'sessionOptions', 'models'].filter((o) => command.getOptionValueSource(o) === 'cli');
+        const local = ['device', 'sessionOptions', 'models', 'nodes'].filter((o) => command.getOptionValueSource(o) === 'cli');
         if (local.length > 0) throw new UsageError(`--${local.map((o) => o.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)).join(', --')} ${local.length > 1 ? 'apply' : 'applies'} to local runs only; the server's own options decide with --server`);
       }
       const workflow = load(file, opts.set, opts.json);
@@ -122,7 +133,7 @@ export function buildProgram(): Command {
         return;
       }
       const modelStore = localModelStore(opts);
-      const registry = createRegistry();
+      const { registry } = await commandRegistry(opts.nodes);
       const validation = validateWorkflow(workflow, registry, outputs);
       if (!validation.ok) {
         if (opts.json) for (const error of validation.errors) process.stdout.write(`${JSON.stringify({ type: 'validation.error', ...error })}\n`);
@@ -168,7 +179,8 @@ export function buildProgram(): Command {
     .option('--models <dir>', 'model folder (LoadPipeline, LoadOnnxModel)', 'models')
     .addOption(deviceOption())
     .addOption(sessionOptionsOption())
-    .option('--data <dir>', 'folder for the database, uploads and outputs', '.diffgraph')
+    .option('--data <dir>', 'folder for the database, uploads, outputs and node packs (<data>/nodes)', '.diffgraph')
+    .option('--nodes <dir>', NODES_HELP, collect, [])
     .option('--cache-bytes <size>', 'output-cache budget (e.g. 512MB, 2GiB)', '1GiB')
     .option('--requeue <n>', 'times a run interrupted by a crash is re-queued', '1')
     .option('--max-steps <n>', 'largest "steps" input', String(DEFAULT_LIMITS.maxSteps))
@@ -201,6 +213,7 @@ export function buildProgram(): Command {
           host: opts.host, port, token: opts.token ?? (process.env.DIFFGRAPH_TOKEN || undefined), modelsDir: opts.models, dataDir: opts.data,
           cacheBytes: parseBytes(opts.cacheBytes), maxRequeues: parseCount(opts.requeue), limits,
           allowedOrigins: opts.allowOrigin, allowedHosts: opts.allowHost,
+          nodeDirs: [...opts.nodes, ...nodeDirsFromEnv(process.env.DIFFGRAPH_NODES)],
         });
       } catch (e) {
         if (e instanceof ConfigError) throw new UsageError(e.message);
@@ -236,9 +249,10 @@ export function buildProgram(): Command {
     .description('Check a workflow; exit 0 when valid, 1 when invalid (errors listed), 2 when unreadable')
     .argument('<workflow>', 'workflow JSON file')
     .option('--json', 'print the result as JSON')
-    .action((file: string, opts: { json?: boolean }) => {
+    .option('--nodes <dir>', NODES_HELP, collect, [])
+    .action(async (file: string, opts: { json?: boolean; nodes: string[] }) => {
       const read = readAnyWorkflowFile(file);
-      const result = read.ok ? validateWorkflow(read.value, createRegistry()) : read;
+      const result = read.ok ? validateWorkflow(read.value, (await commandRegistry(opts.nodes)).registry) : read;
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(result.ok ? { valid: true, outputs: result.outputs } : { valid: false, errors: result.errors }, null, 2)}\n`);
       } else if (result.ok) {
@@ -276,19 +290,21 @@ export function buildProgram(): Command {
 
   program
     .command('nodes')
-    .description('List the node library; --json prints every definition and the workflow JSON Schema')
-    .option('--json', 'print definitions and schema as JSON')
-    .action((opts: { json?: boolean }) => {
-      const registry = createRegistry();
-      const defs = registry.list().map(({ run: _run, ...def }) => ({ ...def, pack: registry.pack(def.type) }));
+    .description('List the node library with each node\'s pack; exit 1 when a node pack failed to load; --json prints every definition, the packs and the workflow JSON Schema')
+    .option('--json', 'print definitions, packs and schema as JSON')
+    .option('--nodes <dir>', NODES_HELP, collect, [])
+    .action(async (opts: { json?: boolean; nodes: string[] }) => {
+      const { registry, plugins } = await commandRegistry(opts.nodes);
+      const defs = nodeDescriptions(registry);
+      process.exitCode = plugins.failed.length > 0 ? 1 : 0;
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify({ nodes: defs, schema: workflowSchema(registry) }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ nodes: defs, packs: registry.packs(), packErrors: plugins.failed, schema: workflowSchema(registry) }, null, 2)}\n`);
         return;
       }
       for (const def of defs) {
         const inputs = Object.entries(def.inputs).map(([n, s]) => `${n}: ${s.type}${s.enum ? `{${s.enum.join('|')}}` : ''}${s.default !== undefined ? ` = ${JSON.stringify(s.default)}` : s.optional ? '?' : ''}`);
         const outputs = Object.entries(def.outputs).map(([n, s]) => `${n}: ${s.type}`);
-        process.stdout.write(`${def.type}  [${def.category}]${def.output ? ' (output)' : ''}\n  ${def.description}\n  in:  ${inputs.join(', ') || '—'}\n  out: ${outputs.join(', ') || '—'}\n`);
+        process.stdout.write(`${def.type}  [${def.category}] (${def.pack})${def.output ? ' (output)' : ''}\n  ${def.description}\n  in:  ${inputs.join(', ') || '—'}\n  out: ${outputs.join(', ') || '—'}\n`);
       }
     });
   return program;

@@ -227,7 +227,7 @@ export function openApiDocument(registry: NodeRegistry, version: string): Schema
       ...workflowLibraryPaths,
       '/api/health': { get: { operationId: 'health', summary: 'Versions, execution provider, queue depth, cache bytes', responses: { 200: { description: 'Health', content: json(ref('Health')) }, ...errors(401, 403) } } },
       '/api/openapi.json': { get: { operationId: 'openapi', summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1', content: json({ type: 'object' }) } } } },
-      '/api/nodes': { get: { operationId: 'nodes', summary: 'The node library and the workflow JSON Schema', responses: { 200: { description: 'Definitions and schema', content: json(ref('NodeLibrary')) }, ...errors(401, 403) } } },
+      '/api/nodes': { get: { operationId: 'nodes', summary: 'The node library (each node with its pack), the node packs loaded and skipped, and the workflow JSON Schema', responses: { 200: { description: 'Definitions, packs and schema', content: json(ref('NodeLibrary')) }, ...errors(401, 403) } } },
       '/api/models': { get: { operationId: 'models', summary: 'Pipelines, single models and classifiers under the models root (names are what a loader\'s path takes)', responses: { 200: { description: 'The catalog', content: json(ref('ModelCatalog')) }, ...errors(401, 403) } } },
       '/api/runs': {
         post: {
@@ -337,7 +337,35 @@ export function openApiDocument(registry: NodeRegistry, version: string): Schema
         },
         RunList: { type: 'object', properties: { runs: { type: 'array', items: ref('RunSummary') }, total: { type: 'integer' }, limit: { type: 'integer' }, offset: { type: 'integer' } }, required: ['runs', 'total', 'limit', 'offset'] },
         ModelCatalog: modelCatalogSchema,
-        NodeLibrary: { type: 'object', properties: { nodes: { type: 'array', items: { type: 'object' } }, schema: { type: 'object', description: 'The workflow JSON Schema (draft-07)' } }, required: ['nodes', 'schema'] },
+        NodeLibrary: {
+          type: 'object',
+          properties: {
+            nodes: { type: 'array', items: { type: 'object', description: 'A node definition without run(), plus `pack`: the name of the pack that registered it (built-in nodes: "diffgraph-core")', properties: { type: { type: 'string' }, pack: { type: 'string' } }, required: ['type', 'pack'] } },
+            packs: { type: 'array', description: 'Every registered pack, the built-in one first, then the node packs loaded from --nodes, DIFFGRAPH_NODES and <data>/nodes (docs/custom-nodes.md)', items: { $ref: '#/components/schemas/NodePackInfo' } },
+            packErrors: { type: 'array', description: 'Node packs that failed to load and were skipped', items: { $ref: '#/components/schemas/NodePackError' } },
+            schema: { type: 'object', description: 'The workflow JSON Schema (draft-07)' },
+          },
+          required: ['nodes', 'packs', 'packErrors', 'schema'],
+        },
+        NodePackInfo: {
+          type: 'object',
+          properties: {
+            name: { type: 'string' },
+            version: { type: 'string', description: 'The pack\'s version, when it declares one (or its package.json does)' },
+            source: { type: 'string', description: 'The pack\'s file or package folder name (loaded packs only)' },
+            nodes: { type: 'array', items: { type: 'string' }, description: 'Its node types, sorted' },
+          },
+          required: ['name', 'nodes'],
+        },
+        NodePackError: {
+          type: 'object',
+          properties: {
+            source: { type: 'string', description: 'The file or folder name of the pack' },
+            pack: { type: 'string', description: 'The pack\'s name, when it got far enough to have one' },
+            error: { type: 'string', description: 'Why it was skipped: a syntax error, an exception on import, a bad default export, an invalid node definition, or a node type already registered by another pack (named)' },
+          },
+          required: ['source', 'error'],
+        },
         Health: healthSchema,
         Upload: uploadSchema,
       },

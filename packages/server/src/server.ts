@@ -5,8 +5,9 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NodeRegistry } from '@diffgraph/engine';
-import { createRegistry, cudaProviderInstalled, ModelStore, type HostServices, type ProviderChoice, type SessionOptionsConfig } from '@diffgraph/nodes';
+import { cudaProviderInstalled, ModelStore, type HostServices, type ProviderChoice, type SessionOptionsConfig } from '@diffgraph/nodes';
 import { createApp } from './app.ts';
+import { buildRegistry, formatPackFailure, type PluginReport } from './plugins.ts';
 import { DEFAULT_LIMITS, type Limits, type RootKind } from './guard.ts';
 import { RunManager } from './runs.ts';
 import { isLoopbackHost, LOOPBACK_NAMES, type SecurityOptions } from './security.ts';
@@ -41,7 +42,12 @@ export interface ServerOptions {
   sessionOptions?: SessionOptionsConfig;
   /** The built editor to serve at `/` (default packages/editor/dist). */
   editorDir?: string;
-  /** The node library (default: every built-in pack); its nodes may read the services a run gets. */
+  /** Folders of node packs to load besides `<data>/nodes` (`--nodes`, `DIFFGRAPH_NODES`; docs/custom-nodes.md). */
+  nodeDirs?: string[];
+  /**
+   * The node library; its nodes may read the services a run gets. Default: the built-in nodes plus the
+   * packs of `nodeDirs` and `<data>/nodes`.
+   */
   registry?: NodeRegistry<HostServices>;
   log?: (line: string) => void;
 }
@@ -59,6 +65,8 @@ export interface RunningServer {
   device: 'cuda' | 'cpu';
   /** Whether the editor bundle exists now (`/` serves a page saying what to run while it does not). */
   readonly editorBuilt: boolean;
+  /** The node packs loaded and those skipped (empty when a registry was passed in). */
+  plugins: PluginReport;
   close(): Promise<void>;
 }
 
@@ -83,9 +91,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     outputs: path.join(dataDir, 'outputs'),
     models: path.resolve(options.modelsDir ?? 'models'),
   };
-  for (const dir of [dataDir, roots.inputs, roots.outputs]) mkdirSync(dir, { recursive: true });
+  for (const dir of [dataDir, roots.inputs, roots.outputs, path.join(dataDir, 'nodes')]) mkdirSync(dir, { recursive: true });
   const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
-  const registry = options.registry ?? createRegistry();
+  const { registry, plugins } = options.registry
+    ? { registry: options.registry, plugins: { loaded: [], failed: [] } }
+    : await loadNodeLibrary([...(options.nodeDirs ?? []), path.join(dataDir, 'nodes')], log);
   const configured = options.executionProvider ?? 'auto';
   const modelStore = new ModelStore({ roots: [roots.models], executionProvider: configured, sessionOptions: options.sessionOptions, log });
   try {
@@ -126,7 +136,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     };
   };
   const editorDir = options.editorDir ?? EDITOR_DIST;
-  const { app } = createApp({ registry, manager, security, limits, roots, editorDir, version: SERVER_VERSION, health, workflowsDir: path.join(dataDir, 'workflows') });
+  const { app } = createApp({ registry, manager, security, limits, roots, editorDir, version: SERVER_VERSION, health, workflowsDir: path.join(dataDir, 'workflows'), plugins });
   const http = createServer(app);
   http.requestTimeout = 60_000;
   const hub = new EventHub(manager, security, { limits: options.wsLimits });
@@ -143,7 +153,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   manager.start();
   let closing: Promise<void> | undefined;
   return {
-    url, port, host, http, manager, hub, store, roots, device: modelStore.activeDevice(),
+    url, port, host, http, manager, hub, store, roots, device: modelStore.activeDevice(), plugins,
     get editorBuilt() { return existsSync(path.join(editorDir, 'index.html')); },
     close() {
       closing ??= (async () => {
@@ -157,4 +167,14 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       return closing;
     },
   };
+}
+
+/** The built-in nodes and the packs of `dirs`, each pack loaded or skipped written to the log. */
+async function loadNodeLibrary(dirs: string[], log: (line: string) => void): ReturnType<typeof buildRegistry> {
+  const built = await buildRegistry(dirs);
+  for (const pack of built.plugins.loaded) {
+    log(`loaded node pack "${pack.name}"${pack.version ? ` ${pack.version}` : ''} (${pack.path}): ${pack.nodes.join(', ')}`);
+  }
+  for (const failure of built.plugins.failed) log(formatPackFailure(failure));
+  return built;
 }

@@ -10,9 +10,9 @@ afterAll(() => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 });
 
-/** Starts `diffgraph serve` as a child process and resolves with its URL once it listens. */
-export function serve(args: string[]): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `diffgraph serve` as a child process and resolves with its URL once it listens (and its stderr so far and later). */
+export function serve(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
+  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   children.add(child);
   return new Promise((resolve, reject) => {
     let out = '';
@@ -20,7 +20,7 @@ export function serve(args: string[]): Promise<{ child: ChildProcess; url: strin
     child.stdout!.on('data', (c) => {
       out += c;
       const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve({ child, url: m[1] });
+      if (m) resolve({ child, url: m[1], stderr: () => err });
     });
     child.stderr!.on('data', (c) => (err += c));
     child.on('exit', (code) => reject(new Error(`server exited with ${code}: ${err}`)));
@@ -50,9 +50,9 @@ export async function stop(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-export function cli(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+export function cli(args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd, env: { ...process.env, FORCE_COLOR: '0' } }, (error, stdout, stderr) => {
+    execFile(process.execPath, [bin, ...args], { cwd, env: { ...process.env, FORCE_COLOR: '0', ...env } }, (error, stdout, stderr) => {
       resolve({ code: error ? Number(error.code) : 0, stdout, stderr });
     });
   });
