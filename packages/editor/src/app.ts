@@ -13,6 +13,8 @@ import { confirmDialog, modal, prompt, showTooltip, toast } from './ui/dialogs.t
 import { clear, h } from './ui/dom.ts';
 import { createPalette, DRAG_TYPE, searchPopup } from './ui/palette.ts';
 import { QueuePanel } from './ui/queue.ts';
+import { describeTensor, drawTensor, type Mixture, parseNpy, parseTensorJson, plotKind, type TensorData } from './ui/plots.ts';
+import { openImageViewer, openTensorViewer } from './ui/viewer.ts';
 
 const examples = import.meta.glob('../../../workflows/*.json', { eager: true, import: 'default' }) as Record<string, Workflow>;
 
@@ -49,6 +51,13 @@ interface GalleryItem {
 
 const ACTIVE_STATES = new Set(['queued', 'running']);
 const AUTOSAVE_KEY = 'diffgraph.autosave';
+const isTensorFile = (url: string) => /\.(npy|json)$/i.test(url);
+
+async function fetchTensor(url: string): Promise<TensorData> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${res.status} ${res.statusText}`);
+  return /\.npy$/i.test(url) ? parseNpy(await res.arrayBuffer()) : parseTensorJson(await res.json());
+}
 const CURRENT_RUN_KEY = 'diffgraph.run';
 const CLIENT_ID_KEY = 'diffgraph.clientId';
 /** Finished runs whose outputs refill the gallery after a reload. */
@@ -106,6 +115,7 @@ export class App {
   /** Kept across reloads, so the runs (and outputs) of this browser are found again. */
   private readonly clientId = persistentClientId();
   private queue!: QueuePanel;
+  private readonly tensors = new Map<string, Promise<TensorData>>();
   /** What the last run submitted, and the events it got (for the Problems panel and tests). */
   lastSubmitted: Workflow | undefined;
   readonly eventLog: { type: string; nodeId?: string }[] = [];
@@ -733,16 +743,39 @@ export class App {
       return;
     }
     const grid = h('div', { class: 'gallery' });
+    const images = this.gallery.filter((g) => g.image && g.url).map((g) => ({ label: g.label, url: g.url! }));
     for (const item of this.gallery) {
-      const content = item.image && item.url
-        ? h('img', { src: item.url, alt: item.label, loading: 'lazy' })
-        : h('div', { class: 'file' }, (item.label.split('.').pop() ?? 'file').slice(0, 5));
-      const fig = h('figure', { 'data-node': item.nodeId },
-        item.url ? h('a', { href: item.url, target: '_blank', rel: 'noopener' }, content) : content,
-        h('figcaption', {}, item.label));
-      grid.append(fig);
+      let content: HTMLElement;
+      if (item.image && item.url) {
+        const at = images.findIndex((i) => i.url === item.url && i.label === item.label);
+        content = h('img', { src: item.url, alt: item.label, loading: 'lazy', title: 'Open the viewer', onclick: () => openImageViewer(images, at) });
+      } else if (item.url && isTensorFile(item.url)) content = this.tensorThumbnail(item.label, item.url);
+      else content = h('a', { class: 'file', href: item.url ?? '#', target: '_blank', rel: 'noopener' }, (item.label.split('.').pop() ?? 'file').slice(0, 5));
+      grid.append(h('figure', { 'data-node': item.nodeId }, content, h('figcaption', {}, item.label)));
     }
     pane.append(grid);
+  }
+
+  /** A tensor file drawn small (a click opens it large); parsed once per file. */
+  private tensorThumbnail(label: string, url: string): HTMLElement {
+    const canvas = h('canvas', { width: 160, height: 160, class: 'plot', 'data-testid': 'tensor-plot', title: 'Loading…' });
+    const tensor = (this.tensors.get(url) ?? this.tensors.set(url, fetchTensor(url)).get(url))!;
+    void tensor.then((t) => {
+      drawTensor(canvas, t, this.mixtureInGraph());
+      canvas.title = describeTensor(t);
+      canvas.dataset.kind = plotKind(t);
+      canvas.onclick = () => openTensorViewer(label, url, t, this.mixtureInGraph());
+    }, (e: Error) => {
+      canvas.title = `Cannot read ${label}: ${e.message}`;
+    });
+    return canvas;
+  }
+
+  /** The Gaussian mixture of the graph on screen, for drawing 2-D samples over its density. */
+  private mixtureInGraph(): Mixture | undefined {
+    const node = Object.values(this.editor.toWorkflow().nodes).find((n) => n.type === 'GaussianMixtureModel');
+    const value = (node?.inputs?.mixture ?? this.catalog.get('GaussianMixtureModel')?.inputs.mixture?.default) as Mixture | undefined;
+    return value && Array.isArray(value.means) && Array.isArray(value.weights) && Array.isArray(value.stds) ? value : undefined;
   }
 
   // ---- help and shortcuts ---------------------------------------------------------------------

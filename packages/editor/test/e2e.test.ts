@@ -669,6 +669,57 @@ describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () 
     await page.getByTestId('tab-outputs').click();
   }, 90_000);
 
+  it('shows results: tensor samples as a scatter over the mixture, FK rewards as bars, and images in a viewer that steps and compares', async () => {
+    await page.getByTestId('tab-outputs').click();
+    await openExample({ label: 'gmm-solver-lab' });
+    await page.getByTestId('run').click();
+    expect(await waitForStatus(['done', 'failed'], 60_000)).toBe('done');
+    const scatter = page.locator('[data-testid="pane-outputs"] canvas[data-kind="scatter"]').first();
+    await scatter.waitFor();
+    await scatter.click();
+    await page.getByTestId('tensor-viewer').waitFor();
+    expect(await page.getByTestId('viewer-summary').textContent()).toMatch(/^shape \[256, 2\] · min /);
+    // The plot is drawn: the density (blue) and the samples (amber) both appear on the canvas.
+    const colours = await page.getByTestId('viewer-plot').evaluate((c) => {
+      const d = (c as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, 520, 520).data;
+      let [amber, blue] = [0, 0];
+      for (let i = 0; i < d.length; i += 4) {
+        if (d[i] > 180 && d[i + 1] > 120 && d[i + 2] < 80) amber++;
+        if (d[i + 2] > d[i] + 40) blue++;
+      }
+      return { amber, blue };
+    });
+    expect(colours.amber).toBeGreaterThan(200);
+    expect(colours.blue).toBeGreaterThan(2000);
+    await page.screenshot({ path: path.join(shots, '11-scatter.png') });
+    await page.keyboard.press('Escape');
+
+    await openExample({ label: 'gmm-guidance' });
+    await page.getByTestId('run').click();
+    expect(await waitForStatus(['done', 'failed'], 60_000)).toBe('done');
+    // One reward per particle (batch × particles of them): bars when few, a line and histogram when many.
+    const rewards = page.locator('[data-testid="pane-outputs"] figure[data-node="save_rewards"] canvas[data-kind]').first();
+    await rewards.waitFor();
+    expect(['bars', 'series']).toContain(await rewards.getAttribute('data-kind'));
+
+    // Images: a txt2img batch of 4.
+    await openExample({ label: 'txt2img' });
+    await page.getByTestId('run').click();
+    expect(await waitForStatus(['done', 'failed'], 60_000)).toBe('done');
+    const images = page.locator('[data-testid="pane-outputs"] figure img');
+    await expect.poll(() => images.count()).toBeGreaterThan(1);
+    await images.first().click();
+    await page.getByTestId('image-viewer').waitFor();
+    const caption = () => page.getByTestId('viewer-caption').textContent();
+    expect(await caption()).toMatch(/^1 \/ \d+ · /);
+    await page.keyboard.press('ArrowRight');
+    expect(await caption()).toMatch(/^2 \/ \d+ · /);
+    await page.getByTestId('viewer-compare-select').selectOption({ index: 1 });
+    await expect.poll(() => page.getByTestId('viewer-compare').isVisible()).toBe(true);
+    expect(await caption()).toContain('↔');
+    await page.keyboard.press('Escape');
+  }, 120_000);
+
   it('loads, lays out, draws and round-trips a 200-node graph (timings in test-output/perf.json)', async () => {
     const lab = JSON.parse(readFileSync(path.join(repo, 'workflows/gmm-solver-lab.json'), 'utf8'));
     const nodes: Record<string, unknown> = {};
