@@ -72,6 +72,11 @@ export interface NodeContext {
   log(message: string): void;
   /** What the host injects: output directory, model store, file store, … */
   readonly services: Readonly<Record<string, unknown>>;
+  /**
+   * The registry's definition of a node type, for nodes that describe a whole workflow from its
+   * specs (SaveImage's summary of inputs tagged `summary`). Absent outside an Executor.
+   */
+  readonly definitionOf?: (type: string) => NodeDefinition | undefined;
 }
 
 export type NodeInputs = Record<string, any>;

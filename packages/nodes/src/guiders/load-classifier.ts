@@ -158,7 +158,7 @@ export const LoadClassifier: NodeDefinition = {
   description: 'Loads a noisy-latent classifier (config.json with its heads, grad.onnx returning logits and ∇ of weighted log-softmax, optional model.onnx) from the model roots, as a CLASSIFIER for ClassifierGuider and RewardPotential. Link the MODEL it guides: its schedule maps the sampler\'s time to the classifier\'s timestep (modelTime, as for the UNet; other schedules by log-SNR).',
   version: 1,
   inputs: {
-    path: { type: 'STRING', default: 'shapes-32/classifier', path: 'models', tooltip: 'Classifier folder (or a model pack listing one), resolved inside the model roots' },
+    path: { type: 'STRING', default: 'shapes-32/classifier', path: 'models', role: 'model', tooltip: 'Classifier folder (or a model pack listing one), resolved inside the model roots' },
     model: { type: 'MODEL', optional: true, tooltip: 'The diffusion model whose states it classifies (default: the classifier\'s training schedule)' },
   },
   outputs: { classifier: { type: 'CLASSIFIER' } },

@@ -68,7 +68,7 @@ export const SaveImage: NodeDefinition = {
 
 function metadataText(ctx: NodeContext, extra: Record<string, unknown> | undefined): Record<string, string> {
   const workflow = workflowText(ctx);
-  const params = { ...runParameters(workflow), ...extra };
+  const params = { ...(ctx.definitionOf ? runParameters(workflow, ctx.definitionOf) : {}), ...extra };
   const text: Record<string, string> = {};
   if (workflow !== undefined) text[WORKFLOW_KEY] = workflow;
   if (Object.keys(params).length > 0) text[PARAMETERS_KEY] = JSON.stringify(params);

@@ -12,8 +12,8 @@ export function targetSize(h: number, w: number, height: number, width: number):
 }
 
 const sizeInputs = {
-  width: { type: 'INT', default: 512, min: 0, max: 16384, tooltip: '0: keep the aspect ratio from the height' },
-  height: { type: 'INT', default: 512, min: 0, max: 16384, tooltip: '0: keep the aspect ratio from the width' },
+  width: { type: 'INT', default: 512, min: 0, max: 16384, role: 'width', tooltip: '0: keep the aspect ratio from the height' },
+  height: { type: 'INT', default: 512, min: 0, max: 16384, role: 'height', tooltip: '0: keep the aspect ratio from the width' },
   method: { type: 'STRING', enum: RESIZE_METHODS, default: 'bilinear', tooltip: 'area is best for shrinking, nearest keeps hard edges' },
 } as const;
 

@@ -59,9 +59,9 @@ export const EmptyLatent: NodeDefinition = {
   description: 'A zero latent: the start of a text-to-image (or unconditional) run. Its item shape and dtype come from the model, or are given.',
   version: 1,
   inputs: {
-    batch: { type: 'INT', default: 1, min: 1, max: 4096 },
+    batch: { type: 'INT', default: 1, min: 1, max: 4096, role: 'batch' },
     model: { type: 'MODEL', optional: true, tooltip: 'Takes the sample shape and dtype from this model' },
-    shape: { type: 'JSON', optional: true, schema: { type: 'array', items: { type: 'integer', minimum: 1 }, minItems: 1, maxItems: 8 }, tooltip: 'Shape of one item, e.g. [4, 64, 64], when no model is linked' },
+    shape: { type: 'JSON', optional: true, role: 'shape', schema: { type: 'array', items: { type: 'integer', minimum: 1 }, minItems: 1, maxItems: 8 }, tooltip: 'Shape of one item, e.g. [4, 64, 64], when no model is linked' },
     dtype: { type: 'STRING', enum: ['auto', 'float32', 'float64'], default: 'auto', tooltip: 'auto: the model\'s dtype, else float32' },
   },
   outputs: { latent: { type: 'LATENT' } },

@@ -64,7 +64,7 @@ export const GaussianMixtureModel: NodeDefinition = {
         additionalProperties: false,
       },
     },
-    schedule: { type: 'STRING', enum: SCHEDULE_CHOICES, default: 'scaled_linear', tooltip: 'Noise schedule: 1000-step discrete (SD is scaled_linear), continuous linear VP, or flow matching' },
+    schedule: { type: 'STRING', enum: SCHEDULE_CHOICES, default: 'scaled_linear', summary: 'model_schedule', tooltip: 'Noise schedule: 1000-step discrete (SD is scaled_linear), continuous linear VP, or flow matching' },
     dtype: { type: 'STRING', enum: ['float64', 'float32'], default: 'float64' },
   },
   outputs: { model: { type: 'MODEL' } },

@@ -13,7 +13,7 @@ export const RandomNoise: NodeDefinition = {
   description: 'Seeded Gaussian noise: the same seed gives the same noise on every machine. rng philox (default): ours, batch item i uses seed + i; cpu: torch CPU randn over the whole batch, as ComfyUI; nv: torch CUDA\'s Philox layout, as A1111\'s NV RNG and stable-diffusion.cpp.',
   version: 1,
   inputs: {
-    seed: { type: 'INT', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER },
+    seed: { type: 'INT', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, role: 'seed', summary: true },
     rng: { type: 'STRING', enum: NOISE_RNGS, default: 'philox', tooltip: 'philox: ours (independent of batch size); cpu: torch.manual_seed + torch.randn on the CPU (ComfyUI); nv: torch CUDA Philox (A1111 NV, stable-diffusion.cpp)' },
   },
   outputs: { noise: { type: 'NOISE' } },

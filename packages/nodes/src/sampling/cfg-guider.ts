@@ -24,7 +24,7 @@ export const CFG_INPUTS: NodeDefinition['inputs'] = {
   model: { type: 'MODEL' },
   positive: { type: 'CONDITIONING' },
   negative: { type: 'CONDITIONING', optional: true, tooltip: 'Left out: the model\'s unconditional branch (a pipeline\'s empty prompt)' },
-  cfg: { type: 'FLOAT', default: 4, min: 0, max: 100, step: 0.1 },
+  cfg: { type: 'FLOAT', default: 4, min: 0, max: 100, step: 0.1, summary: true },
 };
 
 export const CFGGuider: NodeDefinition = {

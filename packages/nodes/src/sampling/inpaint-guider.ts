@@ -90,7 +90,7 @@ export const InpaintGuider: NodeDefinition = {
     latent: { type: 'LATENT', tooltip: 'The original (encoded) image; batch 1 or the sampled batch' },
     mask: { type: 'MASK', tooltip: '1 = repaint, 0 = keep; image or latent resolution; batch 1 or the sampled batch' },
     noise: { type: 'NOISE', optional: true, tooltip: 'Noise for the known region: link the RandomNoise that Sample uses, so it is the start noise' },
-    seed: { type: 'INT', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, tooltip: 'Seed of the known region\'s noise when no "noise" is linked' },
+    seed: { type: 'INT', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, role: 'seed', tooltip: 'Seed of the known region\'s noise when no "noise" is linked' },
   },
   outputs: { guider: { type: 'GUIDER' } },
   run({ guider, latent, mask, noise, seed }) {

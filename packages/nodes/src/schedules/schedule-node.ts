@@ -52,11 +52,11 @@ export const Schedule: NodeDefinition = {
   inputs: {
     model: { type: 'MODEL' },
     spacing: {
-      type: 'STRING', enum: SPACINGS, default: 'auto',
+      type: 'STRING', enum: SPACINGS, default: 'auto', summary: true,
       tooltip: 'auto: the grid of the loaded pipeline\'s scheduler_config.json (timestep_spacing, steps_offset, set_alpha_to_one, use_karras_sigmas, final_sigmas_type, flow shift; rules of its _class_name: DDIM, Euler, DPM-Solver multistep, UniPC, FlowMatchEuler); logSNR for models without one. The others ignore the config',
     },
-    steps: { type: 'INT', default: 20, min: 1, max: 1000 },
-    denoise: { type: 'FLOAT', default: 1, min: 0.01, max: 1, step: 0.01, tooltip: 'Below 1: img2img, the last steps of a longer grid' },
+    steps: { type: 'INT', default: 20, min: 1, max: 1000, role: 'steps', summary: true },
+    denoise: { type: 'FLOAT', default: 1, min: 0.01, max: 1, step: 0.01, summary: true, tooltip: 'Below 1: img2img, the last steps of a longer grid' },
     rho: { type: 'FLOAT', default: 7, min: 0.1, max: 100, tooltip: 'karras: concentration of steps at low noise (auto uses diffusers\' fixed 7)' },
     t_end: { type: 'FLOAT', optional: true, min: 0, max: 1, tooltip: 'DPM-Solver grids (logSNR, time_uniform, time_quadratic): last time (default: the schedule\'s tMin, 1/N or 1e-3)' },
     times: { type: 'JSON', optional: true, schema: { type: 'array', items: { type: 'number' }, minItems: 2 }, tooltip: 'custom: a decreasing list of times' },

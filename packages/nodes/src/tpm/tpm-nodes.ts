@@ -42,7 +42,7 @@ export const LearnTPM: NodeDefinition = {
     leaf: { type: 'STRING', enum: ['gaussian', 'categorical'], default: 'gaussian' },
     categories: { type: 'JSON', default: [0, 1], schema: { type: 'array', items: { type: 'number' }, minItems: 2 }, tooltip: 'categorical leaves: the category values' },
     min_variance: { type: 'FLOAT', default: 1e-3, min: 1e-9, max: 10 },
-    seed: { type: 'INT', default: 0, min: 0, max: 2 ** 31 - 1 },
+    seed: { type: 'INT', default: 0, min: 0, max: 2 ** 31 - 1, role: 'seed' },
     save_as: { type: 'STRING', default: '', optional: true, path: 'outputs', tooltip: 'File name in the output folder (.json); empty = do not save' },
   },
   outputs: { tpm: { type: 'TPM' }, log_likelihood: { type: 'FLOAT', tooltip: 'Mean log-likelihood per item after training' }, path: { type: 'STRING' } },

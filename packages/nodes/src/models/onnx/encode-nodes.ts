@@ -29,7 +29,7 @@ export const TextEncode: NodeDefinition = {
   version: 1,
   inputs: {
     encoder: { type: 'TEXT_ENCODER' },
-    text: { type: 'STRING', multiline: true, default: '', tooltip: 'The prompt; empty = the encoded empty prompt' },
+    text: { type: 'STRING', multiline: true, default: '', summary: 'prompt', tooltip: 'The prompt; empty = the encoded empty prompt' },
     original_height: pixels('SDXL: the original image height in time_ids (0 = the output height)'),
     original_width: pixels('SDXL: the original image width in time_ids (0 = the output width)'),
     crop_top: pixels('SDXL: the crop\'s top coordinate in time_ids'),

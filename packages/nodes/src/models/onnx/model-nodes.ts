@@ -10,7 +10,7 @@ export const LoadPipeline: NodeDefinition = {
   description: 'Loads a diffusers ONNX pipeline folder (model_index.json, scheduler, tokenizer, text_encoder, unet, vae_encoder/vae_decoder; SDXL adds tokenizer_2 and text_encoder_2) from the model roots. Layout, schedule, prediction type, shapes and latent scaling come from its files.',
   version: 1,
   inputs: {
-    path: { type: 'STRING', default: 'shapes-32', path: 'models', tooltip: 'Pipeline folder, resolved inside the model roots' },
+    path: { type: 'STRING', default: 'shapes-32', path: 'models', role: 'model', summary: 'model', tooltip: 'Pipeline folder, resolved inside the model roots' },
   },
   outputs: { model: { type: 'MODEL' }, text_encoder: { type: 'TEXT_ENCODER' }, vae: { type: 'VAE' } },
   async run({ path }, ctx) {
@@ -29,7 +29,7 @@ export const LoadOnnxModel: NodeDefinition = {
   description: 'Loads one .onnx denoising network with a sidecar JSON that gives its parameterization (eps/v/x0/flow), noise schedule, IO names and sample shape.',
   version: 1,
   inputs: {
-    path: { type: 'STRING', path: 'models', tooltip: '.onnx file, resolved inside the model roots' },
+    path: { type: 'STRING', path: 'models', role: 'model', summary: 'model', tooltip: '.onnx file, resolved inside the model roots' },
     config: { type: 'STRING', default: '', optional: true, path: 'models', tooltip: 'Sidecar JSON (default: the same name with .json)' },
   },
   outputs: { model: { type: 'MODEL' } },
