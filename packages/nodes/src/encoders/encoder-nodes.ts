@@ -6,9 +6,9 @@
  */
 import type { NodeDefinition } from '@diffgraph/engine';
 import type { Tensor } from '@diffgraph/engine';
-import type { Guider, NoiseGenerator, TimeGrid } from '../sampling/contracts.ts';
+import type { Guider, NoiseGenerator, TimeGrid } from '../contracts/sampling.ts';
 import { dpmEncode } from './dpm-encode.ts';
-import { START_SCALES } from '../sampling/start-state.ts';
+import { START_SCALES } from '../contracts/start-state.ts';
 import { ddimInvert } from './ddim-inversion.ts';
 
 export const DPMEncode: NodeDefinition = {

@@ -17,7 +17,7 @@
  */
 import type { NodeDefinition, Tensor } from '@diffgraph/engine';
 import { combine } from '@diffgraph/engine';
-import type { Guider, NoiseSchedule } from '../sampling/contracts.ts';
+import type { Guider, NoiseSchedule } from '../contracts/sampling.ts';
 import { calibratedWeights, expectClassifier, parseTarget, type Classifier, type LabelChoice } from './classifier.ts';
 
 export const CLASSIFIER_INPUTS = ['x_t', 'x0'] as const;

@@ -7,7 +7,7 @@
  * experts (the test checks this on a factorized Gaussian mixture).
  */
 import type { NodeDefinition } from '@diffgraph/engine';
-import type { Conditioning, DiffusionModel, Guider } from '../sampling/contracts.ts';
+import type { Conditioning, DiffusionModel, Guider } from '../contracts/sampling.ts';
 import { composeX0, predictAll } from './batch.ts';
 
 export interface ComposedCondition {

@@ -8,9 +8,9 @@
  * x0-space differences differ by the same factor −α/σ, so the ratio, and the result, are the same in
  * either space; norms are taken per sample (GaR works on a batch of one).
  */
-import { CFG_INPUTS } from '../sampling/cfg-guider.ts';
+import { CFG_INPUTS } from './cfg-guider.ts';
 import type { NodeDefinition, Tensor } from '@diffgraph/engine';
-import type { Conditioning, DiffusionModel, Guider } from '../sampling/contracts.ts';
+import type { Conditioning, DiffusionModel, Guider } from '../contracts/sampling.ts';
 import { predictAll, itemNorms } from './batch.ts';
 import { CLASSIFIER_GUIDANCE_INPUTS, classifierShift, guidanceFromInputs, type ClassifierGuidance } from './classifier-guider.ts';
 

@@ -24,7 +24,7 @@ import type { OnnxSession } from '../runtime/onnx-session.ts';
 import { storeOf } from '../runtime/store-of.ts';
 import { FLOAT_IO_DTYPES, fromOrt } from '../runtime/ort-tensors.ts';
 import type { IoContract } from '../runtime/io-contract.ts';
-import type { DiffusionModel, NoiseSchedule } from '../sampling/contracts.ts';
+import type { DiffusionModel, NoiseSchedule } from '../contracts/sampling.ts';
 import { readJson, readOptionalJson } from '../models/onnx/config-files.ts';
 import { schedulerFromConfig } from '../models/onnx/scheduler-config.ts';
 import { DiscreteVPSchedule } from '../schedules/noise-schedules.ts';

@@ -11,7 +11,7 @@
  */
 import type { NodeDefinition } from '@diffgraph/engine';
 import { Tensor } from '@diffgraph/engine';
-import type { DiffusionModel, NoiseSchedule } from '../sampling/contracts.ts';
+import type { DiffusionModel, NoiseSchedule } from '../contracts/sampling.ts';
 import type { GaussianMixture } from '../models/gmm.ts';
 import type { Classifier } from './classifier.ts';
 

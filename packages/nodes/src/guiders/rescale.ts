@@ -7,10 +7,10 @@
  * parameterization by default, or eps / v / x0. The ratio of stds is the same with or without
  * Bessel's correction, so population stds are used.
  */
-import { CFG_INPUTS } from '../sampling/cfg-guider.ts';
+import { CFG_INPUTS } from './cfg-guider.ts';
 import type { NodeDefinition, Tensor } from '@diffgraph/engine';
-import type { Conditioning, DiffusionModel, Guider } from '../sampling/contracts.ts';
-import { predictionFromX0, x0FromPrediction, type Parameterization } from '../sampling/parameterization.ts';
+import type { Conditioning, DiffusionModel, Guider } from '../contracts/sampling.ts';
+import { predictionFromX0, x0FromPrediction, type Parameterization } from '../contracts/parameterization.ts';
 import { composeX0, predictAll } from './batch.ts';
 
 export const RESCALE_SPACES = ['model', 'eps', 'v', 'x0', 'flow'] as const;

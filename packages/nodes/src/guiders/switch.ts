@@ -6,7 +6,7 @@
  * boundaries, [0, tMax] is split into equal time ranges.
  */
 import type { NodeDefinition } from '@diffgraph/engine';
-import type { Guider } from '../sampling/contracts.ts';
+import type { Guider } from '../contracts/sampling.ts';
 
 export function evenBoundaries(count: number, tMax: number): number[] {
   return Array.from({ length: count - 1 }, (_, i) => tMax * (1 - (i + 1) / count));

@@ -1,7 +1,7 @@
 /** Workflow nodes for inverse problems: InverseProblemGuider (DPS, FlowChef) and RedDiffSolver. */
 import type { NodeDefinition } from '@diffgraph/engine';
 import type { Tensor } from '@diffgraph/engine';
-import type { Guider } from '../sampling/contracts.ts';
+import type { Guider } from '../contracts/sampling.ts';
 import type { LinearOperator } from '../operators/operator.ts';
 import { dpsGuider } from './dps.ts';
 import { flowChefGuider } from './flowchef.ts';

@@ -5,7 +5,7 @@ import { Tensor } from '@diffgraph/engine';
 import { decodeNpy, encodeNpy } from './npy.ts';
 import { tensorFromJson, tensorToJson } from './tensor-json.ts';
 import { resolveInput, resolveOutput } from './services.ts';
-import type { DiffusionModel } from '../sampling/contracts.ts';
+import type { DiffusionModel } from '../contracts/sampling.ts';
 
 export const LoadTensor: NodeDefinition = {
   type: 'LoadTensor',

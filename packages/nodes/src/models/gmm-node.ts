@@ -1,5 +1,5 @@
 import type { NodeDefinition } from '@diffgraph/engine';
-import type { Conditioning, DiffusionModel, NoiseSchedule } from '../sampling/contracts.ts';
+import type { Conditioning, DiffusionModel, NoiseSchedule } from '../contracts/sampling.ts';
 import { makeNoiseSchedule, type NoiseScheduleSpec } from '../schedules/noise-schedules.ts';
 import { GaussianMixture, type GaussianMixtureParams } from './gmm.ts';
 

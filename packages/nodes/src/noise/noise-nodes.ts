@@ -1,6 +1,6 @@
 import type { NodeDefinition } from '@diffgraph/engine';
-import type { NoiseGenerator } from '../sampling/contracts.ts';
-import { replayNoise } from '../encoders/replay-noise.ts';
+import type { NoiseGenerator } from '../contracts/sampling.ts';
+import { replayNoise } from './replay-noise.ts';
 import { NOISE_RNGS, seededNoise } from './seeded-noise.ts';
 
 export { seededNoise } from './seeded-noise.ts';

@@ -4,7 +4,7 @@
  */
 import type { NodeDefinition } from '@diffgraph/engine';
 import { Tensor } from '@diffgraph/engine';
-import type { NoiseGenerator } from '../sampling/contracts.ts';
+import type { NoiseGenerator } from '../contracts/sampling.ts';
 import type { LinearOperator } from './operator.ts';
 import { maskOperator } from './mask-operator.ts';
 import { avgPoolOperator } from './avgpool-operator.ts';

@@ -6,7 +6,7 @@
  */
 import type { NodeDefinition } from '@diffgraph/engine';
 import { Tensor } from '@diffgraph/engine';
-import { fitMask, fitOriginal } from './inpaint-mask.ts';
+import { fitMask, fitOriginal } from '../image/inpaint-mask.ts';
 
 export function inpaintComposite(samples: Tensor, original: Tensor, mask: Tensor, what = 'inpaintComposite'): Tensor {
   if (!(samples instanceof Tensor)) throw new Error(`${what}: "samples" must be a LATENT tensor`);

@@ -26,9 +26,9 @@
  */
 import type { NodeDefinition } from '@diffgraph/engine';
 import { Tensor } from '@diffgraph/engine';
-import type { Guider, NoiseGenerator } from './contracts.ts';
+import type { Guider, NoiseGenerator } from '../contracts/sampling.ts';
 import { seededNoise } from '../noise/noise-nodes.ts';
-import { fitMask, fitOriginal } from './inpaint-mask.ts';
+import { fitMask, fitOriginal } from '../image/inpaint-mask.ts';
 
 interface Fitted {
   mask: Float64Array;

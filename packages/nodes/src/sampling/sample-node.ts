@@ -1,7 +1,7 @@
 import type { NodeDefinition } from '@diffgraph/engine';
 import { throttledYield, type Tensor } from '@diffgraph/engine';
-import type { Guider, TimeGrid } from './contracts.ts';
-import { START_SCALES, startState, type SampleRequest } from './start-state.ts';
+import type { Guider, TimeGrid } from '../contracts/sampling.ts';
+import { SAMPLE_INPUTS, startState, type SampleRequest } from '../contracts/start-state.ts';
 import { latentPreviewHook } from '../image/latent-preview.ts';
 import { steeredSample } from '../steering/fk-sample.ts';
 
@@ -42,17 +42,6 @@ function assertFinite(x: Tensor, r: SampleRequest): void {
     }
   }
 }
-
-/** The inputs every sampling node shares (Sample, SteeredSample). */
-export const SAMPLE_INPUTS: NodeDefinition['inputs'] = {
-  noise: { type: 'NOISE' },
-  guider: { type: 'GUIDER' },
-  solver: { type: 'SOLVER' },
-  sigmas: { type: 'SIGMAS' },
-  latent: { type: 'LATENT' },
-  add_noise: { type: 'BOOLEAN', default: true, tooltip: 'Off: the latent is the exact start state at the first time of the grid' },
-  start_scale: { type: 'STRING', enum: START_SCALES, default: 'auto', tooltip: 'Full denoise starts at the noise (unit: DPM-Solver/diffusers) or at alpha·latent + sigma·noise (sigma: k-diffusion). auto: as the scheduler a Schedule with spacing auto reproduces (Euler with linspace/trailing: sigma; the others: the noise), unit for every other grid' },
-};
 
 export const Sample: NodeDefinition = {
   type: 'Sample',

@@ -1,5 +1,5 @@
 import type { NodeDefinition } from '@diffgraph/engine';
-import type { DiffusionModel, NoiseSchedule, TimeGrid } from '../sampling/contracts.ts';
+import type { DiffusionModel, NoiseSchedule, TimeGrid } from '../contracts/sampling.ts';
 import { diffusersStart, diffusersTimes, type DiffusersGridConfig } from './diffusers-grids.ts';
 import { customTimeGrid, timeGrid, truncateForDenoise, type GridSpacing } from './grids.ts';
 import { kdiffusionTimes } from './sigma-grids.ts';

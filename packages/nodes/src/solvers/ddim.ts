@@ -15,7 +15,7 @@
  * A final step to t = 0 (sigma_t = 0, h = ∞) returns x0.
  */
 import { Tensor, combine } from '@diffgraph/engine';
-import type { SolveArgs } from '../sampling/contracts.ts';
+import type { SolveArgs } from '../contracts/sampling.ts';
 import { throwIfAborted } from './dpm-solver.ts';
 
 export interface DdimOptions {

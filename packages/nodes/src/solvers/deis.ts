@@ -21,7 +21,7 @@
  * non-final step.
  */
 import { Tensor, combine } from '@diffgraph/engine';
-import type { NoiseSchedule, SolveArgs } from '../sampling/contracts.ts';
+import type { NoiseSchedule, SolveArgs } from '../contracts/sampling.ts';
 import { epsFromX0, multistepOrders, throwIfAborted } from './dpm-solver.ts';
 
 export interface DeisOptions {

@@ -13,7 +13,7 @@
  * allocates in the dtype of its first term).
  */
 import { Tensor, combine } from '@diffgraph/engine';
-import type { NoiseSchedule, SolveArgs, SolverHooks } from '../sampling/contracts.ts';
+import type { NoiseSchedule, SolveArgs, SolverHooks } from '../contracts/sampling.ts';
 import { dpmSolverTimeGrid, type ContinuousSpacing } from '../schedules/grids.ts';
 
 export type DpmSolverAlgorithm = 'dpmsolver' | 'dpmsolver++';

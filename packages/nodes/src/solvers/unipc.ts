@@ -14,7 +14,7 @@
  *   model at its own result instead.
  */
 import { Tensor, combine } from '@diffgraph/engine';
-import type { SolveArgs } from '../sampling/contracts.ts';
+import type { SolveArgs } from '../contracts/sampling.ts';
 import { epsFromX0, throwIfAborted } from './dpm-solver.ts';
 
 export interface UniPcOptions {

@@ -2,11 +2,10 @@
 import type { NodeDefinition } from '@diffgraph/engine';
 import { Tensor } from '@diffgraph/engine';
 import { expectClassifier, parseTarget } from '../guiders/classifier.ts';
-import type { TimeGrid } from '../sampling/contracts.ts';
-import { POTENTIAL_KINDS } from './potentials.ts';
-import { SAMPLE_INPUTS } from '../sampling/sample-node.ts';
-import { isPotential, SELECTIONS, STEER_METHODS, type Potential } from './potential.ts';
-import { brightnessReward, classifierReward, colorReward, onImages, targetDistanceReward, type ImageDecoder, type Reward } from './rewards.ts';
+import type { TimeGrid } from '../contracts/sampling.ts';
+import { SAMPLE_INPUTS } from '../contracts/start-state.ts';
+import { isPotential, POTENTIAL_KINDS, SELECTIONS, STEER_METHODS, type Potential, type Reward } from '../contracts/potential.ts';
+import { brightnessReward, classifierReward, colorReward, onImages, targetDistanceReward, type ImageDecoder } from './rewards.ts';
 import { steeredSample } from './fk-sample.ts';
 
 export const REWARD_KINDS = ['classifier', 'target_distance', 'brightness', 'color'] as const;

@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { NodeDefinition } from '@diffgraph/engine';
 import { Tensor } from '@diffgraph/engine';
-import type { Guider } from '../sampling/contracts.ts';
+import type { Guider } from '../contracts/sampling.ts';
 import { resolveInput, resolveOutput } from '../io/services.ts';
 import { TreeCircuit, type CircuitJSON } from './circuit.ts';
 import { patchGroups } from './groups.ts';

@@ -3,8 +3,8 @@
  * batched model call per step (predictX0Many) where the model can batch them.
  */
 import type { NodeDefinition } from '@diffgraph/engine';
-import { composeX0, predictAll } from '../guiders/batch.ts';
-import type { Conditioning, DiffusionModel, Guider } from './contracts.ts';
+import { composeX0, predictAll } from './batch.ts';
+import type { Conditioning, DiffusionModel, Guider } from '../contracts/sampling.ts';
 
 export function cfgGuider(model: DiffusionModel, positive: Conditioning | undefined, negative: Conditioning | undefined, cfg: number): Guider {
   return {

@@ -1,5 +1,5 @@
 import type { NodeDefinition } from '@diffgraph/engine';
-import type { Conditioning, DiffusionModel, Guider } from './contracts.ts';
+import type { Conditioning, DiffusionModel, Guider } from '../contracts/sampling.ts';
 
 export function basicGuider(model: DiffusionModel, conditioning?: Conditioning): Guider {
   return { schedule: model.schedule, denoise: (x, t) => model.predictX0(x, t, conditioning), latentRgb: model.latentRgb };
