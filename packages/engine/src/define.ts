@@ -32,7 +32,7 @@ type JsonSpecFields<T> = Omit<InputSpec, 'type' | 'default' | 'optional'> & { de
 export function jsonInput<T>(spec: JsonSpecFields<T> & { optional: true; default?: undefined }): JsonInputSpec<T> & { optional: true };
 export function jsonInput<T>(spec?: JsonSpecFields<T> & { optional?: boolean }): JsonInputSpec<T>;
 export function jsonInput<T>(spec: JsonSpecFields<T> & { optional?: boolean } = {}): JsonInputSpec<T> {
-  return { ...spec, type: 'JSON' };
+  return { type: 'JSON', ...spec };
 }
 
 /** The value a socket or primitive type carries. */

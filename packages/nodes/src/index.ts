@@ -5,7 +5,8 @@
  *
  * @layers contracts io runtime noise schedules image solvers encoders operators models guiders inverse tpm steering sampling
  */
-import { NodeRegistry, type NodePack } from '@diffgraph/engine';
+import { definePack, NodeRegistry } from '@diffgraph/engine';
+import './contracts/socket-types.ts';
 import { EmptyLatent, LoadTensor, SaveTensor } from './io/tensor-nodes.ts';
 import { GaussianMixtureModel, MixtureComponents } from './models/gmm-node.ts';
 import { DisableNoise, RandomNoise, TensorNoise } from './noise/noise-nodes.ts';
@@ -36,14 +37,14 @@ import { InverseProblemGuider, RedDiffSolver } from './inverse/inverse-nodes.ts'
 import { DDIMInversion, DPMEncode } from './encoders/encoder-nodes.ts';
 import type { HostServices } from './runtime/host-services.ts';
 
-export const corePack: NodePack = {
+export const corePack = definePack({
   name: 'diffgraph-core',
   nodes: [LoadTensor, SaveTensor, EmptyLatent, GaussianMixtureModel, MixtureComponents, RandomNoise, DisableNoise, TensorNoise, BasicGuider, Schedule, SolverNode, Sample,
     LoadImage, SaveImage, PreviewImage, LoadMask, ImageToMask, MaskToImage, ImageScale, MaskScale, LatentPreview, InpaintGuider, InpaintComposite,
     LoadPipeline, LoadOnnxModel, TextEncode, VAEEncode, VAEDecode, CFGGuider,
     ComposableGuider, RescaleGuidance, GuideAndRescale, SwitchGuider, ClassifierGuider, MixtureClassifier, LoadClassifier, RewardPotential, SteeredSample,
     LearnTPM, LoadTPM, TPMConstraint, MeasurementOperator, Measure, InverseProblemGuider, RedDiffSolver, DDIMInversion, DPMEncode],
-};
+});
 
 /** A registry with every built-in pack, and the socket-type relations they rely on. */
 export function createRegistry(): NodeRegistry<HostServices> {

@@ -16,8 +16,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { NodeDefinition } from '@diffgraph/engine';
-import { Tensor } from '@diffgraph/engine';
+import { defineNode, Tensor } from '@diffgraph/engine';
 import * as ort from 'onnxruntime-node';
 import type { ModelStore } from '../runtime/model-store.ts';
 import type { OnnxSession } from '../runtime/onnx-session.ts';
@@ -152,7 +151,7 @@ export async function loadClassifier(store: ModelStore, name: string, model?: Di
   return { folder, classifier, trained, timeMapping: same ? 'model' : 'snr', grad, logits };
 }
 
-export const LoadClassifier: NodeDefinition = {
+export const LoadClassifier = defineNode({
   type: 'LoadClassifier',
   category: 'models',
   description: 'Loads a noisy-latent classifier (config.json with its heads, grad.onnx returning logits and ∇ of weighted log-softmax, optional model.onnx) from the model roots, as a CLASSIFIER for ClassifierGuider and RewardPotential. Link the MODEL it guides: its schedule maps the sampler\'s time to the classifier\'s timestep (modelTime, as for the UNet; other schedules by log-SNR).',
@@ -164,10 +163,10 @@ export const LoadClassifier: NodeDefinition = {
   outputs: { classifier: { type: 'CLASSIFIER' } },
   async run({ path: name, model }, ctx) {
     try {
-      const loaded = await loadClassifier(storeOf(ctx), name as string, model as DiffusionModel | undefined, (m) => ctx.log(m));
+      const loaded = await loadClassifier(storeOf(ctx), name, model, (m) => ctx.log(m));
       return { classifier: loaded.classifier };
     } catch (e) {
       throw new Error(`LoadClassifier: ${(e as Error).message}`);
     }
   },
-};
+});

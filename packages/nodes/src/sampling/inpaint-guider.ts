@@ -24,8 +24,7 @@
  *    step 2 holds, which is the same fixed-noise picture.
  * The mask may be soft (area-averaged edges): both blends are then convex combinations.
  */
-import type { NodeDefinition } from '@diffgraph/engine';
-import { Tensor } from '@diffgraph/engine';
+import { defineNode, Tensor } from '@diffgraph/engine';
 import type { Guider, NoiseGenerator } from '../contracts/sampling.ts';
 import { seededNoise } from '../noise/noise-nodes.ts';
 import { fitMask, fitOriginal } from '../image/inpaint-mask.ts';
@@ -80,7 +79,7 @@ export function inpaintGuider(inner: Guider, original: Tensor, mask: Tensor, noi
   };
 }
 
-export const InpaintGuider: NodeDefinition = {
+export const InpaintGuider = defineNode({
   type: 'InpaintGuider',
   category: 'sampling/guiders',
   description: 'Inpainting by replacement: keeps the known region (mask = 0) of "latent" and lets the inner guider fill the rest (mask = 1). The model sees the known region noised to the current time with one fixed noise draw; its x0 there is replaced by the original. An image-resolution MASK is area-averaged to the latent size.',
@@ -96,11 +95,11 @@ export const InpaintGuider: NodeDefinition = {
   run({ guider, latent, mask, noise, seed }) {
     if (!(latent instanceof Tensor)) throw new Error('InpaintGuider: input "latent" must be a LATENT tensor');
     if (!(mask instanceof Tensor)) throw new Error('InpaintGuider: input "mask" must be a MASK tensor');
-    const g = guider as Guider;
+    const g = guider;
     if (!g || typeof g.denoise !== 'function') throw new Error('InpaintGuider: input "guider" must be a GUIDER');
     // Fail here, naming this node, rather than at the first step: the states have the latent's item shape.
     const batch = Math.max(latent.batch, mask.batch);
     fitMask(mask, [batch, ...latent.shape.slice(1)], 'InpaintGuider input "mask"');
-    return { guider: inpaintGuider(g, latent, mask, (noise as NoiseGenerator | undefined) ?? seededNoise(seed)) };
+    return { guider: inpaintGuider(g, latent, mask, noise ?? seededNoise(seed)) };
   },
-};
+});

@@ -1,6 +1,4 @@
-import type { NodeDefinition } from '@diffgraph/engine';
-import { throttledYield, type Tensor } from '@diffgraph/engine';
-import type { Guider, TimeGrid } from '../contracts/sampling.ts';
+import { defineNode, type Tensor, throttledYield } from '@diffgraph/engine';
 import { SAMPLE_INPUTS, startState, type SampleRequest } from '../contracts/start-state.ts';
 import { latentPreviewHook } from '../image/latent-preview.ts';
 import { steeredSample } from '../steering/fk-sample.ts';
@@ -43,7 +41,7 @@ function assertFinite(x: Tensor, r: SampleRequest): void {
   }
 }
 
-export const Sample: NodeDefinition = {
+export const Sample = defineNode({
   type: 'Sample',
   category: 'sampling',
   description: 'Runs a solver over a time grid with a guider, from a latent (plus noise) to samples. Reports progress every step and stops within one step when cancelled.',
@@ -55,7 +53,7 @@ export const Sample: NodeDefinition = {
   },
   outputs: { samples: { type: 'LATENT' }, denoised: { type: 'LATENT' } },
   async run(i, ctx) {
-    const grid = i.sigmas as TimeGrid;
+    const grid = i.sigmas;
     const steps = grid.times.length - 1;
     ctx.progress(0, steps);
     if (i.potential) {
@@ -68,7 +66,7 @@ export const Sample: NodeDefinition = {
     }
     const wantPreviews = i.preview_every > 0 && ctx.previewing !== false;
     // The model's own fitted projection when it has one (a loaded pipeline), else the SD factors.
-    const rgb = wantPreviews ? await (i.guider as Guider).latentRgb?.() : undefined;
+    const rgb = wantPreviews ? await i.guider.latentRgb?.() : undefined;
     const preview = wantPreviews ? latentPreviewHook(ctx, { every: i.preview_every, ...(rgb ?? { scale: 4 }) }) : undefined;
     return sample({
       guider: i.guider, solver: i.solver, grid, latent: i.latent, noise: i.noise,
@@ -79,4 +77,4 @@ export const Sample: NodeDefinition = {
       },
     });
   },
-};
+});

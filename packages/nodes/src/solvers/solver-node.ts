@@ -1,7 +1,7 @@
-import type { NodeDefinition } from '@diffgraph/engine';
-import { makeSolver, SOLVER_KINDS, type SolverKind } from './catalog.ts';
+import { defineNode } from '@diffgraph/engine';
+import { makeSolver, SOLVER_KINDS } from './catalog.ts';
 
-export const SolverNode: NodeDefinition = {
+export const SolverNode = defineNode({
   type: 'Solver',
   category: 'sampling/solvers',
   description: 'Chooses the ODE/SDE solver and its settings. Exponential integrators (DPM-Solver, DPM-Solver++, UniPC, DEIS, DDIM) work in log-SNR; the k-diffusion family works on VE sigmas.',
@@ -20,11 +20,12 @@ export const SolverNode: NodeDefinition = {
   },
   outputs: { solver: { type: 'SOLVER' } },
   run(i) {
-    const kind = i.kind as SolverKind;
+    const { kind, order } = i;
+    if (order !== 1 && order !== 2 && order !== 3) throw new Error(`Solver: input "order" must be 1, 2 or 3, got ${order}`);
     const solve = makeSolver(kind, {
-      order: i.order, method: i.method, lowerOrderFinal: i.lower_order_final, variant: i.variant,
+      order, method: i.method, lowerOrderFinal: i.lower_order_final, variant: i.variant,
       prediction: i.prediction, eta: i.eta, sNoise: i.s_noise, thresholdRatio: i.threshold_ratio, thresholdMax: i.threshold_max,
     });
     return { solver: { kind, solve } };
   },
-};
+});

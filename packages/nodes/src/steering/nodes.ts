@@ -1,8 +1,6 @@
 /** RewardPotential (→ POTENTIAL) and SteeredSample (Sample with k particles per item and a potential). */
-import type { NodeDefinition } from '@diffgraph/engine';
-import { Tensor } from '@diffgraph/engine';
+import { defineNode, Tensor } from '@diffgraph/engine';
 import { expectClassifier, parseTarget } from '../guiders/classifier.ts';
-import type { TimeGrid } from '../contracts/sampling.ts';
 import { SAMPLE_INPUTS } from '../contracts/start-state.ts';
 import { isPotential, POTENTIAL_KINDS, SELECTIONS, STEER_METHODS, type Potential, type Reward } from '../contracts/potential.ts';
 import { brightnessReward, classifierReward, colorReward, onImages, targetDistanceReward, type ImageDecoder } from './rewards.ts';
@@ -39,7 +37,7 @@ export function makeReward(kind: RewardKind, i: Record<string, any>): Reward {
   }
 }
 
-export const RewardPotential: NodeDefinition = {
+export const RewardPotential = defineNode({
   type: 'RewardPotential',
   category: 'sampling/steering',
   description: 'A reward on x0-predictions and how Feynman–Kac steering uses it: potential kind, tilt λ, particles per item, resampling schedule and ESS threshold, final selection. best_of_n runs k independent samples and keeps the best.',
@@ -77,9 +75,9 @@ export const RewardPotential: NodeDefinition = {
     };
     return { potential };
   },
-};
+});
 
-export const SteeredSample: NodeDefinition = {
+export const SteeredSample = defineNode({
   type: 'SteeredSample',
   category: 'sampling',
   description: 'Sample with Feynman–Kac steering (or best-of-N): k particles per latent item as one batch, resampled by a reward potential on x0-predictions; one selected sample per item. Use a stochastic solver (DDIM eta = 1).',
@@ -88,7 +86,7 @@ export const SteeredSample: NodeDefinition = {
   outputs: { samples: { type: 'LATENT' }, denoised: { type: 'LATENT' }, particles: { type: 'LATENT' }, rewards: { type: 'TENSOR' } },
   async run(i, ctx) {
     if (!isPotential(i.potential)) throw new Error('SteeredSample: input "potential" must be a POTENTIAL from RewardPotential');
-    const grid = i.sigmas as TimeGrid;
+    const grid = i.sigmas;
     const steps = grid.times.length - 1;
     ctx.progress(0, steps);
     const out = await steeredSample({
@@ -100,4 +98,4 @@ export const SteeredSample: NodeDefinition = {
     ctx.log(`steering: ${out.trace.length} potential steps${last ? `, last ESS ${last.ess.map((e) => e.toFixed(1)).join('/')}` : ''}`);
     return { samples: out.samples, denoised: out.denoised, particles: out.particles, rewards: Tensor.from([out.rewards.length], out.rewards, 'float64') };
   },
-};
+});
