@@ -16,7 +16,7 @@
  */
 import { Tensor, combine } from '@diffgraph/engine';
 import type { SolveArgs } from '../contracts/sampling.ts';
-import { throwIfAborted } from './dpm-solver.ts';
+import { throwIfAborted } from './exponential-common.ts';
 
 export interface DdimOptions {
   /** Stochasticity, 0 (default, deterministic) to 1 (DDPM posterior). eta > 0 needs args.noise. */
