@@ -4,7 +4,7 @@
  */
 import { Tensor } from '../packages/engine/src/tensor.ts';
 import { GaussianMixture, makeGmmDenoiser } from '../packages/nodes/src/models/gmm.ts';
-import type { Denoiser, NoiseSchedule } from '../packages/nodes/src/sampling/contracts.ts';
+import type { Denoiser, NoiseSchedule } from '../packages/nodes/src/contracts/sampling.ts';
 import { exactProbabilityFlow } from '../packages/nodes/src/sampling/exact-ode.ts';
 import { buildGrid } from '../packages/nodes/src/schedules/schedule-node.ts';
 import { makeSolver } from '../packages/nodes/src/solvers/catalog.ts';

@@ -6,7 +6,7 @@
  */
 import { Tensor } from '../packages/engine/src/tensor.ts';
 import { inpaintGuider, learnCircuit, patchGroups, seededNoise, tpmConstraint, type TreeCircuit } from '../packages/nodes/src/index.ts';
-import type { Conditioning, Guider } from '../packages/nodes/src/sampling/contracts.ts';
+import type { Conditioning, Guider } from '../packages/nodes/src/contracts/sampling.ts';
 import { observed } from '../packages/nodes/src/tpm/evidence.ts';
 import { COLOURS, SHAPES, oneObject } from './guidance-data.ts';
 import { cfg, decode, grid, run, solver, type Pack } from './guidance-lib.ts';

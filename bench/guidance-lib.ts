@@ -5,7 +5,7 @@ import {
   ModelStore, loadPipeline, loadClassifier, cfgGuider, buildGrid, makeSolver, seededNoise, sample, encodePng,
   type Pipeline,
 } from '../packages/nodes/src/index.ts';
-import type { Conditioning, DiffusionModel, Guider, Solver, TimeGrid } from '../packages/nodes/src/sampling/contracts.ts';
+import type { Conditioning, DiffusionModel, Guider, Solver, TimeGrid } from '../packages/nodes/src/contracts/sampling.ts';
 import type { Classifier } from '../packages/nodes/src/guiders/classifier.ts';
 import type { OnnxSession } from '../packages/nodes/src/runtime/onnx-session.ts';
 import { fromOrt, toOrt } from '../packages/nodes/src/runtime/ort-tensors.ts';

@@ -23,7 +23,7 @@ import {
   classifierGuider, classifierReward, cfgGuider, composableGuider, dpmEncode, dpsGuider, makeOperator, measure,
   parseTarget, resize2d, sample, seededNoise, steeredSample,
 } from '../packages/nodes/src/index.ts';
-import type { Conditioning, Guider } from '../packages/nodes/src/sampling/contracts.ts';
+import type { Conditioning, Guider } from '../packages/nodes/src/contracts/sampling.ts';
 import { cfg, countingClassifier, countingModel, decode, grid, gridPng, noCalls, openPack, run, solver, type CallCount, type Pack } from './guidance-lib.ts';
 import { COLOURS, oneObject } from './guidance-data.ts';
 import { inpaintingBench } from './guidance-inpaint.ts';

@@ -3,7 +3,7 @@
  * everything measured is the solver's own arithmetic, allocation and bookkeeping.
  */
 import { Tensor } from '../packages/engine/src/tensor.ts';
-import type { Denoiser, NoiseSchedule } from '../packages/nodes/src/sampling/contracts.ts';
+import type { Denoiser, NoiseSchedule } from '../packages/nodes/src/contracts/sampling.ts';
 import { makeNoiseSource, randomNormal } from '../packages/nodes/src/noise/philox.ts';
 import { buildGrid } from '../packages/nodes/src/schedules/schedule-node.ts';
 import { makeSolver } from '../packages/nodes/src/solvers/catalog.ts';

@@ -40,29 +40,30 @@ export type WidgetKind =
   | 'socket' // needs a link
   | 'int'
   | 'float'
-  | 'seed' // an INT seed: number + control (fixed / increment / decrement / randomize)
+  | 'seed' // an INT with the role seed: number + control (fixed / increment / decrement / randomize)
   | 'enum'
   | 'toggle'
   | 'text'
   | 'multiline'
-  | 'model' // a path inside the model roots: a list of the server's models, free text when it lists none
+  | 'model' // an input with the role model: a list of the server's models, free text when it lists none
   | 'json'; // JSON literal (or an optional value without default), edited as JSON text
 
 export const SEED_CONTROLS = ['fixed', 'increment', 'decrement', 'randomize'] as const;
 export type SeedControl = (typeof SEED_CONTROLS)[number];
 
-export function widgetKind(name: string, spec: InputSpec): WidgetKind {
+/** The widget an input gets: from its type and its spec's role (never from its name). */
+export function widgetKind(spec: InputSpec): WidgetKind {
   if (!PRIMITIVES.has(spec.type)) return 'socket';
   const noDefault = spec.default === undefined;
   if (spec.type === 'JSON') return 'json';
   // Optional with no default: left out unless given, so it is edited as (possibly empty) JSON text.
   if (noDefault && spec.optional && spec.type !== 'STRING') return 'json';
-  if (spec.type === 'INT') return /(^|_)seed$/.test(name) ? 'seed' : 'int';
+  if (spec.type === 'INT') return spec.role === 'seed' ? 'seed' : 'int';
   if (spec.type === 'FLOAT') return 'float';
   if (spec.type === 'BOOLEAN') return 'toggle';
   if (spec.enum) return 'enum';
   // A loader's model (not a sidecar such as LoadOnnxModel's `config`, which also lies in the model roots).
-  if (spec.type === 'STRING' && spec.path === 'models' && name === 'path') return 'model';
+  if (spec.type === 'STRING' && spec.role === 'model') return 'model';
   return spec.multiline ? 'multiline' : 'text';
 }
 

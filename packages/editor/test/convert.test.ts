@@ -92,9 +92,9 @@ describe('workflow ↔ graph', () => {
     // This file's catalog has no models (as when GET /api/models is unavailable or empty).
     const pipeline = LiteGraph.createNode('LoadPipeline')!;
     expect(widgetOf(pipeline, 'path')!.type).toBe('text');
-    expect(widgetKind('path', catalog.get('LoadOnnxModel')!.inputs.path!)).toBe('model');
+    expect(widgetKind(catalog.get('LoadOnnxModel')!.inputs.path!)).toBe('model');
     // A sidecar is a file in the model roots too, but not a model the catalog lists.
-    expect(widgetKind('config', catalog.get('LoadOnnxModel')!.inputs.config!)).toBe('text');
+    expect(widgetKind(catalog.get('LoadOnnxModel')!.inputs.config!)).toBe('text');
     const listed = new Catalog({
       nodes: catalog.nodes,
       models: [{ name: 'sd15', kind: 'pipeline', loader: 'LoadPipeline' }, { name: 'sd15/classifier', kind: 'classifier', loader: 'LoadClassifier' }, { name: 'loose.onnx', kind: 'onnx', loader: null }],
@@ -102,6 +102,23 @@ describe('workflow ↔ graph', () => {
     expect(listed.modelChoices('LoadPipeline')).toEqual(['sd15']);
     expect(listed.modelChoices('LoadClassifier')).toEqual(['sd15/classifier']);
     expect(listed.modelChoices('LoadOnnxModel')).toEqual([]);
+  });
+
+  it('a seed control comes with the role seed, whatever the input is called', () => {
+    const base = { category: 'test', description: 'd', version: 1, outputs: {} };
+    const own = new Catalog({
+      nodes: [...catalog.nodes, { ...base, type: 'RoleSeeds', inputs: { noise_key: { type: 'INT', default: 0, role: 'seed' }, seed: { type: 'INT', default: 0 } } }],
+    });
+    registerNodeTypes(own);
+    try {
+      const node = LiteGraph.createNode('RoleSeeds')!;
+      expect(widgetOf(node, 'noise_key control')?.type).toBe('combo');
+      expect(widgetOf(node, 'seed control')).toBeUndefined();
+    } finally {
+      registerNodeTypes(catalog);
+    }
+    // The built-in seeds carry the role.
+    expect(widgetOf(LiteGraph.createNode('RandomNoise')!, 'seed control')?.type).toBe('combo');
   });
 
   it('INT feeds FLOAT and LATENT feeds TENSOR, not the reverse of INT → FLOAT', () => {

@@ -205,6 +205,11 @@ describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () 
     expect([model, pos, cfg, schedule, latent, noise, solver, sample, decode, save]).toEqual(
       ['load_pipeline', 'text_encode', 'cfg_guider', 'schedule', 'empty_latent', 'random_noise', 'solver', 'sample', 'vae_decode', 'save_image']);
 
+    // The seed control follows the role GET /api/nodes serves on RandomNoise's seed; steps has no role seed.
+    const controlAt = (id: string, input: string) => page.evaluate(({ id, input }) => (window as any).diffgraph.editor.locate(id, { input }), { id, input });
+    expect(await controlAt(noise, 'seed control')).toHaveLength(2);
+    expect(await controlAt(schedule, 'steps control')).toBeUndefined();
+
     // A MODEL output does not connect to a SIGMAS input.
     await connect(model, 'model', sample, 'sigmas');
     expect((await workflow()).nodes[sample].inputs.sigmas).toBeUndefined();

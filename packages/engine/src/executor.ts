@@ -100,6 +100,7 @@ export class Executor<Services extends object = NoServices> {
     const runId = options.runId ?? randomUUID();
     const signal = options.signal ?? new AbortController().signal;
     const services: Readonly<Record<string, unknown>> = { ...options.services };
+    const definitionOf = (type: string) => this.registry.get(type);
     const bus = this.events;
     const emit = bus.emit.bind(bus);
 
@@ -141,7 +142,7 @@ export class Executor<Services extends object = NoServices> {
         emit({ type: 'node.started', runId, nodeId, nodeType });
         const started = performance.now();
         const ctx: NodeContext = {
-          runId, nodeId, signal, services,
+          runId, nodeId, signal, services, definitionOf,
           progress: (value, max) => emit({ type: 'node.progress', runId, nodeId, value, max }),
           preview: (image) => emit({ type: 'node.preview', runId, nodeId, image }),
           get previewing() {

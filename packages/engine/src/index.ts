@@ -1,5 +1,6 @@
 export * from './tensor.ts';
 export * from './types.ts';
+export * from './define.ts';
 export * from './registry.ts';
 export * from './schema.ts';
 export * from './limits.ts';

@@ -1,5 +1,5 @@
 import type { NodeDefinition, NodePack } from './types.ts';
-import { isPrimitiveType } from './types.ts';
+import { INPUT_ROLES, isPrimitiveType, ROLE_INPUT_TYPES } from './types.ts';
 
 /** What a registry whose nodes read no services asks of a host. */
 export type NoServices = Record<never, never>;
@@ -134,6 +134,15 @@ function checkDefinition(def: NodeDefinition): void {
     }
     if (spec.enum !== undefined && (!Array.isArray(spec.enum) || spec.enum.some((v) => typeof v !== 'string'))) {
       throw new Error(`${where}: input "${name}": enum must be an array of strings`);
+    }
+    if (spec.role !== undefined) {
+      const needs = (ROLE_INPUT_TYPES as Record<string, string | undefined>)[spec.role];
+      if (needs === undefined) throw new Error(`${where}: input "${name}": unknown role "${String(spec.role)}" (one of ${INPUT_ROLES.join(', ')})`);
+      if (spec.type !== needs) throw new Error(`${where}: input "${name}": role "${spec.role}" needs type ${needs}, not ${spec.type}`);
+      if (spec.role === 'model' && spec.path !== 'models') throw new Error(`${where}: input "${name}": role "model" needs path "models"`);
+    }
+    if (spec.summary !== undefined && spec.summary !== true && !(typeof spec.summary === 'string' && INPUT_NAME.test(spec.summary))) {
+      throw new Error(`${where}: input "${name}": summary must be true or a key name`);
     }
     if (spec.enum && spec.type !== 'STRING') throw new Error(`${where}: input "${name}": enum needs type STRING`);
     if (spec.enum && spec.default !== undefined && !spec.enum.includes(spec.default as string)) {

@@ -11,6 +11,20 @@ export function isPrimitiveType(type: string): type is PrimitiveType {
   return (PRIMITIVE_TYPES as readonly string[]).includes(type);
 }
 
+/**
+ * What an input means outside its own node, so hosts and editors never guess from input names:
+ * `seed` gets the editor's seed control (fixed / increment / decrement / randomize); `steps`, `batch`,
+ * `width` / `height`, `particles` and `shape` (a JSON list of dimensions) are held to a server's
+ * limits; `model` is the file a loader opens (the editor offers the server's model list).
+ */
+export const INPUT_ROLES = ['seed', 'steps', 'batch', 'width', 'height', 'particles', 'shape', 'model'] as const;
+export type InputRole = (typeof INPUT_ROLES)[number];
+
+/** The type each role needs: a limit on a STRING input, or a seed control on a FLOAT, would mean nothing. */
+export const ROLE_INPUT_TYPES: Readonly<Record<InputRole, PrimitiveType>> = {
+  seed: 'INT', steps: 'INT', batch: 'INT', width: 'INT', height: 'INT', particles: 'INT', shape: 'JSON', model: 'STRING',
+};
+
 export interface InputSpec {
   /** A socket type (`MODEL`, `LATENT`, …) or a primitive (`INT`, `FLOAT`, `STRING`, `BOOLEAN`, `JSON`). */
   type: string;
@@ -32,6 +46,13 @@ export interface InputSpec {
   path?: 'inputs' | 'outputs' | 'models';
   /** JSON Schema for the literal value of a `JSON` input. */
   schema?: Record<string, unknown>;
+  /** What the input means to hosts and editors (limits, seed control); see INPUT_ROLES. */
+  role?: InputRole;
+  /**
+   * Listed in the run summary SaveImage embeds in PNGs ("parameters"): `true` under the input's own
+   * name, a string under that key (e.g. a prompt input summarized as "prompt").
+   */
+  summary?: true | string;
 }
 
 export interface OutputSpec {
@@ -51,6 +72,11 @@ export interface NodeContext {
   log(message: string): void;
   /** What the host injects: output directory, model store, file store, … */
   readonly services: Readonly<Record<string, unknown>>;
+  /**
+   * The registry's definition of a node type, for nodes that describe a whole workflow from its
+   * specs (SaveImage's summary of inputs tagged `summary`). Absent outside an Executor.
+   */
+  readonly definitionOf?: (type: string) => NodeDefinition | undefined;
 }
 
 export type NodeInputs = Record<string, any>;

@@ -1,8 +1,16 @@
-import { NodeRegistry, type NodePack } from '@diffgraph/engine';
+/**
+ * The built-in node pack. Its folders are layered: each imports only from itself and the folders
+ * listed before it, so the sampling contracts every pack stands on never depend on the nodes that
+ * use them (packages/nodes/test/layers.test.ts checks this line against every import):
+ *
+ * @layers contracts io runtime noise schedules image solvers encoders operators models guiders inverse tpm steering sampling
+ */
+import { definePack, NodeRegistry } from '@diffgraph/engine';
+import './contracts/socket-types.ts';
 import { EmptyLatent, LoadTensor, SaveTensor } from './io/tensor-nodes.ts';
 import { GaussianMixtureModel, MixtureComponents } from './models/gmm-node.ts';
 import { DisableNoise, RandomNoise, TensorNoise } from './noise/noise-nodes.ts';
-import { BasicGuider } from './sampling/guiders.ts';
+import { BasicGuider } from './guiders/basic-guider.ts';
 import { Sample } from './sampling/sample-node.ts';
 import { Schedule } from './schedules/schedule-node.ts';
 import { SolverNode } from './solvers/solver-node.ts';
@@ -14,7 +22,7 @@ import { InpaintGuider } from './sampling/inpaint-guider.ts';
 import { InpaintComposite } from './sampling/inpaint-composite.ts';
 import { LoadOnnxModel, LoadPipeline } from './models/onnx/model-nodes.ts';
 import { TextEncode, VAEDecode, VAEEncode } from './models/onnx/encode-nodes.ts';
-import { CFGGuider } from './sampling/cfg-guider.ts';
+import { CFGGuider } from './guiders/cfg-guider.ts';
 import { ComposableGuider } from './guiders/composable.ts';
 import { RescaleGuidance } from './guiders/rescale.ts';
 import { GuideAndRescale } from './guiders/guide-and-rescale.ts';
@@ -27,16 +35,16 @@ import { LearnTPM, LoadTPM, TPMConstraint } from './tpm/tpm-nodes.ts';
 import { Measure, MeasurementOperator } from './operators/operator-nodes.ts';
 import { InverseProblemGuider, RedDiffSolver } from './inverse/inverse-nodes.ts';
 import { DDIMInversion, DPMEncode } from './encoders/encoder-nodes.ts';
-import type { HostServices } from './io/host-services.ts';
+import type { HostServices } from './runtime/host-services.ts';
 
-export const corePack: NodePack = {
+export const corePack = definePack({
   name: 'diffgraph-core',
   nodes: [LoadTensor, SaveTensor, EmptyLatent, GaussianMixtureModel, MixtureComponents, RandomNoise, DisableNoise, TensorNoise, BasicGuider, Schedule, SolverNode, Sample,
     LoadImage, SaveImage, PreviewImage, LoadMask, ImageToMask, MaskToImage, ImageScale, MaskScale, LatentPreview, InpaintGuider, InpaintComposite,
     LoadPipeline, LoadOnnxModel, TextEncode, VAEEncode, VAEDecode, CFGGuider,
     ComposableGuider, RescaleGuidance, GuideAndRescale, SwitchGuider, ClassifierGuider, MixtureClassifier, LoadClassifier, RewardPotential, SteeredSample,
     LearnTPM, LoadTPM, TPMConstraint, MeasurementOperator, Measure, InverseProblemGuider, RedDiffSolver, DDIMInversion, DPMEncode],
-};
+});
 
 /** A registry with every built-in pack, and the socket-type relations they rely on. */
 export function createRegistry(): NodeRegistry<HostServices> {
@@ -47,10 +55,10 @@ export function createRegistry(): NodeRegistry<HostServices> {
   return registry;
 }
 
-export type { HostServices } from './io/host-services.ts';
+export type { HostServices } from './runtime/host-services.ts';
 export * from './io/npy.ts';
 export * from './io/tensor-json.ts';
-export type * from './sampling/contracts.ts';
+export type * from './contracts/sampling.ts';
 export { GaussianMixture } from './models/gmm.ts';
 export { gaussianMixtureModel } from './models/gmm-node.ts';
 export { makeNoiseSchedule } from './schedules/noise-schedules.ts';
@@ -58,7 +66,7 @@ export { buildGrid } from './schedules/schedule-node.ts';
 export { makeSolver, SOLVER_KINDS } from './solvers/catalog.ts';
 export { sample } from './sampling/sample-node.ts';
 export { seededNoise, zeroNoise } from './noise/noise-nodes.ts';
-export { basicGuider } from './sampling/guiders.ts';
+export { basicGuider } from './guiders/basic-guider.ts';
 export { decodePng, encodePng, type DecodedPng, type EncodeOptions } from './image/png.ts';
 export { decodeImage, decodeRgba, imageFormat, MAX_IMAGE_PIXELS, type DecodedImage, type ImageFormat, type RgbaImage } from './image/decode-image.ts';
 export { insertPngText, readPngText } from './image/png-chunks.ts';
@@ -75,7 +83,7 @@ export { onnxGraphInputTypes } from './runtime/onnx-graph-inputs.ts';
 export { modelCatalog, type CatalogEntry, type CatalogKind, type CatalogLayout } from './models/onnx/catalog.ts';
 export { loadPipeline, type Pipeline } from './models/onnx/pipeline.ts';
 export { loadOnnxModel } from './models/onnx/single-model.ts';
-export { cfgGuider } from './sampling/cfg-guider.ts';
+export { cfgGuider } from './guiders/cfg-guider.ts';
 export { predictAll, composeX0 } from './guiders/batch.ts';
 export { composableGuider, type ComposedCondition } from './guiders/composable.ts';
 export { rescaleGuider, rescaleToReference } from './guiders/rescale.ts';
@@ -87,8 +95,8 @@ export { mixtureClassifier } from './guiders/mixture-classifier.ts';
 export { loadClassifier, snrMatchedClassifier, sameSchedule, type LoadedClassifier } from './guiders/load-classifier.ts';
 export { onnxClassifier, headsFromConfig, type TensorRunner } from './guiders/onnx-classifier.ts';
 export { steeredSample, type SteerResult } from './steering/fk-sample.ts';
-export type { Potential } from './steering/potential.ts';
-export { brightnessReward, classifierReward, colorReward, modelReward, onImages, targetDistanceReward, type Reward } from './steering/rewards.ts';
+export type { Potential, Reward } from './contracts/potential.ts';
+export { brightnessReward, classifierReward, colorReward, modelReward, onImages, targetDistanceReward } from './steering/rewards.ts';
 export { isInside, realpathOfNearest, resolveInside } from './io/paths.ts';
 export { TreeCircuit, type CircuitJSON, type Conditional } from './tpm/circuit.ts';
 export type { Evidence } from './tpm/evidence.ts';
@@ -103,4 +111,4 @@ export { flowChefGuider } from './inverse/flowchef.ts';
 export { redDiff, redDiffSolver } from './inverse/red-diff.ts';
 export { dpmEncode, type DpmEncoding } from './encoders/dpm-encode.ts';
 export { ddimInvert } from './encoders/ddim-inversion.ts';
-export { replayNoise } from './encoders/replay-noise.ts';
+export { replayNoise } from './noise/replay-noise.ts';

@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Executor, type Tensor } from '@diffgraph/engine';
 import { createRegistry } from '../src/index.ts';
 import { ModelStore } from '../src/runtime/model-store.ts';
-import type { TimeGrid } from '../src/sampling/contracts.ts';
+import type { TimeGrid } from '../src/contracts/sampling.ts';
 import { isolatedServices } from './services.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');

@@ -10,8 +10,8 @@ import { buildGrid } from '../src/schedules/schedule-node.ts';
 import { dpmSolverTimeGrid, discreteTimeGrid } from '../src/schedules/grids.ts';
 import { DiscreteVPSchedule, veSigmaOf } from '../src/schedules/noise-schedules.ts';
 import { Tensor } from '@diffgraph/engine';
-import type { NoiseGenerator, NoiseSchedule, TimeGrid } from '../src/sampling/contracts.ts';
-import { startState, type StartScale } from '../src/sampling/start-state.ts';
+import type { NoiseGenerator, NoiseSchedule, TimeGrid } from '../src/contracts/sampling.ts';
+import { startState, type StartScale } from '../src/contracts/start-state.ts';
 
 const N = 1000;
 const SD_BETAS = { beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear', num_train_timesteps: N };

@@ -12,7 +12,7 @@ import { basicGuider, buildGrid, createRegistry, GaussianMixture, gaussianMixtur
 import { makeNoiseSchedule } from '../src/schedules/noise-schedules.ts';
 import { dpmEncode } from '../src/encoders/dpm-encode.ts';
 import { ddimInvert } from '../src/encoders/ddim-inversion.ts';
-import type { Guider } from '../src/sampling/contracts.ts';
+import type { Guider } from '../src/contracts/sampling.ts';
 import { isolatedServices } from './services.ts';
 
 const params = { weights: [0.5, 0.3, 0.2], means: [[-1.5, 0.5, 0.2], [1.2, 1.0, -0.4], [0.3, -1.4, 0.9]], stds: [0.25, 0.15, 0.35] };

@@ -7,11 +7,11 @@
 import { describe, expect, it } from 'vitest';
 import { Tensor, maxAbsDiff } from '@diffgraph/engine';
 import { GaussianMixture, gaussianMixtureModel } from '../src/index.ts';
-import type { Conditioning, DiffusionModel } from '../src/sampling/contracts.ts';
-import { cfgGuider } from '../src/sampling/cfg-guider.ts';
+import type { Conditioning, DiffusionModel } from '../src/contracts/sampling.ts';
+import { cfgGuider } from '../src/guiders/cfg-guider.ts';
 import { composableGuider } from '../src/guiders/composable.ts';
 import { itemStds, rescaleGuider, rescaleToReference } from '../src/guiders/rescale.ts';
-import { predictionFromX0 } from '../src/sampling/parameterization.ts';
+import { predictionFromX0 } from '../src/contracts/parameterization.ts';
 import { randomNormal } from '../src/noise/philox.ts';
 import { componentMasses, componentMeans, draw, gmm, MIXTURE, model, schedule, se } from './guiders-toy.ts';
 

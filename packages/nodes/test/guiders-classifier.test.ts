@@ -7,8 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { Executor, Tensor, maxAbsDiff, validateWorkflow, type Workflow } from '@diffgraph/engine';
 import { basicGuider, createRegistry } from '../src/index.ts';
-import type { Guider } from '../src/sampling/contracts.ts';
-import { cfgGuider } from '../src/sampling/cfg-guider.ts';
+import type { Guider } from '../src/contracts/sampling.ts';
+import { cfgGuider } from '../src/guiders/cfg-guider.ts';
 import { mixtureClassifier, classPartition } from '../src/guiders/mixture-classifier.ts';
 import { calibratedWeights, labelLogProbs, parseTarget, type Classifier } from '../src/guiders/classifier.ts';
 import { classifierGuider, classifierShift, type ClassifierGuidance } from '../src/guiders/classifier-guider.ts';

@@ -14,7 +14,7 @@ import { loadPipeline } from '../src/models/onnx/pipeline.ts';
 import { loadClassifier } from '../src/guiders/load-classifier.ts';
 import { calibratedWeights, labelLogProbs, parseTarget } from '../src/guiders/classifier.ts';
 import { classifierGuider } from '../src/guiders/classifier-guider.ts';
-import { cfgGuider } from '../src/sampling/cfg-guider.ts';
+import { cfgGuider } from '../src/guiders/cfg-guider.ts';
 import { sample } from '../src/sampling/sample-node.ts';
 import { buildGrid } from '../src/schedules/schedule-node.ts';
 import { makeSolver } from '../src/solvers/catalog.ts';

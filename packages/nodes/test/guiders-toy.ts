@@ -5,7 +5,7 @@
  */
 import { Tensor } from '@diffgraph/engine';
 import { buildGrid, GaussianMixture, gaussianMixtureModel, makeSolver, sample, seededNoise } from '../src/index.ts';
-import type { Guider, NoiseSchedule, Solver } from '../src/sampling/contracts.ts';
+import type { Guider, NoiseSchedule, Solver } from '../src/contracts/sampling.ts';
 import { makeNoiseSchedule } from '../src/schedules/noise-schedules.ts';
 import { mixtureClassifier } from '../src/guiders/mixture-classifier.ts';
 

@@ -209,6 +209,9 @@ describe('PreviewImage', () => {
 });
 
 describe('run parameters', () => {
+  const registry = createRegistry();
+  const definitionOf = (type: string) => registry.get(type);
+
   it('summarizes literal settings, skipping links and listing distinct repeats', () => {
     const wf = {
       nodes: {
@@ -218,10 +221,25 @@ describe('run parameters', () => {
         d: { type: 'TextEncode', inputs: { text: 'a cat' } },
         e: { type: 'TextEncode', inputs: { text: 'blurry' } },
         f: { type: 'Schedule', inputs: { steps: 20 } },
+        g: { type: 'CFGGuider', inputs: { cfg: 7.5, model: link('m', 'model') } },
       },
     };
-    expect(runParameters(wf)).toEqual({ seed: 7, steps: 20, spacing: 'karras', solver: 'dpmsolver++', order: 2, prompt: ['a cat', 'blurry'] });
-    expect(runParameters('not json')).toEqual({});
+    expect(runParameters(wf, definitionOf)).toEqual({ seed: 7, steps: 20, spacing: 'karras', solver: 'dpmsolver++', order: 2, prompt: ['a cat', 'blurry'], cfg: 7.5 });
+    expect(runParameters('not json', definitionOf)).toEqual({});
+  });
+
+  it('reads the summary keys from the specs: only inputs that exist, under the key their spec names', () => {
+    // "scale" is not an input of CFGGuider, and unknown node types have no specs: neither is listed.
+    const wf = { nodes: { g: { type: 'CFGGuider', inputs: { scale: 9 } }, x: { type: 'NoSuchNode', inputs: { seed: 1 } } } };
+    expect(runParameters(wf, definitionOf)).toEqual({});
+    for (const def of registry.list()) {
+      for (const [name, spec] of Object.entries(def.inputs)) {
+        if (spec.summary !== undefined) expect(spec.type, `${def.type}.${name}`).toMatch(/^(INT|FLOAT|STRING|BOOLEAN)$/);
+      }
+    }
+    const custom = { inputs: { guidance_scale: { type: 'FLOAT', default: 1, summary: 'cfg' as const }, note: { type: 'STRING', default: '' } } };
+    const mixed = { nodes: { a: { type: 'PackGuider', inputs: { guidance_scale: 3, note: 'x' } }, b: { type: 'CFGGuider', inputs: { cfg: 5 } } } };
+    expect(runParameters(mixed, (type) => (type === 'PackGuider' ? custom : definitionOf(type)))).toEqual({ cfg: [3, 5] });
   });
 });
 

@@ -5,11 +5,11 @@
 import { describe, expect, it } from 'vitest';
 import { Executor, Tensor, type Workflow } from '@diffgraph/engine';
 import { basicGuider, buildGrid, createRegistry, GaussianMixture, gaussianMixtureModel, makeSolver, sample, seededNoise } from '../src/index.ts';
-import type { Guider, Solver } from '../src/sampling/contracts.ts';
+import type { Guider, Solver } from '../src/contracts/sampling.ts';
 import { makeNoiseSchedule } from '../src/schedules/noise-schedules.ts';
 import { inpaintGuider } from '../src/sampling/inpaint-guider.ts';
 import { inpaintComposite } from '../src/sampling/inpaint-composite.ts';
-import { broadcastTo, fitMask } from '../src/sampling/inpaint-mask.ts';
+import { broadcastTo, fitMask } from '../src/image/inpaint-mask.ts';
 import { randomNormal } from '../src/noise/philox.ts';
 import type { SolverKind, SolverSettings } from '../src/solvers/catalog.ts';
 import { isolatedServices } from './services.ts';

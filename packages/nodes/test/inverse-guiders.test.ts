@@ -12,7 +12,7 @@ import { Tensor } from '@diffgraph/engine';
 import { basicGuider, buildGrid, GaussianMixture, gaussianMixtureModel, makeSolver, sample } from '../src/index.ts';
 import { makeNoiseSchedule } from '../src/schedules/noise-schedules.ts';
 import { randomNormal } from '../src/noise/philox.ts';
-import type { Guider, NoiseGenerator, NoiseSchedule } from '../src/sampling/contracts.ts';
+import type { Guider, NoiseGenerator, NoiseSchedule } from '../src/contracts/sampling.ts';
 import type { LinearOperator } from '../src/operators/operator.ts';
 import { maskOperator } from '../src/operators/mask-operator.ts';
 import { avgPoolOperator } from '../src/operators/avgpool-operator.ts';

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Tensor, batchNorms, combine, maxAbsDiff } from '@diffgraph/engine';
-import type { Denoiser, NoiseSchedule, SolveArgs } from '../src/sampling/contracts.ts';
+import type { Denoiser, NoiseSchedule, SolveArgs } from '../src/contracts/sampling.ts';
 import { GaussianMixture, makeGmmDenoiser } from '../src/models/gmm.ts';
 import { VESchedule } from '../src/schedules/noise-schedules.ts';
 import { makeNoiseSource } from '../src/noise/philox.ts';

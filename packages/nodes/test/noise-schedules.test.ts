@@ -10,7 +10,7 @@ import {
   timeOfVeSigma,
   veSigmaOf,
 } from '../src/schedules/noise-schedules.ts';
-import type { NoiseSchedule } from '../src/sampling/contracts.ts';
+import type { NoiseSchedule } from '../src/contracts/sampling.ts';
 import { loadRefModel } from './refs.ts';
 
 const ref = loadRefModel('gmm2');

@@ -10,7 +10,7 @@ import { Executor, Tensor, type Workflow } from '@diffgraph/engine';
 import { createRegistry } from '../src/index.ts';
 import { loadPipeline } from '../src/models/onnx/pipeline.ts';
 import { loadOnnxModel } from '../src/models/onnx/single-model.ts';
-import { cfgGuider } from '../src/sampling/cfg-guider.ts';
+import { cfgGuider } from '../src/guiders/cfg-guider.ts';
 import { buildModel } from './fixtures/onnx-builder.ts';
 import { DDIM_CONFIG, TINY, writeTinyPipeline, type TinyOptions } from './fixtures/tiny-pipeline.ts';
 import { tempRoot, testStore } from './fixtures/onnx-helpers.ts';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { maxAbsDiff, Tensor } from '@diffgraph/engine';
 import { GaussianMixture } from '../src/models/gmm.ts';
 import { FlowSchedule, makeNoiseSchedule } from '../src/schedules/noise-schedules.ts';
-import { PARAMETERIZATIONS, predictionFromX0, wrapPrediction } from '../src/sampling/parameterization.ts';
+import { PARAMETERIZATIONS, predictionFromX0, wrapPrediction } from '../src/contracts/parameterization.ts';
 import { randomNormal } from '../src/noise/philox.ts';
 
 const gmm = new GaussianMixture({ weights: [0.6, 0.4], means: [[1, -1, 0.5], [-2, 0.5, 1]], stds: [0.3, 0.5] });

@@ -5,7 +5,7 @@
  */
 import { Executor, type NodeDefinition, type Tensor, type Workflow } from '@diffgraph/engine';
 import { createRegistry } from '../src/index.ts';
-import type { Guider, TimeGrid } from '../src/sampling/contracts.ts';
+import type { Guider, TimeGrid } from '../src/contracts/sampling.ts';
 import type { RefIndexEntry, RefModelFile } from './refs.ts';
 import { isolatedServices } from './services.ts';
 import { readFileSync } from 'node:fs';

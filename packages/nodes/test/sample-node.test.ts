@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Executor, Tensor, type EngineEvent, type Workflow } from '@diffgraph/engine';
 import { basicGuider, buildGrid, createRegistry, gaussianMixtureModel, makeSolver, sample } from '../src/index.ts';
-import { startState } from '../src/sampling/start-state.ts';
+import { startState } from '../src/contracts/start-state.ts';
 import { makeNoiseSchedule } from '../src/schedules/noise-schedules.ts';
 import { seededNoise } from '../src/noise/noise-nodes.ts';
 import { loadRefModel, loadRefOutput, refsDir } from './refs.ts';

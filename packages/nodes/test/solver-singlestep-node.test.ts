@@ -11,7 +11,7 @@ import { GaussianMixture } from '../src/models/gmm.ts';
 import { makeNoiseSchedule } from '../src/schedules/noise-schedules.ts';
 import { zeroNoise } from '../src/noise/noise-nodes.ts';
 import { singlestepOrders, singlestepPlanOnGrid } from '../src/solvers/dpm-solver.ts';
-import type { Solver, TimeGrid } from '../src/sampling/contracts.ts';
+import type { Solver, TimeGrid } from '../src/contracts/sampling.ts';
 
 const gmm = new GaussianMixture({ weights: [0.6, 0.4], means: [[-1, 0.5], [1.2, -0.3]], stds: [0.3, 0.2] });
 const model = gaussianMixtureModel(gmm, makeNoiseSchedule({ kind: 'discrete', betaSchedule: 'scaled_linear' }), 'float64');

@@ -17,7 +17,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Tensor } from '@diffgraph/engine';
-import type { Denoiser, SolveArgs } from '../src/sampling/contracts.ts';
+import type { Denoiser, SolveArgs } from '../src/contracts/sampling.ts';
 import { GaussianMixture, makeGmmDenoiser } from '../src/models/gmm.ts';
 import { dpmSolverTimeGrid } from '../src/schedules/grids.ts';
 import { makeNoiseSource, randomNormal } from '../src/noise/philox.ts';

@@ -5,9 +5,10 @@
  * per entry, the model calls (count, and time of each) exactly, and the per-step orders as logged.
  */
 import { describe, expect, it } from 'vitest';
-import { multistepOrders, singlestepPlanOnGrid } from '../src/solvers/dpm-solver.ts';
+import { singlestepPlanOnGrid } from '../src/solvers/dpm-solver.ts';
+import { multistepOrders } from '../src/solvers/exponential-common.ts';
 import { uniPcPlan } from '../src/solvers/unipc.ts';
-import type { NoiseSchedule } from '../src/sampling/contracts.ts';
+import type { NoiseSchedule } from '../src/contracts/sampling.ts';
 import { listRefOutputs, loadRefExact, loadRefModel, loadRefOutput, refIndex, refsDir, rowsToTensor, type RefModel, type RefOutput, type RefScheduleName } from './refs.ts';
 import { runRefThroughNodes } from './refs-workflow.ts';
 

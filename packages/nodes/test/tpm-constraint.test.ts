@@ -16,7 +16,7 @@ import { TreeCircuit } from '../src/tpm/circuit.ts';
 import { GaussianLeaves } from '../src/tpm/leaves.ts';
 import { logNormal } from '../src/tpm/evidence.ts';
 import { tpmConstraint } from '../src/tpm/tpm-constraint.ts';
-import type { Guider } from '../src/sampling/contracts.ts';
+import type { Guider } from '../src/contracts/sampling.ts';
 
 // Three isotropic components in 4 dims; the first two dims are observed.
 const params = { weights: [0.6, 0.3, 0.1], means: [[-1, -1, -1, 1], [1, 1, 1, -1], [0, 1, -1, 0]], stds: [0.35, 0.3, 0.4] };

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { isInside, realpathOfNearest } from '@diffgraph/nodes';
-import type { NodeRegistry, Workflow } from '@diffgraph/engine';
+import type { InputRole, NodeRegistry, Workflow } from '@diffgraph/engine';
 import { isLink } from '@diffgraph/engine';
 
 export interface Limits {
@@ -16,13 +16,13 @@ export interface Limits {
   workflowBytes: number;
   /** Most nodes in one workflow. */
   maxNodes: number;
-  /** Any literal input named `steps`. */
+  /** Any literal input with the role `steps`. */
   maxSteps: number;
-  /** Any literal input named `batch` / `batch_size`. */
+  /** Any literal input with the role `batch`. */
   maxBatch: number;
-  /** Any literal `width` / `height`, and each dimension of a literal `shape`. */
+  /** Any literal input with the role `width` / `height`, and each dimension of one with the role `shape`. */
   maxResolution: number;
-  /** Any literal input named `particles` / `num_particles`. */
+  /** Any literal input with the role `particles`. */
   maxParticles: number;
   /** Runs waiting in the queue; a submit beyond this is refused with 503. */
   maxQueued: number;
@@ -83,14 +83,13 @@ export function confine(root: string, name: string, what = 'path'): string {
   return resolved;
 }
 
-const LIMITED: Record<string, { limit: keyof Limits; what: string }> = {
+/** The limit each input role is held to: read from the node's spec, so renaming an input keeps it. */
+const LIMITED: Partial<Record<InputRole, { limit: keyof Limits; what: string }>> = {
   steps: { limit: 'maxSteps', what: 'steps' },
   batch: { limit: 'maxBatch', what: 'batch size' },
-  batch_size: { limit: 'maxBatch', what: 'batch size' },
   width: { limit: 'maxResolution', what: 'resolution' },
   height: { limit: 'maxResolution', what: 'resolution' },
   particles: { limit: 'maxParticles', what: 'particles' },
-  num_particles: { limit: 'maxParticles', what: 'particles' },
 };
 
 export interface GuardContext {
@@ -112,15 +111,15 @@ export function guardWorkflow(workflow: Workflow, ctx: GuardContext): GuardError
     const def = ctx.registry.get(node.type);
     for (const [input, value] of Object.entries(node.inputs ?? {})) {
       if (isLink(value)) continue;
-      const limited = LIMITED[input];
+      const spec = def?.inputs[input];
+      const limited = spec?.role && LIMITED[spec.role];
       if (limited && typeof value === 'number' && value > (limits[limited.limit] as number)) {
         const max = limits[limited.limit] as number;
         errors.push({ nodeId: id, input, code: 'LIMIT_EXCEEDED', message: `Input "${input}" is ${value}; this server allows at most ${max} ${limited.what} (--${flagOf(limited.limit)}).` });
       }
-      if (input === 'shape' && Array.isArray(value) && value.some((d) => typeof d === 'number' && d > limits.maxResolution)) {
-        errors.push({ nodeId: id, input, code: 'LIMIT_EXCEEDED', message: `Input "shape" has a dimension above ${limits.maxResolution}, this server's resolution limit (--max-resolution).` });
+      if (spec?.role === 'shape' && Array.isArray(value) && value.some((d) => typeof d === 'number' && d > limits.maxResolution)) {
+        errors.push({ nodeId: id, input, code: 'LIMIT_EXCEEDED', message: `Input "${input}" has a dimension above ${limits.maxResolution}, this server's resolution limit (--max-resolution).` });
       }
-      const spec = def?.inputs[input];
       const root: RootKind | undefined = spec?.path;
       // An optional path input left empty names no file ("do not save", "the default sidecar").
       if (root && typeof value === 'string' && !(value === '' && spec?.optional)) {

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeNpy, encodeNpy } from '@diffgraph/nodes';
-import { Tensor } from '@diffgraph/engine';
+import { createRegistry, decodeNpy, encodeNpy } from '@diffgraph/nodes';
+import { defineNode, Tensor } from '@diffgraph/engine';
 import { routesOf, createApp } from '../src/app.ts';
 import { startServer, ConfigError } from '../src/server.ts';
 import { api, slowWorkflow, smallWorkflow, submit, tempServer, waitFor, waitForStatus, WsClient } from './helpers.ts';
@@ -345,6 +345,41 @@ describe('security', () => {
       await browser.close();
     } finally {
       await guarded.close();
+    }
+  });
+});
+
+describe('limits follow input roles, not input names', () => {
+  // A node whose step count is called "iterations" and whose sizes are "cols" / "rows": named-based
+  // checks would miss all three.
+  const Grid = defineNode({
+    type: 'RoleGrid', category: 'test', description: 'A grid sized by role-tagged inputs', version: 1,
+    inputs: {
+      iterations: { type: 'INT', default: 10, min: 1, max: 100_000, role: 'steps' },
+      cols: { type: 'INT', default: 8, min: 1, max: 100_000, role: 'width' },
+      rows: { type: 'INT', default: 8, min: 1, max: 100_000, role: 'height' },
+      steps: { type: 'INT', default: 10, min: 1, max: 100_000, tooltip: 'Not a step count: no role, no limit' },
+    },
+    outputs: { cells: { type: 'INT' } },
+    output: true,
+    run: (i) => ({ cells: i.iterations * i.cols * i.rows }),
+  });
+
+  it('refuses a renamed steps / width / height input over the limit, and lets an untagged "steps" pass', async () => {
+    const registry = createRegistry();
+    registry.register(Grid, 'role-test');
+    const roleServer = await tempServer({ registry, limits: { maxSteps: 50, maxResolution: 64 } });
+    try {
+      const workflow = (inputs: Record<string, number>) => ({ format: 'diffgraph/workflow@1', nodes: { grid: { type: 'RoleGrid', inputs } } });
+      const over = await api(roleServer.url, '/api/runs', { json: { workflow: workflow({ iterations: 51, cols: 65, rows: 64, steps: 5000 }) } });
+      expect(over.status).toBe(400);
+      expect(over.body.errors.map((e: { input: string; code: string }) => [e.input, e.code])).toEqual([['iterations', 'LIMIT_EXCEEDED'], ['cols', 'LIMIT_EXCEEDED']]);
+      expect(over.body.errors[0].message).toMatch(/"iterations" is 51; this server allows at most 50 steps \(--max-steps\)/);
+      expect(over.body.errors[1].message).toMatch(/at most 64 resolution \(--max-resolution\)/);
+      const within = await api(roleServer.url, '/api/runs', { json: { workflow: workflow({ iterations: 50, cols: 64, rows: 64, steps: 5000 }) } });
+      expect(within.status).toBe(202);
+    } finally {
+      await roleServer.close();
     }
   });
 });

@@ -103,7 +103,7 @@ export function loadWorkflow(graph: LGraph, workflow: Workflow, catalog: Catalog
             pending.push({ node, input: name, link: value });
             continue;
           }
-          const kind = widgetKind(name, spec);
+          const kind = widgetKind(spec);
           const widget = widgetOf(node, name);
           if (kind === 'socket' || !widget) {
             props.extra[name] = value;
@@ -195,7 +195,7 @@ export function toWorkflow(graph: LGraph, catalog: Catalog): Workflow {
           continue;
         }
         if (name in props.extra) continue;
-        const kind = widgetKind(name, spec);
+        const kind = widgetKind(spec);
         if (kind === 'socket') continue;
         const widget = widgetOf(node, name);
         if (!widget) continue;

@@ -53,11 +53,6 @@ export function definitionOf(catalog: Catalog, node: LGraphNode): NodeInfo | und
   return catalog.get(node.type);
 }
 
-/** Kind of the widget for input `name` of a node type (undefined for sockets). */
-export function kindOf(spec: InputSpec, name: string): WidgetKind {
-  return widgetKind(name, spec);
-}
-
 /** Slot type of an input: every output type that may feed it, comma-separated (litegraph's own convention). */
 function acceptType(catalog: Catalog, type: string): string {
   return catalog.acceptedBy(type).join(',');
@@ -134,7 +129,7 @@ function build(node: LGraphNode, catalog: Catalog, def: NodeInfo): void {
   const p = propsOf(node);
   void p;
   for (const [name, spec] of Object.entries(def.inputs)) {
-    const kind = widgetKind(name, spec);
+    const kind = widgetKind(spec);
     if (kind === 'socket') {
       const slot = node.addInput(name, acceptType(catalog, spec.type));
       slot.color_on = slot.color_off = typeColor(spec.type);

@@ -16,7 +16,7 @@
  * it beat x_i ← (x_{i+1} − cx0·x̂0(x_i))/cx, which stalls there.
  */
 import type { Tensor } from '@diffgraph/engine';
-import type { Guider, SolverHooks } from '../sampling/contracts.ts';
+import type { Guider, SolverHooks } from '../contracts/sampling.ts';
 import { ddimStep } from './ddim-step.ts';
 
 export interface DdimInversionArgs {

@@ -6,7 +6,7 @@
  * q_eta(x_t | x_s, x0) = N(a_t·x0 + sqrt(s_t² − σ²)·(x_s − a_s·x0)/s_s, σ²), whose marginals are the
  * forward process's — what the DPM-Encoder samples from.
  */
-import type { NoiseSchedule } from '../sampling/contracts.ts';
+import type { NoiseSchedule } from '../contracts/sampling.ts';
 
 export interface DdimStep {
   cx: number;

@@ -16,10 +16,10 @@
  * to t = 0 of karras/exponential grids is deterministic and could not absorb the residual).
  */
 import { Tensor } from '@diffgraph/engine';
-import type { Guider, NoiseGenerator, SolverHooks, TimeGrid } from '../sampling/contracts.ts';
-import { startsFromNoise, type StartScale } from '../sampling/start-state.ts';
+import type { Guider, NoiseGenerator, SolverHooks, TimeGrid } from '../contracts/sampling.ts';
+import { startsFromNoise, type StartScale } from '../contracts/start-state.ts';
 import { ddimStep } from './ddim-step.ts';
-import { replayNoise } from './replay-noise.ts';
+import { replayNoise } from '../noise/replay-noise.ts';
 
 export interface DpmEncodeArgs {
   guider: Guider;

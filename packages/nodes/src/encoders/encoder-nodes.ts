@@ -4,14 +4,12 @@
  * Image-to-image translation: DPMEncode with the source guider, then Sample with the target guider,
  * the encoder's noise, the same sigmas and a DDIM solver with the same eta (workflows/cycle-diffusion-gmm.json).
  */
-import type { NodeDefinition } from '@diffgraph/engine';
-import type { Tensor } from '@diffgraph/engine';
-import type { Guider, NoiseGenerator, TimeGrid } from '../sampling/contracts.ts';
+import { defineNode } from '@diffgraph/engine';
 import { dpmEncode } from './dpm-encode.ts';
-import { START_SCALES } from '../sampling/start-state.ts';
+import { START_SCALES } from '../contracts/start-state.ts';
 import { ddimInvert } from './ddim-inversion.ts';
 
-export const DPMEncode: NodeDefinition = {
+export const DPMEncode = defineNode({
   type: 'DPMEncode',
   category: 'encoder',
   description: 'CycleDiffusion\'s DPM-Encoder: the noises (start + one per step) under which a DDIM(eta) sampler on these sigmas reproduces the latent exactly. Feed "noise" to Sample (add_noise on, same latent, same start_scale) or "latent" (add_noise off), with a DDIM solver of the same eta; swap the guider to translate.',
@@ -26,17 +24,17 @@ export const DPMEncode: NodeDefinition = {
   },
   outputs: { noise: { type: 'NOISE' }, latent: { type: 'LATENT', tooltip: 'The encoded state at the first time of the grid' } },
   async run(i, ctx) {
-    const grid = i.sigmas as TimeGrid;
+    const grid = i.sigmas;
     const steps = grid.times.length - 1;
     const code = await dpmEncode({
-      guider: i.guider as Guider, x0: i.latent as Tensor, times: grid.times, eta: i.eta, noise: i.noise as NoiseGenerator,
+      guider: i.guider, x0: i.latent, times: grid.times, eta: i.eta, noise: i.noise,
       startScale: i.start_scale, gridStart: grid.start, hooks: { signal: ctx.signal, onStep: ({ step }) => ctx.progress(step + 1, steps) },
     });
     return { noise: code.noise, latent: code.start };
   },
-};
+});
 
-export const DDIMInversion: NodeDefinition = {
+export const DDIMInversion = defineNode({
   type: 'DDIMInversion',
   category: 'encoder',
   description: 'Deterministic DDIM run backwards: the latent at the first time of the sigmas from which DDIM (eta 0) on the same sigmas returns this latent. Feed it to Sample with add_noise off.',
@@ -49,12 +47,12 @@ export const DDIMInversion: NodeDefinition = {
   },
   outputs: { latent: { type: 'LATENT' } },
   async run(i, ctx) {
-    const grid = i.sigmas as TimeGrid;
+    const grid = i.sigmas;
     const steps = grid.times.length - 1;
     const latent = await ddimInvert({
-      guider: i.guider as Guider, x0: i.latent as Tensor, times: grid.times, refine: i.refine,
+      guider: i.guider, x0: i.latent, times: grid.times, refine: i.refine,
       hooks: { signal: ctx.signal, onStep: ({ step }) => ctx.progress(step + 1, steps) },
     });
     return { latent };
   },
-};
+});

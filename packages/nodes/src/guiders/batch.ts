@@ -3,7 +3,7 @@
  * conditionings, fetched in ONE model call per step (DESIGN §5), and their linear combination.
  */
 import { combine, type Tensor } from '@diffgraph/engine';
-import type { Conditioning, DiffusionModel } from '../sampling/contracts.ts';
+import type { Conditioning, DiffusionModel } from '../contracts/sampling.ts';
 
 /**
  * x0 under each conditioning, through `predictX0Many` when the model batches (one network run), else

@@ -15,9 +15,8 @@
  * EluCD's step-size schedule (its γ·sin term on the DDPM variance) is not reproduced: the shift is
  * the plain score-space one.
  */
-import type { NodeDefinition, Tensor } from '@diffgraph/engine';
-import { combine } from '@diffgraph/engine';
-import type { Guider, NoiseSchedule } from '../sampling/contracts.ts';
+import { combine, defineInputs, defineNode, type InputsOf, type Tensor } from '@diffgraph/engine';
+import type { Guider, NoiseSchedule } from '../contracts/sampling.ts';
 import { calibratedWeights, expectClassifier, parseTarget, type Classifier, type LabelChoice } from './classifier.ts';
 
 export const CLASSIFIER_INPUTS = ['x_t', 'x0'] as const;
@@ -57,16 +56,16 @@ export function classifierGuider(inner: Guider, g: ClassifierGuidance): Guider {
 }
 
 /** Node inputs shared by every guider that takes classifier guidance. */
-export const CLASSIFIER_GUIDANCE_INPUTS = {
+export const CLASSIFIER_GUIDANCE_INPUTS = defineInputs({
   classifier: { type: 'CLASSIFIER' },
   target: { type: 'JSON', default: 0, tooltip: 'Label index or name in the first head, or {head: label, …} (e.g. {"shape": "circle", "colour": "red"})' },
   scale: { type: 'FLOAT', default: 1, min: 0, max: 1000, step: 0.1, tooltip: 'Classifier guidance scale s (1 with an exact noisy classifier = the exact conditional)' },
   temperature_joint: { type: 'FLOAT', default: 1, min: 0, max: 100, step: 0.05, tooltip: 'EluCD τ_joint: weight of log p_y' },
   temperature_marginal: { type: 'FLOAT', default: 1, min: 0, max: 100, step: 0.05, tooltip: 'EluCD τ_marg (= τ_joint·discount; EluCD DDPM uses 0.5): 1 is plain log p_y' },
   classifier_input: { type: 'STRING', enum: CLASSIFIER_INPUTS, default: 'x_t', tooltip: 'x_t: a noisy classifier at time t; x0: a clean-data classifier on the x0-prediction (EluCD, Jacobian skipped)' },
-} as const;
+});
 
-export function guidanceFromInputs(i: Record<string, any>, node: string): ClassifierGuidance {
+export function guidanceFromInputs(i: InputsOf<typeof CLASSIFIER_GUIDANCE_INPUTS>, node: string): ClassifierGuidance {
   const classifier = expectClassifier(i.classifier, node);
   return {
     classifier,
@@ -78,7 +77,7 @@ export function guidanceFromInputs(i: Record<string, any>, node: string): Classi
   };
 }
 
-export const ClassifierGuider: NodeDefinition = {
+export const ClassifierGuider = defineNode({
   type: 'ClassifierGuider',
   category: 'sampling/guiders',
   description: 'Classifier guidance on top of any guider: adds s·∇log p̃(y|·) from a CLASSIFIER that returns its own input-gradient, with EluCD\'s temperature calibration.',
@@ -88,5 +87,5 @@ export const ClassifierGuider: NodeDefinition = {
     ...CLASSIFIER_GUIDANCE_INPUTS,
   },
   outputs: { guider: { type: 'GUIDER' } },
-  run: (i) => ({ guider: classifierGuider(i.guider as Guider, guidanceFromInputs(i, 'ClassifierGuider')) }),
-};
+  run: (i) => ({ guider: classifierGuider(i.guider, guidanceFromInputs(i, 'ClassifierGuider')) }),
+});

@@ -137,3 +137,9 @@ export function labelLogProbs(logits: Tensor, choices: readonly LabelChoice[]): 
   }
   return out;
 }
+
+declare module '@diffgraph/engine' {
+  interface SocketTypes {
+    CLASSIFIER: Classifier;
+  }
+}

@@ -6,8 +6,8 @@
  * which for conditions acting on independent factors of the data is exactly the noised product of
  * experts (the test checks this on a factorized Gaussian mixture).
  */
-import type { NodeDefinition } from '@diffgraph/engine';
-import type { Conditioning, DiffusionModel, Guider } from '../sampling/contracts.ts';
+import { defineNode } from '@diffgraph/engine';
+import type { Conditioning, DiffusionModel, Guider } from '../contracts/sampling.ts';
 import { composeX0, predictAll } from './batch.ts';
 
 export interface ComposedCondition {
@@ -30,8 +30,10 @@ export function composableGuider(model: DiffusionModel, conditions: readonly Com
 }
 
 const SLOTS = [1, 2, 3, 4] as const;
+const UNUSED_WEIGHT = 'Used only when the conditioning is connected';
+const weightInput = (tooltip: string) => ({ type: 'FLOAT', default: 7.5, min: -100, max: 100, step: 0.1, tooltip }) as const;
 
-export const ComposableGuider: NodeDefinition = {
+export const ComposableGuider = defineNode({
   type: 'ComposableGuider',
   category: 'sampling/guiders',
   description: 'Composable diffusion: uncond + Σ w_i·(cond_i − uncond). Positive weights AND a condition in, negative weights NOT it out. One batched model call per step for all conditions.',
@@ -39,15 +41,21 @@ export const ComposableGuider: NodeDefinition = {
   inputs: {
     model: { type: 'MODEL' },
     unconditional: { type: 'CONDITIONING', optional: true, tooltip: 'Left out: the model\'s unconditional branch' },
-    ...Object.fromEntries(SLOTS.flatMap((i) => [
-      [`conditioning_${i}`, { type: 'CONDITIONING', optional: i > 1 }],
-      [`weight_${i}`, { type: 'FLOAT', default: 7.5, min: -100, max: 100, step: 0.1, tooltip: i === 1 ? 'Guidance weight (CD default 7.5; negative = NOT)' : 'Used only when the conditioning is connected' }],
-    ])),
+    conditioning_1: { type: 'CONDITIONING', optional: false },
+    weight_1: weightInput('Guidance weight (CD default 7.5; negative = NOT)'),
+    conditioning_2: { type: 'CONDITIONING', optional: true },
+    weight_2: weightInput(UNUSED_WEIGHT),
+    conditioning_3: { type: 'CONDITIONING', optional: true },
+    weight_3: weightInput(UNUSED_WEIGHT),
+    conditioning_4: { type: 'CONDITIONING', optional: true },
+    weight_4: weightInput(UNUSED_WEIGHT),
   },
   outputs: { guider: { type: 'GUIDER' } },
   run(i) {
-    const conditions = SLOTS.filter((s) => i[`conditioning_${s}`] !== undefined)
-      .map((s) => ({ conditioning: i[`conditioning_${s}`] as Conditioning, weight: i[`weight_${s}`] as number }));
-    return { guider: composableGuider(i.model as DiffusionModel, conditions, i.unconditional as Conditioning | undefined) };
+    const conditions = SLOTS.flatMap((s) => {
+      const conditioning = i[`conditioning_${s}` as const];
+      return conditioning === undefined ? [] : [{ conditioning, weight: i[`weight_${s}` as const] }];
+    });
+    return { guider: composableGuider(i.model, conditions, i.unconditional) };
   },
-};
+});

@@ -8,9 +8,9 @@
  * x0-space differences differ by the same factor −α/σ, so the ratio, and the result, are the same in
  * either space; norms are taken per sample (GaR works on a batch of one).
  */
-import { CFG_INPUTS } from '../sampling/cfg-guider.ts';
-import type { NodeDefinition, Tensor } from '@diffgraph/engine';
-import type { Conditioning, DiffusionModel, Guider } from '../sampling/contracts.ts';
+import { CFG_INPUTS } from './cfg-guider.ts';
+import { defineNode, type Tensor } from '@diffgraph/engine';
+import type { Conditioning, DiffusionModel, Guider } from '../contracts/sampling.ts';
 import { predictAll, itemNorms } from './batch.ts';
 import { CLASSIFIER_GUIDANCE_INPUTS, classifierShift, guidanceFromInputs, type ClassifierGuidance } from './classifier-guider.ts';
 
@@ -47,7 +47,7 @@ export function guideAndRescale(model: DiffusionModel, positive: Conditioning | 
   };
 }
 
-export const GuideAndRescale: NodeDefinition = {
+export const GuideAndRescale = defineNode({
   type: 'GuideAndRescale',
   category: 'sampling/guiders',
   description: 'CFG plus classifier guidance whose norm is rescaled into a band [low, high] times the CFG term\'s norm (Guide-and-Rescale\'s noise rescaling). One batched model call per step plus the classifier.',
@@ -61,6 +61,6 @@ export const GuideAndRescale: NodeDefinition = {
   },
   outputs: { guider: { type: 'GUIDER' } },
   run: (i) => ({
-    guider: guideAndRescale(i.model as DiffusionModel, i.positive as Conditioning, i.negative as Conditioning | undefined, i.cfg, guidanceFromInputs(i, 'GuideAndRescale'), [i.band_low, i.band_high]),
+    guider: guideAndRescale(i.model, i.positive, i.negative, i.cfg, guidanceFromInputs(i, 'GuideAndRescale'), [i.band_low, i.band_high]),
   }),
-};
+});

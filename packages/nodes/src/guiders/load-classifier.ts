@@ -16,15 +16,14 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { NodeDefinition } from '@diffgraph/engine';
-import { Tensor } from '@diffgraph/engine';
+import { defineNode, Tensor } from '@diffgraph/engine';
 import * as ort from 'onnxruntime-node';
 import type { ModelStore } from '../runtime/model-store.ts';
 import type { OnnxSession } from '../runtime/onnx-session.ts';
 import { storeOf } from '../runtime/store-of.ts';
 import { FLOAT_IO_DTYPES, fromOrt } from '../runtime/ort-tensors.ts';
 import type { IoContract } from '../runtime/io-contract.ts';
-import type { DiffusionModel, NoiseSchedule } from '../sampling/contracts.ts';
+import type { DiffusionModel, NoiseSchedule } from '../contracts/sampling.ts';
 import { readJson, readOptionalJson } from '../models/onnx/config-files.ts';
 import { schedulerFromConfig } from '../models/onnx/scheduler-config.ts';
 import { DiscreteVPSchedule } from '../schedules/noise-schedules.ts';
@@ -152,22 +151,22 @@ export async function loadClassifier(store: ModelStore, name: string, model?: Di
   return { folder, classifier, trained, timeMapping: same ? 'model' : 'snr', grad, logits };
 }
 
-export const LoadClassifier: NodeDefinition = {
+export const LoadClassifier = defineNode({
   type: 'LoadClassifier',
   category: 'models',
   description: 'Loads a noisy-latent classifier (config.json with its heads, grad.onnx returning logits and ∇ of weighted log-softmax, optional model.onnx) from the model roots, as a CLASSIFIER for ClassifierGuider and RewardPotential. Link the MODEL it guides: its schedule maps the sampler\'s time to the classifier\'s timestep (modelTime, as for the UNet; other schedules by log-SNR).',
   version: 1,
   inputs: {
-    path: { type: 'STRING', default: 'shapes-32/classifier', path: 'models', tooltip: 'Classifier folder (or a model pack listing one), resolved inside the model roots' },
+    path: { type: 'STRING', default: 'shapes-32/classifier', path: 'models', role: 'model', tooltip: 'Classifier folder (or a model pack listing one), resolved inside the model roots' },
     model: { type: 'MODEL', optional: true, tooltip: 'The diffusion model whose states it classifies (default: the classifier\'s training schedule)' },
   },
   outputs: { classifier: { type: 'CLASSIFIER' } },
   async run({ path: name, model }, ctx) {
     try {
-      const loaded = await loadClassifier(storeOf(ctx), name as string, model as DiffusionModel | undefined, (m) => ctx.log(m));
+      const loaded = await loadClassifier(storeOf(ctx), name, model, (m) => ctx.log(m));
       return { classifier: loaded.classifier };
     } catch (e) {
       throw new Error(`LoadClassifier: ${(e as Error).message}`);
     }
   },
-};
+});

@@ -9,10 +9,9 @@
  * class-conditional exactly (Bayes: ∇log p_t(x|c) = ∇log p_t(x) + ∇log p(c|x_t)).
  * Logits are already log-probabilities, so logSoftmaxWithinHead(logits) = logits.
  */
-import type { NodeDefinition } from '@diffgraph/engine';
-import { Tensor } from '@diffgraph/engine';
-import type { DiffusionModel, NoiseSchedule } from '../sampling/contracts.ts';
-import type { GaussianMixture } from '../models/gmm.ts';
+import { defineNode, jsonInput, Tensor } from '@diffgraph/engine';
+import type { NoiseSchedule } from '../contracts/sampling.ts';
+import { GaussianMixture } from '../models/gmm.ts';
 import type { Classifier } from './classifier.ts';
 
 /** Checks that `classes` partitions the K components (default: every component its own class). */
@@ -89,23 +88,23 @@ export function mixtureClassifier(gmm: GaussianMixture, schedule: NoiseSchedule,
   };
 }
 
-export const MixtureClassifier: NodeDefinition = {
+export const MixtureClassifier = defineNode({
   type: 'MixtureClassifier',
   category: 'models',
   description: 'The exact noisy classifier p(class | x_t) of a GaussianMixtureModel, with its exact gradient: ground truth for classifier guidance and class rewards.',
   version: 1,
   inputs: {
     model: { type: 'MODEL', tooltip: 'A GaussianMixtureModel' },
-    classes: {
-      type: 'JSON', optional: true,
+    classes: jsonInput<number[][]>({
+      optional: true,
       tooltip: 'Groups of component indices, one per class, covering every component once (default: one class per component)',
       schema: { type: 'array', items: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 1 }, minItems: 1 },
-    },
+    }),
   },
   outputs: { classifier: { type: 'CLASSIFIER' } },
   run({ model, classes }) {
-    const m = model as DiffusionModel & { mixture?: GaussianMixture };
-    if (!m.mixture) throw new Error(`MixtureClassifier: "${m.name}" is not a GaussianMixtureModel`);
-    return { classifier: mixtureClassifier(m.mixture, m.schedule, classes as number[][] | undefined) };
+    const mixture = 'mixture' in model ? model.mixture : undefined;
+    if (!(mixture instanceof GaussianMixture)) throw new Error(`MixtureClassifier: "${model.name}" is not a GaussianMixtureModel`);
+    return { classifier: mixtureClassifier(mixture, model.schedule, classes) };
   },
-};
+});

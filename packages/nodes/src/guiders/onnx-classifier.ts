@@ -5,7 +5,7 @@
  * session wrapped to take and return engine tensors — so this file needs no onnxruntime.
  */
 import { Tensor } from '@diffgraph/engine';
-import type { NoiseSchedule } from '../sampling/contracts.ts';
+import type { NoiseSchedule } from '../contracts/sampling.ts';
 import type { Classifier, ClassifierHead } from './classifier.ts';
 
 /** Runs a graph on named float32 inputs and returns its named outputs. */

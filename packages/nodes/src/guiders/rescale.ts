@@ -7,10 +7,10 @@
  * parameterization by default, or eps / v / x0. The ratio of stds is the same with or without
  * Bessel's correction, so population stds are used.
  */
-import { CFG_INPUTS } from '../sampling/cfg-guider.ts';
-import type { NodeDefinition, Tensor } from '@diffgraph/engine';
-import type { Conditioning, DiffusionModel, Guider } from '../sampling/contracts.ts';
-import { predictionFromX0, x0FromPrediction, type Parameterization } from '../sampling/parameterization.ts';
+import { CFG_INPUTS } from './cfg-guider.ts';
+import { defineNode, type Tensor } from '@diffgraph/engine';
+import type { Conditioning, DiffusionModel, Guider } from '../contracts/sampling.ts';
+import { predictionFromX0, x0FromPrediction, type Parameterization } from '../contracts/parameterization.ts';
 import { composeX0, predictAll } from './batch.ts';
 
 export const RESCALE_SPACES = ['model', 'eps', 'v', 'x0', 'flow'] as const;
@@ -71,7 +71,7 @@ export function rescaleGuider(model: DiffusionModel, positive: Conditioning | un
   };
 }
 
-export const RescaleGuidance: NodeDefinition = {
+export const RescaleGuidance = defineNode({
   type: 'RescaleGuidance',
   category: 'sampling/guiders',
   description: 'CFG with rescaling (Lin et al. 2023): the guided output is rescaled per sample to the std of the conditional one and mixed with the plain CFG output by phi. Counters over-exposure at high cfg. One batched model call per step.',
@@ -83,5 +83,5 @@ export const RescaleGuidance: NodeDefinition = {
     space: { type: 'STRING', enum: RESCALE_SPACES, default: 'model', tooltip: 'Which output is rescaled: the model\'s own parameterization (diffusers), or eps / v / x0 / flow' },
   },
   outputs: { guider: { type: 'GUIDER' } },
-  run: (i) => ({ guider: rescaleGuider(i.model as DiffusionModel, i.positive as Conditioning, i.negative as Conditioning | undefined, i.cfg, i.phi, i.space) }),
-};
+  run: (i) => ({ guider: rescaleGuider(i.model, i.positive, i.negative, i.cfg, i.phi, i.space) }),
+});

@@ -5,8 +5,8 @@
  * guider i is used for b_i < t ≤ b_{i−1} (b_0 = +∞, the last range goes down to t = 0). Without
  * boundaries, [0, tMax] is split into equal time ranges.
  */
-import type { NodeDefinition } from '@diffgraph/engine';
-import type { Guider } from '../sampling/contracts.ts';
+import { defineNode, jsonInput } from '@diffgraph/engine';
+import type { Guider } from '../contracts/sampling.ts';
 
 export function evenBoundaries(count: number, tMax: number): number[] {
   return Array.from({ length: count - 1 }, (_, i) => tMax * (1 - (i + 1) / count));
@@ -35,22 +35,25 @@ export function switchGuider(guiders: readonly Guider[], boundaries?: readonly n
 
 const SLOTS = [1, 2, 3, 4] as const;
 
-export const SwitchGuider: NodeDefinition = {
+export const SwitchGuider = defineNode({
   type: 'SwitchGuider',
   category: 'sampling/guiders',
   description: 'Uses a different guider in each noise range (PPAP-style experts): guider 1 at the highest noise, the last one near the data.',
   version: 1,
   inputs: {
-    ...Object.fromEntries(SLOTS.map((i) => [`guider_${i}`, { type: 'GUIDER', optional: i > 1 }])),
-    boundaries: {
-      type: 'JSON', optional: true,
+    guider_1: { type: 'GUIDER', optional: false },
+    guider_2: { type: 'GUIDER', optional: true },
+    guider_3: { type: 'GUIDER', optional: true },
+    guider_4: { type: 'GUIDER', optional: true },
+    boundaries: jsonInput<number[]>({
+      optional: true,
       tooltip: 'Decreasing times where the next guider takes over (one fewer than the guiders); default: equal time ranges',
       schema: { type: 'array', items: { type: 'number', minimum: 0 } },
-    },
+    }),
   },
   outputs: { guider: { type: 'GUIDER' } },
   run(i) {
-    const guiders = SLOTS.map((s) => i[`guider_${s}`] as Guider | undefined).filter((g): g is Guider => g !== undefined);
-    return { guider: switchGuider(guiders, i.boundaries as number[] | undefined) };
+    const guiders = SLOTS.map((s) => i[`guider_${s}` as const]).filter((g): g is Guider => g !== undefined);
+    return { guider: switchGuider(guiders, i.boundaries) };
   },
-};
+});

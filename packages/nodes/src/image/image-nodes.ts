@@ -3,8 +3,7 @@
  * PNG; paths a workflow names are
  * confined to the host's input roots (reading) and output folder (writing).
  */
-import type { NodeContext, NodeDefinition } from '@diffgraph/engine';
-import { Tensor } from '@diffgraph/engine';
+import { defineNode, type NodeContext, Tensor } from '@diffgraph/engine';
 import { fileServices, resolveOutput } from '../io/services.ts';
 import { encodePng, imageDims } from './png.ts';
 import { readInputImage } from './decode-image.ts';
@@ -12,7 +11,7 @@ import { sanitizePrefix, writeNumbered } from './filenames.ts';
 import { PARAMETERS_KEY, runParameters, WORKFLOW_KEY, workflowText } from './metadata.ts';
 import { resize2d } from './resize.ts';
 
-export const LoadImage: NodeDefinition = {
+export const LoadImage = defineNode({
   type: 'LoadImage',
   category: 'image',
   description: 'Reads a PNG or JPEG from the input folders. The mask is 1 − alpha (1 = repaint where the image is transparent; all zeros for an opaque image or a JPEG). "workflow" is the workflow JSON a diffgraph (or ComfyUI) PNG carries, or "" if none.',
@@ -29,9 +28,9 @@ export const LoadImage: NodeDefinition = {
     const decoded = readInputImage(ctx, 'LoadImage', name);
     return { image: decoded.image, mask: decoded.mask, workflow: decoded.text[WORKFLOW_KEY] ?? '' };
   },
-};
+});
 
-export const SaveImage: NodeDefinition = {
+export const SaveImage = defineNode({
   type: 'SaveImage',
   category: 'image',
   description: 'Writes each image of the batch as a PNG in the output folder, named <prefix>_00001.png, … (the prefix is sanitized; existing files are never overwritten). Embeds the workflow (when the host provides it) and a JSON summary of the run parameters.',
@@ -48,27 +47,29 @@ export const SaveImage: NodeDefinition = {
   outputs: { paths: { type: 'JSON', tooltip: 'The files written, in batch order (the server reports each as a { file, url } download)' } },
   run({ images, filename_prefix: prefix, embed_metadata: embed, parameters }, ctx) {
     const { batch } = imageDims(images, 'SaveImage input "images"');
-    if (parameters !== undefined && (typeof parameters !== 'object' || parameters === null || Array.isArray(parameters))) {
-      throw new Error('SaveImage: input "parameters" must be a JSON object');
-    }
-    const text = embed ? metadataText(ctx, parameters as Record<string, unknown> | undefined) : undefined;
+    if (parameters !== undefined && !isJsonObject(parameters)) throw new Error('SaveImage: input "parameters" must be a JSON object');
+    const text = embed ? metadataText(ctx, parameters) : undefined;
     // resolveOutput confines the folder (after symlinks); the sanitized name cannot leave it.
     const dir = resolveOutput(ctx, '.');
     const name = sanitizePrefix(String(prefix));
     const paths: string[] = [];
     for (let i = 0; i < batch; i++) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
-      paths.push(writeNumbered(dir, name, '.png', encodePng(images as Tensor, i, { text })));
+      paths.push(writeNumbered(dir, name, '.png', encodePng(images, i, { text })));
       ctx.progress(i + 1, batch);
     }
     ctx.log(`saved ${batch} image${batch === 1 ? '' : 's'} to ${fileServices(ctx).outputDir}`);
     return { paths };
   },
-};
+});
+
+function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
 
 function metadataText(ctx: NodeContext, extra: Record<string, unknown> | undefined): Record<string, string> {
   const workflow = workflowText(ctx);
-  const params = { ...runParameters(workflow), ...extra };
+  const params = { ...(ctx.definitionOf ? runParameters(workflow, ctx.definitionOf) : {}), ...extra };
   const text: Record<string, string> = {};
   if (workflow !== undefined) text[WORKFLOW_KEY] = workflow;
   if (Object.keys(params).length > 0) text[PARAMETERS_KEY] = JSON.stringify(params);
@@ -99,7 +100,7 @@ export function previewPng(image: Tensor, index = 0, maxSide = PREVIEW_MAX_SIDE)
   return { format: 'png', width: item.shape[3], height: item.shape[2], index, data: encodePng(item, 0, { deflateLevel: 1 }) };
 }
 
-export const PreviewImage: NodeDefinition = {
+export const PreviewImage = defineNode({
   type: 'PreviewImage',
   category: 'image',
   description: 'Shows the images in the editor (a small PNG per image through the preview channel); writes no file.',
@@ -114,7 +115,7 @@ export const PreviewImage: NodeDefinition = {
   outputs: {},
   run({ images, max_side: maxSide }, ctx) {
     const { batch } = imageDims(images, 'PreviewImage input "images"');
-    for (let i = 0; i < batch; i++) ctx.preview(previewPng(images as Tensor, i, maxSide));
+    for (let i = 0; i < batch; i++) ctx.preview(previewPng(images, i, maxSide));
     return {};
   },
-};
+});

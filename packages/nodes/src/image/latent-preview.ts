@@ -3,8 +3,7 @@
  * rgb = clamp(matrix · z + bias, 0, 1), then nearest upsampling by the VAE's factor. Good enough to
  * watch a run converge, at a tiny fraction of a decode's cost (ComfyUI's "latent2rgb" previews).
  */
-import type { NodeContext, NodeDefinition } from '@diffgraph/engine';
-import { Tensor } from '@diffgraph/engine';
+import { defineNode, jsonInput, type NodeContext, Tensor } from '@diffgraph/engine';
 import { resize2d } from './resize.ts';
 import { encodePng } from './png.ts';
 import type { PngPreview } from './image-nodes.ts';
@@ -110,22 +109,21 @@ export function latentPreviewHook(ctx: NodeContext, options: LatentPreviewOption
   };
 }
 
-export const LatentPreview: NodeDefinition = {
+export const LatentPreview = defineNode({
   type: 'LatentPreview',
   category: 'latent',
   description: 'A cheap RGB view of a latent without the VAE: rgb = clamp(matrix · z + bias, 0, 1) per pixel, upsampled (nearest) by "scale". Defaults are Stable Diffusion 1.x/2.x factors.',
   version: 1,
   inputs: {
     latent: { type: 'LATENT' },
-    matrix: {
-      type: 'JSON',
+    matrix: jsonInput<number[][]>({
       default: DEFAULT_LATENT_RGB_MATRIX,
       tooltip: '3 rows (R, G, B), one column per latent channel',
       schema: { type: 'array', minItems: 3, maxItems: 3, items: { type: 'array', minItems: 1, items: { type: 'number' } } },
-    },
-    bias: { type: 'JSON', default: DEFAULT_LATENT_RGB_BIAS, schema: { type: 'array', minItems: 3, maxItems: 3, items: { type: 'number' } } },
+    }),
+    bias: jsonInput<number[]>({ default: DEFAULT_LATENT_RGB_BIAS, schema: { type: 'array', minItems: 3, maxItems: 3, items: { type: 'number' } } }),
     scale: { type: 'INT', default: 8, min: 1, max: 64, tooltip: 'Upsampling factor (the VAE\'s: 8 for Stable Diffusion)' },
   },
   outputs: { image: { type: 'IMAGE' } },
   run: ({ latent, matrix, bias, scale }) => ({ image: latentToImage(latent, matrix, bias, scale, undefined, 'LatentPreview') }),
-};
+});

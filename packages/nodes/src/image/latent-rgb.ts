@@ -6,13 +6,10 @@
  */
 import { Tensor } from '@diffgraph/engine';
 import { randomNormal } from '../noise/philox.ts';
+import type { LatentRgb } from '../contracts/sampling.ts';
 
-export interface LatentRgb {
-  matrix: number[][];
-  bias: number[];
-  /** Image pixels per latent pixel along each side. */
-  scale: number;
-}
+export type { LatentRgb };
+
 
 /** Solves the symmetric positive system A·x = b (Cholesky; A is small: channels + 1). */
 function solveSpd(A: number[][], b: number[]): number[] {

@@ -3,8 +3,7 @@
  * white where to repaint, so a colour channel is taken as is; the alpha channel is inverted
  * (transparent = repaint), matching LoadImage's mask.
  */
-import type { NodeDefinition } from '@diffgraph/engine';
-import { Tensor } from '@diffgraph/engine';
+import { defineNode, Tensor } from '@diffgraph/engine';
 import { imageDims } from './png.ts';
 import { readInputImage } from './decode-image.ts';
 
@@ -38,7 +37,7 @@ function invert(mask: Tensor): Tensor {
   return out;
 }
 
-export const ImageToMask: NodeDefinition = {
+export const ImageToMask = defineNode({
   type: 'ImageToMask',
   category: 'mask',
   description: 'A colour channel (or the luminance) of an image as a MASK: white = 1 = repaint.',
@@ -53,9 +52,9 @@ export const ImageToMask: NodeDefinition = {
     const mask = imageChannel(image, channel, 'ImageToMask input "image"');
     return { mask: inv ? invert(mask) : mask };
   },
-};
+});
 
-export const LoadMask: NodeDefinition = {
+export const LoadMask = defineNode({
   type: 'LoadMask',
   category: 'mask',
   description: 'Reads a MASK from a PNG or JPEG in the input folders: a colour channel (white = repaint) or the alpha channel (transparent = repaint; a JPEG has none, so its alpha mask is all zeros).',
@@ -71,9 +70,9 @@ export const LoadMask: NodeDefinition = {
     const mask = channel === 'alpha' ? decoded.mask : imageChannel(decoded.image, channel, 'LoadMask');
     return { mask: inv ? invert(mask) : mask };
   },
-};
+});
 
-export const MaskToImage: NodeDefinition = {
+export const MaskToImage = defineNode({
   type: 'MaskToImage',
   category: 'mask',
   description: 'A MASK as a grey IMAGE (white = repaint), to preview or save it.',
@@ -81,7 +80,7 @@ export const MaskToImage: NodeDefinition = {
   inputs: { mask: { type: 'MASK' } },
   outputs: { image: { type: 'IMAGE' } },
   run({ mask }) {
-    const m = mask as Tensor;
+    const m = mask;
     if (!(m instanceof Tensor) || m.shape.length !== 4 || m.shape[1] !== 1) throw new Error(`MaskToImage: input "mask" must be a MASK [B, 1, H, W], got ${m}`);
     const [b, , h, w] = m.shape;
     const plane = h * w;
@@ -92,4 +91,4 @@ export const MaskToImage: NodeDefinition = {
     }
     return { image: out };
   },
-};
+});

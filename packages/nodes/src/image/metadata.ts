@@ -1,13 +1,14 @@
 /**
  * What SaveImage embeds in a PNG, as ComfyUI does: the whole workflow under the "workflow" key (so
  * dropping the image on the editor, or LoadImage, gives the graph back) and a short summary of the
- * run's settings under "parameters" (JSON: seed, steps, cfg, solver, …) for people and image browsers.
+ * run's settings under "parameters" (JSON: seed, steps, cfg, solver, …) for people and image browsers:
+ * the inputs whose spec says `summary`, so a node pack's own settings can be listed too.
  *
  * The workflow reaches a node through `ctx.services.workflow`, a member of HostServices that every host
  * (the CLI, the server, tests) must set, to the workflow as it received it or to null. The engine does
  * not pass it by itself, since a node's output should not depend on anything outside its inputs.
  */
-import { isLink, type NodeContext, type Workflow } from '@diffgraph/engine';
+import { isLink, type NodeContext, type NodeDefinition, type Workflow } from '@diffgraph/engine';
 
 export const WORKFLOW_KEY = 'workflow';
 export const PARAMETERS_KEY = 'parameters';
@@ -19,34 +20,27 @@ export function workflowText(ctx: NodeContext): string | undefined {
   return typeof wf === 'string' ? wf : JSON.stringify(wf);
 }
 
-/** node type → (input name → parameter name) of the settings worth summarizing. */
-const SUMMARIZED: Record<string, Record<string, string>> = {
-  RandomNoise: { seed: 'seed' },
-  Schedule: { steps: 'steps', spacing: 'spacing', denoise: 'denoise' },
-  Solver: { kind: 'solver', order: 'order', eta: 'eta' },
-  CFGGuider: { cfg: 'cfg', scale: 'cfg' },
-  TextEncode: { text: 'prompt' },
-  LoadPipeline: { path: 'model' },
-  LoadOnnxModel: { path: 'model' },
-  GaussianMixtureModel: { schedule: 'model_schedule' },
-};
+/** How a summary finds each node type's inputs (a registry's `get`, or NodeContext.definitionOf). */
+export type DefinitionLookup = (type: string) => Pick<NodeDefinition, 'inputs'> | undefined;
 
 /**
- * A flat summary of a workflow's literal settings. A parameter set by several nodes (two prompts, a
- * refiner's steps) becomes a list of its distinct values, in node-id order; linked values are skipped.
+ * A flat summary of a workflow's literal settings: the inputs whose spec carries `summary` (under the
+ * input's name, or the key it names). A parameter set by several nodes (two prompts, a refiner's steps)
+ * becomes a list of its distinct values, in node-id order; linked values are skipped.
  */
-export function runParameters(workflow: unknown): Record<string, unknown> {
+export function runParameters(workflow: unknown, definitionOf: DefinitionLookup): Record<string, unknown> {
   const wf = (typeof workflow === 'string' ? safeParse(workflow) : workflow) as Partial<Workflow> | undefined;
   const nodes = wf && typeof wf === 'object' ? wf.nodes : undefined;
   if (!nodes || typeof nodes !== 'object') return {};
   const found = new Map<string, unknown[]>();
   for (const id of Object.keys(nodes).sort()) {
     const node = nodes[id];
-    const wanted = node && SUMMARIZED[node.type];
-    if (!wanted) continue;
-    for (const [input, name] of Object.entries(wanted)) {
+    const specs = node && typeof node.type === 'string' ? definitionOf(node.type)?.inputs : undefined;
+    if (!specs) continue;
+    for (const [input, spec] of Object.entries(specs)) {
       const value = node.inputs?.[input];
-      if (value === undefined || isLink(value)) continue;
+      if (spec.summary === undefined || value === undefined || isLink(value)) continue;
+      const name = spec.summary === true ? input : spec.summary;
       const list = found.get(name) ?? [];
       if (!list.some((v) => JSON.stringify(v) === JSON.stringify(value))) list.push(value);
       found.set(name, list);

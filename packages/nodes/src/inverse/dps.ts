@@ -24,7 +24,7 @@
  * samples the exact posterior; the tests measure both modes against the Kalman posterior mean.
  */
 import type { Tensor } from '@diffgraph/engine';
-import type { Guider } from '../sampling/contracts.ts';
+import type { Guider } from '../contracts/sampling.ts';
 import type { LinearOperator } from '../operators/operator.ts';
 import { fitObservation } from '../operators/operator.ts';
 import { addScaledPerItem, itemDots, residual } from './batch-ops.ts';

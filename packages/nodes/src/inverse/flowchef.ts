@@ -8,7 +8,7 @@
  * J = I premise only holds for flow models (on VP schedules prefer DPS).
  */
 import type { Tensor } from '@diffgraph/engine';
-import type { Guider } from '../sampling/contracts.ts';
+import type { Guider } from '../contracts/sampling.ts';
 import type { LinearOperator } from '../operators/operator.ts';
 import { fitObservation } from '../operators/operator.ts';
 import { residual } from './batch-ops.ts';

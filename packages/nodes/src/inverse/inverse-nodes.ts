@@ -1,8 +1,5 @@
 /** Workflow nodes for inverse problems: InverseProblemGuider (DPS, FlowChef) and RedDiffSolver. */
-import type { NodeDefinition } from '@diffgraph/engine';
-import type { Tensor } from '@diffgraph/engine';
-import type { Guider } from '../sampling/contracts.ts';
-import type { LinearOperator } from '../operators/operator.ts';
+import { defineNode } from '@diffgraph/engine';
 import { dpsGuider } from './dps.ts';
 import { flowChefGuider } from './flowchef.ts';
 import { JACOBIAN_MODES } from './jacobian.ts';
@@ -10,7 +7,7 @@ import { RED_WEIGHTINGS, redDiffSolver } from './red-diff.ts';
 
 export const INVERSE_METHODS = ['dps', 'flowchef'] as const;
 
-export const InverseProblemGuider: NodeDefinition = {
+export const InverseProblemGuider = defineNode({
   type: 'InverseProblemGuider',
   category: 'sampling/guiders',
   description: 'Solves y = A x0 + noise for a known operator by correcting the inner guider\'s x0-prediction each step: DPS (likelihood gradient through the x0-prediction, Jacobian skipped or by finite differences, step sized by the predicted measurement covariance) or FlowChef (gradient-skipping steps for flow models). RED-diff is the RedDiffSolver node.',
@@ -29,15 +26,15 @@ export const InverseProblemGuider: NodeDefinition = {
   },
   outputs: { guider: { type: 'GUIDER' } },
   run(i) {
-    const inner = i.guider as Guider, A = i.operator as LinearOperator, y = i.observation as Tensor;
+    const inner = i.guider, A = i.operator, y = i.observation;
     const guider = i.method === 'flowchef'
       ? flowChefGuider(inner, A, y, { lr: i.lr, iterations: i.iterations })
       : dpsGuider(inner, A, y, { zeta: i.zeta, sigmaY: i.sigma_y, jacobian: i.jacobian, iterations: i.cg_steps });
     return { guider };
   },
-};
+});
 
-export const RedDiffSolver: NodeDefinition = {
+export const RedDiffSolver = defineNode({
   type: 'RedDiffSolver',
   category: 'sampling/solvers',
   description: 'RED-diff: variational posterior mean for y = A x0 + noise, optimised with Adam over the grid from T to 0 (one model call per step, SNR-weighted denoising regulariser). Use with Sample; its latent only gives the batch shape, its noise the per-step draws.',
@@ -55,4 +52,4 @@ export const RedDiffSolver: NodeDefinition = {
     const solve = redDiffSolver({ operator: i.operator, observation: i.observation, lambda: i.lambda, lr: i.lr, dataWeight: i.data_weight, weighting: i.weighting });
     return { solver: { kind: 'red_diff', solve } };
   },
-};
+});

@@ -9,7 +9,7 @@
  *   in float64.
  */
 import type { Tensor } from '@diffgraph/engine';
-import type { Denoiser } from '../sampling/contracts.ts';
+import type { Denoiser } from '../contracts/sampling.ts';
 import { addScaledPerItem, concatBatch, itemDots } from './batch-ops.ts';
 
 export const JACOBIAN_MODES = ['skip', 'fd'] as const;

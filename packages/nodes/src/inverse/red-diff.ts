@@ -14,7 +14,7 @@
  * regulariser pulls μ toward the prior and the data term toward A μ = y.
  */
 import { Tensor } from '@diffgraph/engine';
-import type { SolveArgs, SolverFn } from '../sampling/contracts.ts';
+import type { SolveArgs, SolverFn } from '../contracts/sampling.ts';
 import type { LinearOperator } from '../operators/operator.ts';
 import { fitObservation } from '../operators/operator.ts';
 import { residual } from './batch-ops.ts';

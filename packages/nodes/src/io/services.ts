@@ -1,10 +1,15 @@
 /** The file services a host (CLI or server) injects into node contexts. */
 import { existsSync } from 'node:fs';
 import type { NodeContext } from '@diffgraph/engine';
-import type { HostServices } from './host-services.ts';
 import { resolveInside } from './paths.ts';
 
-export type FileServices = Pick<HostServices, 'outputDir' | 'inputRoots'>;
+/** The folders file nodes read from and write to (HostServices extends it with the model side). */
+export interface FileServices {
+  /** Where output nodes write (on the server, the run's own folder). */
+  outputDir: string;
+  /** Folders input paths are resolved in; the first that holds the file wins. */
+  inputRoots: readonly string[];
+}
 
 /**
  * The host's folders. A host in TypeScript cannot leave them out (see HostServices); one in plain

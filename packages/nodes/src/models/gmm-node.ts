@@ -1,5 +1,5 @@
-import type { NodeDefinition } from '@diffgraph/engine';
-import type { Conditioning, DiffusionModel, NoiseSchedule } from '../sampling/contracts.ts';
+import { defineNode, jsonInput } from '@diffgraph/engine';
+import type { Conditioning, DiffusionModel, NoiseSchedule } from '../contracts/sampling.ts';
 import { makeNoiseSchedule, type NoiseScheduleSpec } from '../schedules/noise-schedules.ts';
 import { GaussianMixture, type GaussianMixtureParams } from './gmm.ts';
 
@@ -43,14 +43,13 @@ export function gaussianMixtureModel(gmm: GaussianMixture, schedule: NoiseSchedu
   };
 }
 
-export const GaussianMixtureModel: NodeDefinition = {
+export const GaussianMixtureModel = defineNode({
   type: 'GaussianMixtureModel',
   category: 'models',
   description: 'An analytic isotropic Gaussian mixture with exact x0/eps predictions under a noise schedule: ground truth for solvers and guidance.',
   version: 1,
   inputs: {
-    mixture: {
-      type: 'JSON',
+    mixture: jsonInput<GaussianMixtureParams>({
       default: DEFAULT_MIXTURE,
       tooltip: '{ weights: [K], means: [K][D], stds: [K] }',
       schema: {
@@ -63,18 +62,18 @@ export const GaussianMixtureModel: NodeDefinition = {
         required: ['weights', 'means', 'stds'],
         additionalProperties: false,
       },
-    },
-    schedule: { type: 'STRING', enum: SCHEDULE_CHOICES, default: 'scaled_linear', tooltip: 'Noise schedule: 1000-step discrete (SD is scaled_linear), continuous linear VP, or flow matching' },
+    }),
+    schedule: { type: 'STRING', enum: SCHEDULE_CHOICES, default: 'scaled_linear', summary: 'model_schedule', tooltip: 'Noise schedule: 1000-step discrete (SD is scaled_linear), continuous linear VP, or flow matching' },
     dtype: { type: 'STRING', enum: ['float64', 'float32'], default: 'float64' },
   },
   outputs: { model: { type: 'MODEL' } },
   run({ mixture, schedule, dtype }) {
-    const gmm = new GaussianMixture(mixture as GaussianMixtureParams);
+    const gmm = new GaussianMixture(mixture);
     return { model: gaussianMixtureModel(gmm, makeNoiseSchedule(scheduleSpecOf(schedule)), dtype) };
   },
-};
+});
 
-export const MixtureComponents: NodeDefinition = {
+export const MixtureComponents = defineNode({
   type: 'MixtureComponents',
   category: 'conditioning',
   description: 'Conditioning for a GaussianMixtureModel: restrict it to some components (a "class").',
@@ -84,4 +83,4 @@ export const MixtureComponents: NodeDefinition = {
   },
   outputs: { conditioning: { type: 'CONDITIONING' } },
   run: ({ components }) => ({ conditioning: { components } }),
-};
+});

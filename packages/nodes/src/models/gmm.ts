@@ -14,7 +14,7 @@
  * the input's dtype.
  */
 import type { Tensor } from '@diffgraph/engine';
-import type { Denoiser, NoiseSchedule } from '../sampling/contracts.ts';
+import type { Denoiser, NoiseSchedule } from '../contracts/sampling.ts';
 
 export interface GaussianMixtureParams {
   weights: readonly number[];

@@ -4,7 +4,7 @@
  * ComfyUI draws it) and `nv` (torch CUDA's Philox layout, as A1111's NV RNG and stable-diffusion.cpp).
  */
 import { Tensor } from '@diffgraph/engine';
-import type { NoiseGenerator } from '../sampling/contracts.ts';
+import type { NoiseGenerator } from '../contracts/sampling.ts';
 import { keyWords, randomNormal, toBigSeed } from './philox.ts';
 import { nvRandn } from './philox-nv.ts';
 import { TorchCpuGenerator } from './torch-cpu.ts';

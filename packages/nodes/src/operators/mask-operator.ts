@@ -6,7 +6,7 @@
  * vectors alike.
  */
 import { Tensor } from '@diffgraph/engine';
-import { fitMask } from '../sampling/inpaint-mask.ts';
+import { fitMask } from '../image/inpaint-mask.ts';
 import type { LinearOperator } from './operator.ts';
 
 export function maskOperator(observed: Tensor): LinearOperator {

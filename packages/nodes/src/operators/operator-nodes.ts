@@ -2,9 +2,8 @@
  * Nodes for known measurement operators: MeasurementOperator builds an OPERATOR, Measure applies one
  * (plus seeded Gaussian noise) to make an observation y = A x + sigma_y·n for a workflow or a test.
  */
-import type { NodeDefinition } from '@diffgraph/engine';
-import { Tensor } from '@diffgraph/engine';
-import type { NoiseGenerator } from '../sampling/contracts.ts';
+import { defineNode, jsonInput, Tensor } from '@diffgraph/engine';
+import type { NoiseGenerator } from '../contracts/sampling.ts';
 import type { LinearOperator } from './operator.ts';
 import { maskOperator } from './mask-operator.ts';
 import { avgPoolOperator } from './avgpool-operator.ts';
@@ -41,7 +40,7 @@ export function makeOperator(spec: OperatorSpec): LinearOperator {
   }
 }
 
-export const MeasurementOperator: NodeDefinition = {
+export const MeasurementOperator = defineNode({
   type: 'MeasurementOperator',
   category: 'inverse',
   description: 'A known linear degradation A with its exact adjoint: mask (inpainting), avgpool (super-resolution), Gaussian blur (deblurring) or grayscale (colorization). Acts per batch item.',
@@ -52,11 +51,11 @@ export const MeasurementOperator: NodeDefinition = {
     factor: { type: 'INT', default: 4, min: 1, max: 64, tooltip: 'avgpool: block size' },
     kernel_size: { type: 'INT', default: 9, min: 1, max: 99, step: 2, tooltip: 'blur: odd kernel side' },
     blur_sigma: { type: 'FLOAT', default: 3, min: 0.01, max: 50, tooltip: 'blur: Gaussian std in pixels' },
-    weights: { type: 'JSON', optional: true, schema: { type: 'array', items: { type: 'number' }, minItems: 1 }, tooltip: 'grayscale: channel weights (default Rec.601 luma for RGB)' },
+    weights: jsonInput<number[]>({ optional: true, schema: { type: 'array', items: { type: 'number' }, minItems: 1 }, tooltip: 'grayscale: channel weights (default Rec.601 luma for RGB)' }),
   },
   outputs: { operator: { type: 'OPERATOR' } },
   run: (i) => ({ operator: makeOperator({ kind: i.kind, mask: i.mask, factor: i.factor, kernelSize: i.kernel_size, blurSigma: i.blur_sigma, weights: i.weights }) }),
-};
+});
 
 export function measure(operator: LinearOperator, x: Tensor, sigmaY: number, noise?: NoiseGenerator): Tensor {
   const y = operator.forward(x);
@@ -68,7 +67,7 @@ export function measure(operator: LinearOperator, x: Tensor, sigmaY: number, noi
   return y;
 }
 
-export const Measure: NodeDefinition = {
+export const Measure = defineNode({
   type: 'Measure',
   category: 'inverse',
   description: 'Simulates an observation y = A x + sigma_y·n of a latent or image (n: stream 0 of the noise input).',
@@ -80,5 +79,5 @@ export const Measure: NodeDefinition = {
     noise: { type: 'NOISE', optional: true },
   },
   outputs: { observation: { type: 'LATENT' } },
-  run: (i) => ({ observation: measure(i.operator as LinearOperator, i.latent as Tensor, i.sigma_y, i.noise as NoiseGenerator | undefined) }),
-};
+  run: (i) => ({ observation: measure(i.operator, i.latent, i.sigma_y, i.noise) }),
+});

@@ -48,3 +48,9 @@ export function fitObservation(y: Tensor, measurementShape: readonly number[], w
   }
   return out;
 }
+
+declare module '@diffgraph/engine' {
+  interface SocketTypes {
+    OPERATOR: LinearOperator;
+  }
+}

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import type { NodeContext } from '@diffgraph/engine';
-import type { HostServices } from '../io/host-services.ts';
+import type { HostServices } from './host-services.ts';
 import { ModelStore } from './model-store.ts';
 
 export type ModelServices = Partial<Pick<HostServices, 'modelStore' | 'modelRoots'>>;

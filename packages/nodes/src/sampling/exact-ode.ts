@@ -11,7 +11,7 @@
  */
 import { Tensor } from '@diffgraph/engine';
 import type { GaussianMixture } from '../models/gmm.ts';
-import type { NoiseSchedule } from './contracts.ts';
+import type { NoiseSchedule } from '../contracts/sampling.ts';
 
 export interface OdeOptions {
   /** Relative tolerance per component (default 1e-12). */

@@ -4,9 +4,8 @@
  * tMin > 0 leave a little noise everywhere, the known region included; this removes it there, and it
  * hides any drift of a guider that does not pin the known region. Same mask rules as InpaintGuider.
  */
-import type { NodeDefinition } from '@diffgraph/engine';
-import { Tensor } from '@diffgraph/engine';
-import { fitMask, fitOriginal } from './inpaint-mask.ts';
+import { defineNode, Tensor } from '@diffgraph/engine';
+import { fitMask, fitOriginal } from '../image/inpaint-mask.ts';
 
 export function inpaintComposite(samples: Tensor, original: Tensor, mask: Tensor, what = 'inpaintComposite'): Tensor {
   if (!(samples instanceof Tensor)) throw new Error(`${what}: "samples" must be a LATENT tensor`);
@@ -21,7 +20,7 @@ export function inpaintComposite(samples: Tensor, original: Tensor, mask: Tensor
   return out;
 }
 
-export const InpaintComposite: NodeDefinition = {
+export const InpaintComposite = defineNode({
   type: 'InpaintComposite',
   category: 'latent',
   description: 'Pastes the original latent back where mask = 0 (soft edges blend): the known region of an inpainting result, exactly.',
@@ -33,4 +32,4 @@ export const InpaintComposite: NodeDefinition = {
   },
   outputs: { latent: { type: 'LATENT' } },
   run: ({ samples, original, mask }) => ({ latent: inpaintComposite(samples, original, mask, 'InpaintComposite') }),
-};
+});

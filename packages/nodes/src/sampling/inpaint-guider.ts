@@ -24,11 +24,10 @@
  *    step 2 holds, which is the same fixed-noise picture.
  * The mask may be soft (area-averaged edges): both blends are then convex combinations.
  */
-import type { NodeDefinition } from '@diffgraph/engine';
-import { Tensor } from '@diffgraph/engine';
-import type { Guider, NoiseGenerator } from './contracts.ts';
+import { defineNode, Tensor } from '@diffgraph/engine';
+import type { Guider, NoiseGenerator } from '../contracts/sampling.ts';
 import { seededNoise } from '../noise/noise-nodes.ts';
-import { fitMask, fitOriginal } from './inpaint-mask.ts';
+import { fitMask, fitOriginal } from '../image/inpaint-mask.ts';
 
 interface Fitted {
   mask: Float64Array;
@@ -80,7 +79,7 @@ export function inpaintGuider(inner: Guider, original: Tensor, mask: Tensor, noi
   };
 }
 
-export const InpaintGuider: NodeDefinition = {
+export const InpaintGuider = defineNode({
   type: 'InpaintGuider',
   category: 'sampling/guiders',
   description: 'Inpainting by replacement: keeps the known region (mask = 0) of "latent" and lets the inner guider fill the rest (mask = 1). The model sees the known region noised to the current time with one fixed noise draw; its x0 there is replaced by the original. An image-resolution MASK is area-averaged to the latent size.',
@@ -90,17 +89,17 @@ export const InpaintGuider: NodeDefinition = {
     latent: { type: 'LATENT', tooltip: 'The original (encoded) image; batch 1 or the sampled batch' },
     mask: { type: 'MASK', tooltip: '1 = repaint, 0 = keep; image or latent resolution; batch 1 or the sampled batch' },
     noise: { type: 'NOISE', optional: true, tooltip: 'Noise for the known region: link the RandomNoise that Sample uses, so it is the start noise' },
-    seed: { type: 'INT', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, tooltip: 'Seed of the known region\'s noise when no "noise" is linked' },
+    seed: { type: 'INT', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, role: 'seed', tooltip: 'Seed of the known region\'s noise when no "noise" is linked' },
   },
   outputs: { guider: { type: 'GUIDER' } },
   run({ guider, latent, mask, noise, seed }) {
     if (!(latent instanceof Tensor)) throw new Error('InpaintGuider: input "latent" must be a LATENT tensor');
     if (!(mask instanceof Tensor)) throw new Error('InpaintGuider: input "mask" must be a MASK tensor');
-    const g = guider as Guider;
+    const g = guider;
     if (!g || typeof g.denoise !== 'function') throw new Error('InpaintGuider: input "guider" must be a GUIDER');
     // Fail here, naming this node, rather than at the first step: the states have the latent's item shape.
     const batch = Math.max(latent.batch, mask.batch);
     fitMask(mask, [batch, ...latent.shape.slice(1)], 'InpaintGuider input "mask"');
-    return { guider: inpaintGuider(g, latent, mask, (noise as NoiseGenerator | undefined) ?? seededNoise(seed)) };
+    return { guider: inpaintGuider(g, latent, mask, noise ?? seededNoise(seed)) };
   },
-};
+});

@@ -1,7 +1,5 @@
-import type { NodeDefinition } from '@diffgraph/engine';
-import { throttledYield, type Tensor } from '@diffgraph/engine';
-import type { Guider, TimeGrid } from './contracts.ts';
-import { START_SCALES, startState, type SampleRequest } from './start-state.ts';
+import { defineNode, type Tensor, throttledYield } from '@diffgraph/engine';
+import { SAMPLE_INPUTS, startState, type SampleRequest } from '../contracts/start-state.ts';
 import { latentPreviewHook } from '../image/latent-preview.ts';
 import { steeredSample } from '../steering/fk-sample.ts';
 
@@ -43,18 +41,7 @@ function assertFinite(x: Tensor, r: SampleRequest): void {
   }
 }
 
-/** The inputs every sampling node shares (Sample, SteeredSample). */
-export const SAMPLE_INPUTS: NodeDefinition['inputs'] = {
-  noise: { type: 'NOISE' },
-  guider: { type: 'GUIDER' },
-  solver: { type: 'SOLVER' },
-  sigmas: { type: 'SIGMAS' },
-  latent: { type: 'LATENT' },
-  add_noise: { type: 'BOOLEAN', default: true, tooltip: 'Off: the latent is the exact start state at the first time of the grid' },
-  start_scale: { type: 'STRING', enum: START_SCALES, default: 'auto', tooltip: 'Full denoise starts at the noise (unit: DPM-Solver/diffusers) or at alpha·latent + sigma·noise (sigma: k-diffusion). auto: as the scheduler a Schedule with spacing auto reproduces (Euler with linspace/trailing: sigma; the others: the noise), unit for every other grid' },
-};
-
-export const Sample: NodeDefinition = {
+export const Sample = defineNode({
   type: 'Sample',
   category: 'sampling',
   description: 'Runs a solver over a time grid with a guider, from a latent (plus noise) to samples. Reports progress every step and stops within one step when cancelled.',
@@ -66,7 +53,7 @@ export const Sample: NodeDefinition = {
   },
   outputs: { samples: { type: 'LATENT' }, denoised: { type: 'LATENT' } },
   async run(i, ctx) {
-    const grid = i.sigmas as TimeGrid;
+    const grid = i.sigmas;
     const steps = grid.times.length - 1;
     ctx.progress(0, steps);
     if (i.potential) {
@@ -79,7 +66,7 @@ export const Sample: NodeDefinition = {
     }
     const wantPreviews = i.preview_every > 0 && ctx.previewing !== false;
     // The model's own fitted projection when it has one (a loaded pipeline), else the SD factors.
-    const rgb = wantPreviews ? await (i.guider as Guider).latentRgb?.() : undefined;
+    const rgb = wantPreviews ? await i.guider.latentRgb?.() : undefined;
     const preview = wantPreviews ? latentPreviewHook(ctx, { every: i.preview_every, ...(rgb ?? { scale: 4 }) }) : undefined;
     return sample({
       guider: i.guider, solver: i.solver, grid, latent: i.latent, noise: i.noise,
@@ -90,4 +77,4 @@ export const Sample: NodeDefinition = {
       },
     });
   },
-};
+});

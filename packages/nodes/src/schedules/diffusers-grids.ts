@@ -18,36 +18,15 @@
  * it (integer timesteps land exactly on the knots t = (n + 1)/N). A final point that equals the one
  * before (diffusers' zero-length last step) is dropped, as the spacings in grids.ts do.
  */
-import type { NoiseSchedule } from '../sampling/contracts.ts';
+import type { NoiseSchedule } from '../contracts/sampling.ts';
+import type { DiffusersGridConfig, DiffusersGridRule } from '../contracts/scheduler-grid.ts';
 import { discreteTimeGrid, roundHalfEven, validateTimeGrid } from './grids.ts';
 import { DiscreteVPSchedule, timeOfVeSigma } from './noise-schedules.ts';
 import { exponentialSigmas, karrasSigmas } from './sigma-grids.ts';
 
-export type DiffusersGridRule = 'ddim' | 'euler' | 'multistep' | 'flow';
-export type DiffusersSpacing = 'linspace' | 'leading' | 'trailing';
+export type { DiffusersGridConfig, DiffusersGridRule, DiffusersSpacing } from '../contracts/scheduler-grid.ts';
 
-/** The fields of a scheduler config that decide its grid, with the class's defaults filled in. */
-export interface DiffusersGridConfig {
-  className: string;
-  rule: DiffusersGridRule;
-  numTrainTimesteps: number;
-  timestepSpacing: DiffusersSpacing;
-  stepsOffset: number;
-  /** DDIM: the last step lands on alpha = 1 (t = 0) instead of training step 0. */
-  setAlphaToOne: boolean;
-  /** `use_karras_sigmas` / `use_exponential_sigmas`. */
-  sigmaRamp: 'none' | 'karras' | 'exponential';
-  /** Euler / UniPC config overrides of the ramp's ends. */
-  sigmaMin?: number;
-  sigmaMax?: number;
-  finalSigmasType: 'zero' | 'sigma_min';
-  /** DPMSolverMultistep: timesteps whose lambda is below this are cut off (−Infinity: none). */
-  lambdaMinClipped: number;
-  /** FlowMatch: sigma ↦ shift·sigma / (1 + (shift − 1)·sigma). */
-  shift: number;
-  /** Config features auto cannot reproduce; using auto with any of them is an error that names them. */
-  unsupported: string[];
-}
+
 
 const RULES: Readonly<Record<string, DiffusersGridRule>> = {
   DDIMScheduler: 'ddim',

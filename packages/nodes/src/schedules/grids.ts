@@ -10,7 +10,7 @@
  * - `custom`: a validated user list.
  * - `denoise` < 1 (img2img): see `truncateForDenoise`.
  */
-import type { NoiseSchedule } from '../sampling/contracts.ts';
+import type { NoiseSchedule } from '../contracts/sampling.ts';
 import { linspace, timeOfVeSigma } from './noise-schedules.ts';
 
 export type ContinuousSpacing = 'time_uniform' | 'logSNR' | 'time_quadratic';

@@ -7,7 +7,7 @@
  * Time decreases while sampling. t = 0 is the data itself (alpha = 1, sigma = 0, lambda = +Infinity) for
  * every schedule, so a k-diffusion-style grid may end there; solvers decide what a step to it means.
  */
-import type { NoiseSchedule } from '../sampling/contracts.ts';
+import type { NoiseSchedule } from '../contracts/sampling.ts';
 
 /** log(1 + e^y) without overflow: max(0, y) + log1p(e^-|y|). */
 export function softplus(y: number): number {

@@ -1,5 +1,5 @@
-import type { NodeDefinition } from '@diffgraph/engine';
-import type { DiffusionModel, NoiseSchedule, TimeGrid } from '../sampling/contracts.ts';
+import { defineNode, jsonInput } from '@diffgraph/engine';
+import type { NoiseSchedule, TimeGrid } from '../contracts/sampling.ts';
 import { diffusersStart, diffusersTimes, type DiffusersGridConfig } from './diffusers-grids.ts';
 import { customTimeGrid, timeGrid, truncateForDenoise, type GridSpacing } from './grids.ts';
 import { kdiffusionTimes } from './sigma-grids.ts';
@@ -43,7 +43,7 @@ export function buildGrid(schedule: NoiseSchedule, r: GridRequest): TimeGrid {
   }
 }
 
-export const Schedule: NodeDefinition = {
+export const Schedule = defineNode({
   type: 'Schedule',
   category: 'sampling/schedulers',
   description: 'The time grid a solver steps over, built on the model\'s noise schedule. auto is the grid the model\'s own scheduler config asks for (diffusers\' set_timesteps); logSNR / time_uniform / time_quadratic are DPM-Solver\'s; karras and exponential are k-diffusion\'s and end at sigma = 0; uniform / trailing / leading are diffusers\' discrete spacings.',
@@ -52,18 +52,18 @@ export const Schedule: NodeDefinition = {
   inputs: {
     model: { type: 'MODEL' },
     spacing: {
-      type: 'STRING', enum: SPACINGS, default: 'auto',
+      type: 'STRING', enum: SPACINGS, default: 'auto', summary: true,
       tooltip: 'auto: the grid of the loaded pipeline\'s scheduler_config.json (timestep_spacing, steps_offset, set_alpha_to_one, use_karras_sigmas, final_sigmas_type, flow shift; rules of its _class_name: DDIM, Euler, DPM-Solver multistep, UniPC, FlowMatchEuler); logSNR for models without one. The others ignore the config',
     },
-    steps: { type: 'INT', default: 20, min: 1, max: 1000 },
-    denoise: { type: 'FLOAT', default: 1, min: 0.01, max: 1, step: 0.01, tooltip: 'Below 1: img2img, the last steps of a longer grid' },
+    steps: { type: 'INT', default: 20, min: 1, max: 1000, role: 'steps', summary: true },
+    denoise: { type: 'FLOAT', default: 1, min: 0.01, max: 1, step: 0.01, summary: true, tooltip: 'Below 1: img2img, the last steps of a longer grid' },
     rho: { type: 'FLOAT', default: 7, min: 0.1, max: 100, tooltip: 'karras: concentration of steps at low noise (auto uses diffusers\' fixed 7)' },
     t_end: { type: 'FLOAT', optional: true, min: 0, max: 1, tooltip: 'DPM-Solver grids (logSNR, time_uniform, time_quadratic): last time (default: the schedule\'s tMin, 1/N or 1e-3)' },
-    times: { type: 'JSON', optional: true, schema: { type: 'array', items: { type: 'number' }, minItems: 2 }, tooltip: 'custom: a decreasing list of times' },
+    times: jsonInput<number[]>({ optional: true, schema: { type: 'array', items: { type: 'number' }, minItems: 2 }, tooltip: 'custom: a decreasing list of times' }),
   },
   outputs: { sigmas: { type: 'SIGMAS' } },
   run({ model, spacing, steps, denoise, rho, t_end, times }) {
-    const m = model as DiffusionModel;
+    const m = model;
     return { sigmas: buildGrid(m.schedule, { spacing, steps, denoise, rho, tEnd: t_end, custom: times, schedulerGrid: m.schedulerGrid }) };
   },
-};
+});

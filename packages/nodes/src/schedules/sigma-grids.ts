@@ -7,7 +7,7 @@
  * sigma_ve = sigma(t)/alpha(t) = exp(−lambda(t)), so sigma ↦ t = tOfLambda(−log sigma), and sigma = 0 ↦ t = 0.
  * The ramps use torch-style `linspace` (as k-diffusion does), so the round-off matches too.
  */
-import type { NoiseSchedule } from '../sampling/contracts.ts';
+import type { NoiseSchedule } from '../contracts/sampling.ts';
 import { linspace, timeOfVeSigma, veSigmaOf } from './noise-schedules.ts';
 
 function checkRange(n: number, sigmaMin: number, sigmaMax: number): void {

@@ -2,7 +2,7 @@
  * Every solver by name, with the options the Solver node exposes mapped onto each one's own options.
  * A new solver is one file in this folder and one entry here.
  */
-import type { SolverFn } from '../sampling/contracts.ts';
+import type { SolverFn } from '../contracts/sampling.ts';
 import { ddim } from './ddim.ts';
 import { deis } from './deis.ts';
 import { dpmSolver, dpmSolverFast } from './dpm-solver.ts';

@@ -15,8 +15,8 @@
  * A final step to t = 0 (sigma_t = 0, h = ∞) returns x0.
  */
 import { Tensor, combine } from '@diffgraph/engine';
-import type { SolveArgs } from '../sampling/contracts.ts';
-import { throwIfAborted } from './dpm-solver.ts';
+import type { SolveArgs } from '../contracts/sampling.ts';
+import { throwIfAborted } from './exponential-common.ts';
 
 export interface DdimOptions {
   /** Stochasticity, 0 (default, deterministic) to 1 (DDPM posterior). eta > 0 needs args.noise. */

@@ -21,8 +21,8 @@
  * non-final step.
  */
 import { Tensor, combine } from '@diffgraph/engine';
-import type { NoiseSchedule, SolveArgs } from '../sampling/contracts.ts';
-import { epsFromX0, multistepOrders, throwIfAborted } from './dpm-solver.ts';
+import type { NoiseSchedule, SolveArgs } from '../contracts/sampling.ts';
+import { checkOrderAndGrid, modelValues, multistepOrders, throwIfAborted } from './exponential-common.ts';
 
 export interface DeisOptions {
   /** 1, 2 or 3 (default 3). */
@@ -139,13 +139,8 @@ export async function deis(args: SolveArgs, options: DeisOptions = {}): Promise<
   const basis = options.basis ?? 'lambda';
   const dataPred = options.prediction === 'data';
   const steps = times.length - 1;
-  if (![1, 2, 3].includes(order)) throw new Error(`deis: order must be 1, 2 or 3, got ${order}`);
-  if (steps < 1) throw new Error('deis: needs at least two times');
-
-  const model = async (x: Tensor, t: number) => {
-    const x0 = await denoiser(x, t);
-    return { t, lambda: ns.lambda(t), m: dataPred ? x0 : epsFromX0(ns, x, x0, t), x0 };
-  };
+  checkOrderAndGrid('deis', order, steps);
+  const model = modelValues(denoiser, ns, dataPred);
   const orders = multistepOrders(steps, order, options.lowerOrderFinal ?? true);
   let x = args.x;
   const prev = [await model(x, times[0])]; // newest last

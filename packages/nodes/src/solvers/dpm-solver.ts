@@ -13,8 +13,9 @@
  * allocates in the dtype of its first term).
  */
 import { Tensor, combine } from '@diffgraph/engine';
-import type { NoiseSchedule, SolveArgs, SolverHooks } from '../sampling/contracts.ts';
+import type { NoiseSchedule, SolveArgs, SolverHooks } from '../contracts/sampling.ts';
 import { dpmSolverTimeGrid, type ContinuousSpacing } from '../schedules/grids.ts';
+import { checkOrderAndGrid, modelValues, multistepOrders, throwIfAborted, type ModelValue } from './exponential-common.ts';
 
 export type DpmSolverAlgorithm = 'dpmsolver' | 'dpmsolver++';
 export type DpmSolverMethod = 'singlestep' | 'multistep';
@@ -57,20 +58,7 @@ export interface DpmSolverOptions {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Helpers shared by the exponential-integrator solvers in this folder.
-
-/** Throws the abort reason when the run was cancelled (checked between steps). */
-export function throwIfAborted(hooks: SolverHooks | undefined): void {
-  const signal = hooks?.signal;
-  if (signal?.aborted) throw signal.reason;
-}
-
-/** eps = (x − alpha·x0)/sigma: the noise prediction implied by a data prediction at time t. */
-export function epsFromX0(schedule: NoiseSchedule, x: Tensor, x0: Tensor, t: number): Tensor {
-  const alpha = schedule.alpha(t);
-  const sigma = schedule.sigma(t);
-  return combine([1 / sigma, -alpha / sigma], [x, x0]);
-}
+// Dynamic thresholding (DPM-Solver++).
 
 /**
  * The official dynamic thresholding: per batch item, s = max(quantile(|x0|, ratio), maxValue), then
@@ -208,29 +196,7 @@ export function singlestepRatios(ns: NoiseSchedule, skipType: SkipType, s: numbe
   return lam.slice(1, k).map((l) => (l - lam[0]) / h);
 }
 
-/**
- * Per-step orders of multistep DPM-Solver over `steps` intervals: warm-up 1, 2, … while the history is
- * short, then `order`; with lowerOrderFinal the final steps drop to min(order, steps + 1 − i), but only
- * when steps < 10 (the official code's rule; its docstring says 15).
- */
-export function multistepOrders(steps: number, order: number, lowerOrderFinal = true): number[] {
-  return Array.from({ length: steps }, (_, j) => {
-    const i = j + 1;
-    if (i < order) return i;
-    return lowerOrderFinal && steps < 10 ? Math.min(order, steps + 1 - i) : order;
-  });
-}
-
 // ---------------------------------------------------------------------------------------------------
-
-interface ModelValue {
-  t: number;
-  lambda: number;
-  /** eps for 'dpmsolver', x0 for 'dpmsolver++'. */
-  m: Tensor;
-  /** The x0 prediction (for hooks). */
-  x0: Tensor;
-}
 
 /** Coefficients of one step: x_t = ratio·x − c·(phi combination of model values). */
 function stepCoefs(ns: NoiseSchedule, plusPlus: boolean, s: number, t: number) {
@@ -347,15 +313,9 @@ export async function dpmSolver(args: SolveArgs, options: DpmSolverOptions = {})
   const order = options.order ?? 2;
   const method = options.method ?? 'multistep';
   const steps = times.length - 1;
-  if (![1, 2, 3].includes(order)) throw new Error(`dpmSolver: order must be 1, 2 or 3, got ${order}`);
-  if (steps < 1) throw new Error('dpmSolver: needs at least two times');
+  checkOrderAndGrid('dpmSolver', order, steps);
   const thresholding = plusPlus ? options.thresholding : undefined;
-
-  const model = async (x: Tensor, t: number): Promise<ModelValue> => {
-    let x0 = await denoiser(x, t);
-    if (thresholding) x0 = dynamicThreshold(x0, thresholding);
-    return { t, lambda: ns.lambda(t), m: plusPlus ? x0 : epsFromX0(ns, x, x0, t), x0 };
-  };
+  const model = modelValues(denoiser, ns, plusPlus, thresholding && ((x0) => dynamicThreshold(x0, thresholding)));
   let x = args.x;
 
   if (method === 'singlestep') {

@@ -13,7 +13,7 @@
  * state tensor (in the dtype of args.x), so passing u itself when alpha = 1 is safe.
  */
 import { Tensor, combine } from '@diffgraph/engine';
-import type { NoiseSource, SolveArgs } from '../sampling/contracts.ts';
+import type { NoiseSource, SolveArgs } from '../contracts/sampling.ts';
 import { timeOfVeSigma, veSigmaOf } from '../schedules/noise-schedules.ts';
 
 /** k-diffusion's `to_d`: the probability-flow ODE derivative du/dsigma = (u − D)/sigma. */

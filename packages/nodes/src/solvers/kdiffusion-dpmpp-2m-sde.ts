@@ -9,7 +9,7 @@
  */
 import type { Tensor } from '@diffgraph/engine';
 import { combine } from '@diffgraph/engine';
-import type { SolveArgs } from '../sampling/contracts.ts';
+import type { SolveArgs } from '../contracts/sampling.ts';
 import { kRun, requireNoise } from './kdiffusion-common.ts';
 
 export interface KDpmpp2mSdeOptions {

@@ -8,7 +8,7 @@
  */
 import type { Tensor } from '@diffgraph/engine';
 import { combine } from '@diffgraph/engine';
-import type { SolveArgs } from '../sampling/contracts.ts';
+import type { SolveArgs } from '../contracts/sampling.ts';
 import { kRun } from './kdiffusion-common.ts';
 
 /** DPM-Solver++(2M) has no settings; the parameter keeps every sampler's signature alike. */

@@ -6,7 +6,7 @@
  */
 import type { Tensor } from '@diffgraph/engine';
 import { combine } from '@diffgraph/engine';
-import type { SolveArgs } from '../sampling/contracts.ts';
+import type { SolveArgs } from '../contracts/sampling.ts';
 import { type ChurnOptions, churnAndDenoise, kRun, toD } from './kdiffusion-common.ts';
 
 export type KHeunOptions = ChurnOptions;

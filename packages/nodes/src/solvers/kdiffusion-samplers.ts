@@ -4,7 +4,7 @@
  * and return the final state in the model's space.
  */
 import type { Tensor } from '@diffgraph/engine';
-import type { SolveArgs } from '../sampling/contracts.ts';
+import type { SolveArgs } from '../contracts/sampling.ts';
 import { sampleDpm2, type KDpm2Options } from './kdiffusion-dpm2.ts';
 import { sampleDpmpp2m, type KDpmpp2mOptions } from './kdiffusion-dpmpp-2m.ts';
 import { sampleDpmpp2mSde, type KDpmpp2mSdeOptions } from './kdiffusion-dpmpp-2m-sde.ts';

@@ -1,30 +1,31 @@
-import type { NodeDefinition } from '@diffgraph/engine';
-import { makeSolver, SOLVER_KINDS, type SolverKind } from './catalog.ts';
+import { defineNode } from '@diffgraph/engine';
+import { makeSolver, SOLVER_KINDS } from './catalog.ts';
 
-export const SolverNode: NodeDefinition = {
+export const SolverNode = defineNode({
   type: 'Solver',
   category: 'sampling/solvers',
   description: 'Chooses the ODE/SDE solver and its settings. Exponential integrators (DPM-Solver, DPM-Solver++, UniPC, DEIS, DDIM) work in log-SNR; the k-diffusion family works on VE sigmas.',
   version: 1,
   inputs: {
-    kind: { type: 'STRING', enum: SOLVER_KINDS, default: 'dpmsolver++' },
-    order: { type: 'INT', default: 2, min: 1, max: 3, tooltip: 'DPM-Solver, UniPC, DEIS: solver order' },
+    kind: { type: 'STRING', enum: SOLVER_KINDS, default: 'dpmsolver++', summary: 'solver' },
+    order: { type: 'INT', default: 2, min: 1, max: 3, summary: true, tooltip: 'DPM-Solver, UniPC, DEIS: solver order' },
     method: { type: 'STRING', enum: ['multistep', 'singlestep'], default: 'multistep', tooltip: 'DPM-Solver(++) only. singlestep is the official DPM-Solver-fast: the schedule\'s steps are the model calls, spent in outer steps of this order (lower at the end), e.g. 20 steps at order 3 = 6 third-order steps and one second-order step' },
     lower_order_final: { type: 'BOOLEAN', default: true, tooltip: 'Lower the order of the last steps on short grids (< 10 steps), as the official code' },
     variant: { type: 'STRING', enum: ['bh2', 'bh1'], default: 'bh2', tooltip: 'UniPC: B(h) = e^h − 1 (bh2) or h (bh1)' },
     prediction: { type: 'STRING', enum: ['data', 'noise'], default: 'data', tooltip: 'UniPC and DEIS: build the update on x0 (data) or eps (noise) predictions' },
-    eta: { type: 'FLOAT', default: 0, min: 0, max: 1, step: 0.05, tooltip: 'DDIM and ancestral/SDE solvers: amount of fresh noise per step' },
+    eta: { type: 'FLOAT', default: 0, min: 0, max: 1, step: 0.05, summary: true, tooltip: 'DDIM and ancestral/SDE solvers: amount of fresh noise per step' },
     s_noise: { type: 'FLOAT', default: 1, min: 0, max: 2, step: 0.01 },
     threshold_ratio: { type: 'FLOAT', default: 0, min: 0, max: 1, tooltip: 'DPM-Solver++: dynamic thresholding quantile (0 = off; Imagen uses 0.995)' },
     threshold_max: { type: 'FLOAT', default: 1, min: 0 },
   },
   outputs: { solver: { type: 'SOLVER' } },
   run(i) {
-    const kind = i.kind as SolverKind;
+    const { kind, order } = i;
+    if (order !== 1 && order !== 2 && order !== 3) throw new Error(`Solver: input "order" must be 1, 2 or 3, got ${order}`);
     const solve = makeSolver(kind, {
-      order: i.order, method: i.method, lowerOrderFinal: i.lower_order_final, variant: i.variant,
+      order, method: i.method, lowerOrderFinal: i.lower_order_final, variant: i.variant,
       prediction: i.prediction, eta: i.eta, sNoise: i.s_noise, thresholdRatio: i.threshold_ratio, thresholdMax: i.threshold_max,
     });
     return { solver: { kind, solve } };
   },
-};
+});

@@ -14,8 +14,8 @@
  *   model at its own result instead.
  */
 import { Tensor, combine } from '@diffgraph/engine';
-import type { SolveArgs } from '../sampling/contracts.ts';
-import { epsFromX0, throwIfAborted } from './dpm-solver.ts';
+import type { SolveArgs } from '../contracts/sampling.ts';
+import { checkOrderAndGrid, modelValues, throwIfAborted, type ModelValue } from './exponential-common.ts';
 
 export interface UniPcOptions {
   /** 'bh2' (default) or 'bh1': B(h) = e^{hh} − 1 or B(h) = hh. */
@@ -28,13 +28,6 @@ export interface UniPcOptions {
   lowerOrderFinal?: boolean;
   /** Run the UniC corrector (default true; it never runs after the last step). */
   useCorrector?: boolean;
-}
-
-interface ModelValue {
-  t: number;
-  lambda: number;
-  m: Tensor;
-  x0: Tensor;
 }
 
 /** Solves A·y = b for a small dense system (Gaussian elimination with partial pivoting). */
@@ -84,14 +77,9 @@ export async function uniPc(args: SolveArgs, options: UniPcOptions = {}): Promis
   const bh2 = (options.variant ?? 'bh2') === 'bh2';
   const order = options.order ?? 2;
   const steps = times.length - 1;
+  checkOrderAndGrid('uniPc', order, steps);
   const plan = uniPcPlan(steps, order, options.lowerOrderFinal ?? true, options.useCorrector ?? true);
-  if (![1, 2, 3].includes(order)) throw new Error(`uniPc: order must be 1, 2 or 3, got ${order}`);
-  if (steps < 1) throw new Error('uniPc: needs at least two times');
-
-  const model = async (x: Tensor, t: number): Promise<ModelValue> => {
-    const x0 = await denoiser(x, t);
-    return { t, lambda: ns.lambda(t), m: dataPred ? x0 : epsFromX0(ns, x, x0, t), x0 };
-  };
+  const model = modelValues(denoiser, ns, dataPred);
 
   let x = args.x;
   const prev: ModelValue[] = [await model(x, times[0])];

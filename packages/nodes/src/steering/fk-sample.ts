@@ -14,9 +14,9 @@
  * duplicated by resampling need fresh noise to spread out again.
  */
 import { Tensor, throttledYield } from '@diffgraph/engine';
-import { startState, type SampleRequest } from '../sampling/start-state.ts';
+import { startState, type SampleRequest } from '../contracts/start-state.ts';
 import { effectiveSampleSize, normalizedWeights, stepPotential } from './potentials.ts';
-import { isScheduled, type Potential } from './potential.ts';
+import { isScheduled, type Potential } from '../contracts/potential.ts';
 import { multinomial, resampleUniforms } from './resample.ts';
 
 export interface SteerEvent {

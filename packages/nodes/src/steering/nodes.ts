@@ -1,12 +1,9 @@
 /** RewardPotential (→ POTENTIAL) and SteeredSample (Sample with k particles per item and a potential). */
-import type { NodeDefinition } from '@diffgraph/engine';
-import { Tensor } from '@diffgraph/engine';
+import { defineNode, Tensor } from '@diffgraph/engine';
 import { expectClassifier, parseTarget } from '../guiders/classifier.ts';
-import type { TimeGrid } from '../sampling/contracts.ts';
-import { POTENTIAL_KINDS } from './potentials.ts';
-import { SAMPLE_INPUTS } from '../sampling/sample-node.ts';
-import { isPotential, SELECTIONS, STEER_METHODS, type Potential } from './potential.ts';
-import { brightnessReward, classifierReward, colorReward, onImages, targetDistanceReward, type ImageDecoder, type Reward } from './rewards.ts';
+import { SAMPLE_INPUTS } from '../contracts/start-state.ts';
+import { isPotential, POTENTIAL_KINDS, SELECTIONS, STEER_METHODS, type Potential, type Reward } from '../contracts/potential.ts';
+import { brightnessReward, classifierReward, colorReward, onImages, targetDistanceReward, type ImageDecoder } from './rewards.ts';
 import { steeredSample } from './fk-sample.ts';
 
 export const REWARD_KINDS = ['classifier', 'target_distance', 'brightness', 'color'] as const;
@@ -40,7 +37,7 @@ export function makeReward(kind: RewardKind, i: Record<string, any>): Reward {
   }
 }
 
-export const RewardPotential: NodeDefinition = {
+export const RewardPotential = defineNode({
   type: 'RewardPotential',
   category: 'sampling/steering',
   description: 'A reward on x0-predictions and how Feynman–Kac steering uses it: potential kind, tilt λ, particles per item, resampling schedule and ESS threshold, final selection. best_of_n runs k independent samples and keeps the best.',
@@ -53,13 +50,13 @@ export const RewardPotential: NodeDefinition = {
     method: { type: 'STRING', enum: STEER_METHODS, default: 'fk' },
     potential: { type: 'STRING', enum: POTENTIAL_KINDS, default: 'max', tooltip: 'FK potential: max (FK text-to-image default), diff, sum, rt' },
     lambda: { type: 'FLOAT', default: 10, min: 0, max: 1e4, step: 0.1, tooltip: 'Tilt: the target is p(x0)·exp(λ·r(x0))' },
-    particles: { type: 'INT', default: 4, min: 1, max: 4096 },
+    particles: { type: 'INT', default: 4, min: 1, max: 4096, role: 'particles' },
     resample_start: { type: 'INT', default: 0, min: 0, max: 10000, tooltip: 'First step that applies a potential' },
     resample_every: { type: 'INT', default: 1, min: 1, max: 10000 },
     resample_end: { type: 'INT', default: -1, min: -1, max: 10000, tooltip: 'Last step that may apply one (−1: the last step)' },
     ess_threshold: { type: 'FLOAT', default: 1, min: 0, max: 1, step: 0.05, tooltip: 'Resample when ESS < threshold·particles (1: at every scheduled step; FK adaptive: 0.5)' },
     selection: { type: 'STRING', enum: SELECTIONS, default: 'weighted', tooltip: 'weighted: draw one particle by its final weight (samples the tilted target); best: highest final reward' },
-    seed: { type: 'INT', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, tooltip: 'Seed of the resampling draws' },
+    seed: { type: 'INT', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, role: 'seed', tooltip: 'Seed of the resampling draws' },
   },
   outputs: { potential: { type: 'POTENTIAL' } },
   run(i) {
@@ -78,9 +75,9 @@ export const RewardPotential: NodeDefinition = {
     };
     return { potential };
   },
-};
+});
 
-export const SteeredSample: NodeDefinition = {
+export const SteeredSample = defineNode({
   type: 'SteeredSample',
   category: 'sampling',
   description: 'Sample with Feynman–Kac steering (or best-of-N): k particles per latent item as one batch, resampled by a reward potential on x0-predictions; one selected sample per item. Use a stochastic solver (DDIM eta = 1).',
@@ -89,7 +86,7 @@ export const SteeredSample: NodeDefinition = {
   outputs: { samples: { type: 'LATENT' }, denoised: { type: 'LATENT' }, particles: { type: 'LATENT' }, rewards: { type: 'TENSOR' } },
   async run(i, ctx) {
     if (!isPotential(i.potential)) throw new Error('SteeredSample: input "potential" must be a POTENTIAL from RewardPotential');
-    const grid = i.sigmas as TimeGrid;
+    const grid = i.sigmas;
     const steps = grid.times.length - 1;
     ctx.progress(0, steps);
     const out = await steeredSample({
@@ -101,4 +98,4 @@ export const SteeredSample: NodeDefinition = {
     ctx.log(`steering: ${out.trace.length} potential steps${last ? `, last ESS ${last.ess.map((e) => e.toFixed(1)).join('/')}` : ''}`);
     return { samples: out.samples, denoised: out.denoised, particles: out.particles, rewards: Tensor.from([out.rewards.length], out.rewards, 'float64') };
   },
-};
+});

@@ -11,9 +11,7 @@
  * (for diff this is the telescoping sum itself). The FK code's final max/sum correction uses r̃
  * instead of r; we use r, the tilt the method is meant to sample.
  */
-
-export const POTENTIAL_KINDS = ['max', 'diff', 'sum', 'rt'] as const;
-export type PotentialKind = (typeof POTENTIAL_KINDS)[number];
+import type { PotentialKind } from '../contracts/potential.ts';
 
 /** log G and the new carried value, per particle. */
 export function stepPotential(kind: PotentialKind, lambda: number, r: Float64Array, prev: Float64Array): { logG: Float64Array; carried: Float64Array } {

@@ -6,12 +6,8 @@
 import type { Tensor } from '@diffgraph/engine';
 import { labelLogProbs, type Classifier, type LabelChoice } from '../guiders/classifier.ts';
 import type { TensorRunner } from '../guiders/onnx-classifier.ts';
+import type { Reward } from '../contracts/potential.ts';
 
-export interface Reward {
-  readonly name: string;
-  /** One reward per item of a batch of x0-predictions. */
-  evaluate(x0: Tensor): Promise<Float64Array>;
-}
 
 /** What a VAE socket offers for rewards: latent → IMAGE [B, 3, H, W] in [0, 1]. */
 export interface ImageDecoder {

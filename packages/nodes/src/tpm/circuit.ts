@@ -292,3 +292,9 @@ export class TreeCircuit {
     );
   }
 }
+
+declare module '@diffgraph/engine' {
+  interface SocketTypes {
+    TPM: TreeCircuit;
+  }
+}

@@ -21,8 +21,8 @@
  * and until 1, a sampler driven by this guider samples p(x_unknown | y) exactly (tested).
  */
 import { Tensor } from '@diffgraph/engine';
-import type { Guider } from '../sampling/contracts.ts';
-import { fitMask, fitOriginal } from '../sampling/inpaint-mask.ts';
+import type { Guider } from '../contracts/sampling.ts';
+import { fitMask, fitOriginal } from '../image/inpaint-mask.ts';
 import type { TreeCircuit } from './circuit.ts';
 import { missing } from './evidence.ts';
 

@@ -1,9 +1,7 @@
 /** Workflow nodes for tractable probabilistic models: LearnTPM, LoadTPM, TPMConstraint. */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { NodeDefinition } from '@diffgraph/engine';
-import { Tensor } from '@diffgraph/engine';
-import type { Guider } from '../sampling/contracts.ts';
+import { defineNode, jsonInput, Tensor } from '@diffgraph/engine';
 import { resolveInput, resolveOutput } from '../io/services.ts';
 import { TreeCircuit, type CircuitJSON } from './circuit.ts';
 import { patchGroups } from './groups.ts';
@@ -26,7 +24,7 @@ export function loadCircuit(file: string): TreeCircuit {
   return TreeCircuit.fromJSON(doc);
 }
 
-export const LearnTPM: NodeDefinition = {
+export const LearnTPM = defineNode({
   type: 'LearnTPM',
   category: 'tpm',
   description: 'Learns a probabilistic circuit by EM: a hidden Chow–Liu tree (hclt) or a mixture of factorised Gaussians (mofg) over pixels or p×p latent patches, from a tensor, a tensor file (.npy/.json, [N, ...]) or a folder of PNGs. Optionally saves it (JSON) to the output folder.',
@@ -40,9 +38,9 @@ export const LearnTPM: NodeDefinition = {
     iterations: { type: 'INT', default: 20, min: 0, max: 1000 },
     patch: { type: 'INT', default: 1, min: 1, max: 64, tooltip: 'Group size: 1 = pixels, p = all channels of p×p patches' },
     leaf: { type: 'STRING', enum: ['gaussian', 'categorical'], default: 'gaussian' },
-    categories: { type: 'JSON', default: [0, 1], schema: { type: 'array', items: { type: 'number' }, minItems: 2 }, tooltip: 'categorical leaves: the category values' },
+    categories: jsonInput<number[]>({ default: [0, 1], schema: { type: 'array', items: { type: 'number' }, minItems: 2 }, tooltip: 'categorical leaves: the category values' }),
     min_variance: { type: 'FLOAT', default: 1e-3, min: 1e-9, max: 10 },
-    seed: { type: 'INT', default: 0, min: 0, max: 2 ** 31 - 1 },
+    seed: { type: 'INT', default: 0, min: 0, max: 2 ** 31 - 1, role: 'seed' },
     save_as: { type: 'STRING', default: '', optional: true, path: 'outputs', tooltip: 'File name in the output folder (.json); empty = do not save' },
   },
   outputs: { tpm: { type: 'TPM' }, log_likelihood: { type: 'FLOAT', tooltip: 'Mean log-likelihood per item after training' }, path: { type: 'STRING' } },
@@ -58,7 +56,7 @@ export const LearnTPM: NodeDefinition = {
     const { circuit, logLikelihoods } = learnCircuit(Float64Array.from(data.data), {
       structure: i.structure, itemShape, groups: patchGroups(itemShape, i.patch), K: i.states, iterations: i.iterations,
       seed: i.seed, minVariance: i.min_variance,
-      leaf: i.leaf === 'categorical' ? { type: 'categorical', values: i.categories as number[] } : { type: 'gaussian' },
+      leaf: i.leaf === 'categorical' ? { type: 'categorical', values: i.categories } : { type: 'gaussian' },
       signal: ctx.signal,
       onIteration: (it, ll) => {
         ctx.progress(it, i.iterations);
@@ -67,15 +65,15 @@ export const LearnTPM: NodeDefinition = {
     });
     let file = '';
     if (i.save_as !== '') {
-      file = resolveOutput(ctx, (i.save_as as string).endsWith('.json') ? i.save_as : `${i.save_as}.json`);
+      file = resolveOutput(ctx, i.save_as.endsWith('.json') ? i.save_as : `${i.save_as}.json`);
       saveCircuit(circuit, file);
       ctx.log(`saved TPM to ${file}`);
     }
     return { tpm: circuit, log_likelihood: logLikelihoods[logLikelihoods.length - 1], path: file };
   },
-};
+});
 
-export const LoadTPM: NodeDefinition = {
+export const LoadTPM = defineNode({
   type: 'LoadTPM',
   category: 'tpm',
   description: 'Reads a circuit saved by LearnTPM (diffgraph/tpm@1 JSON) from the input folders.',
@@ -83,9 +81,9 @@ export const LoadTPM: NodeDefinition = {
   inputs: { path: { type: 'STRING', path: 'inputs', tooltip: 'A circuit saved by LearnTPM (.json), in the input folders' } },
   outputs: { tpm: { type: 'TPM' } },
   run: ({ path: name }, ctx) => ({ tpm: loadCircuit(resolveInput(ctx, name)) }),
-};
+});
 
-export const TPMConstraint: NodeDefinition = {
+export const TPMConstraint = defineNode({
   type: 'TPMConstraint',
   category: 'sampling/guiders',
   description: 'Tiramisu-style inpainting: during the first `until` fraction of the schedule, fuses the TPM\'s exact conditional of the unknown region (given the known pixels and the current state) with the inner guider\'s x0 by a weighted geometric mean of Gaussians; known values are set to the observation. Wrap an InpaintGuider to keep them afterwards.',
@@ -99,5 +97,5 @@ export const TPMConstraint: NodeDefinition = {
     until: { type: 'FLOAT', default: TPM_CONSTRAINT_DEFAULTS.until, min: 0, max: 1, step: 0.05, tooltip: 'Active while (tMax − t)/tMax ≤ until (Tiramisu: 0.1)' },
   },
   outputs: { guider: { type: 'GUIDER' } },
-  run: (i) => ({ guider: tpmConstraint(i.guider as Guider, i.tpm as TreeCircuit, i.latent as Tensor, i.mask as Tensor, { strength: i.strength, until: i.until }) }),
-};
+  run: (i) => ({ guider: tpmConstraint(i.guider, i.tpm, i.latent, i.mask, { strength: i.strength, until: i.until }) }),
+});

@@ -9,7 +9,7 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Tensor } from '@diffgraph/engine';
-import type { Conditioning } from '../../sampling/contracts.ts';
+import type { Conditioning } from '../../contracts/sampling.ts';
 import type { ModelStore } from '../../runtime/model-store.ts';
 import type { OnnxSession } from '../../runtime/onnx-session.ts';
 import { numberField, readJson, readOptionalJson, type Json } from './config-files.ts';

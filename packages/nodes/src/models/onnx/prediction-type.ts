@@ -2,7 +2,7 @@
  * diffusers' `prediction_type` names → our Parameterization (the conversion to x0 itself lives in
  * sampling/parameterization.ts, shared with every other model wrapper).
  */
-import type { Parameterization } from '../../sampling/parameterization.ts';
+import type { Parameterization } from '../../contracts/parameterization.ts';
 
 export function parameterizationOf(predictionType: string, file: string): Parameterization {
   switch (predictionType) {

@@ -3,11 +3,11 @@
  * schedulers all describe the same 1000-step discrete VP schedule by their beta fields; the flow
  * matching scheduler means rectified flow with network timestep = 1000·sigma.
  */
-import type { NoiseSchedule } from '../../sampling/contracts.ts';
+import type { NoiseSchedule } from '../../contracts/sampling.ts';
 import { DiscreteVPSchedule, FlowSchedule, makeBetas, veSigmaOf, type BetaScheduleName } from '../../schedules/noise-schedules.ts';
 import { gridRuleOf, type DiffusersGridConfig, type DiffusersSpacing } from '../../schedules/diffusers-grids.ts';
 import { numberField, stringField, type Json } from './config-files.ts';
-import type { Parameterization } from '../../sampling/parameterization.ts';
+import type { Parameterization } from '../../contracts/parameterization.ts';
 import { parameterizationOf } from './prediction-type.ts';
 
 export interface SchedulerInfo {

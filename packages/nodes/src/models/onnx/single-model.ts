@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { ModelStore } from '../../runtime/model-store.ts';
 import { makeNoiseSchedule, type NoiseScheduleSpec } from '../../schedules/noise-schedules.ts';
 import { readJson, type Json } from './config-files.ts';
-import { PARAMETERIZATIONS, type Parameterization } from '../../sampling/parameterization.ts';
+import { PARAMETERIZATIONS, type Parameterization } from '../../contracts/parameterization.ts';
 import { createUnetModel, DIFFUSERS_UNET_NAMES, type OnnxDiffusionModel, type UnetIoNames } from './unet.ts';
 
 function fail(file: string, message: string): never {

@@ -13,8 +13,8 @@ import * as ort from 'onnxruntime-node';
 import { formatShape, type IoContract } from '../../runtime/io-contract.ts';
 import type { OnnxSession } from '../../runtime/onnx-session.ts';
 import { broadcastBatch, concatBatch, floatTensor, FLOAT_IO_DTYPES, fromOrt, splitBatch } from '../../runtime/ort-tensors.ts';
-import type { Conditioning, DiffusionModel, NoiseSchedule } from '../../sampling/contracts.ts';
-import { x0FromPrediction, type Parameterization } from '../../sampling/parameterization.ts';
+import type { Conditioning, DiffusionModel, NoiseSchedule } from '../../contracts/sampling.ts';
+import { x0FromPrediction, type Parameterization } from '../../contracts/parameterization.ts';
 import { DEFAULT_SIZES, timeIds, type SizeConditioning } from './sdxl.ts';
 
 /** The model's IO names (diffusers' by default; a sidecar may rename them or drop the context). */

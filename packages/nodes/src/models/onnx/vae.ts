@@ -126,3 +126,9 @@ export class OnnxVae {
     return image;
   }
 }
+
+declare module '@diffgraph/engine' {
+  interface SocketTypes {
+    VAE: OnnxVae;
+  }
+}

@@ -3,8 +3,7 @@
  * with the state in the model's own space: x_t = alpha(t)·x0 + sigma(t)·eps.
  */
 import type { Tensor } from '@diffgraph/engine';
-import type { LatentRgb } from '../image/latent-rgb.ts';
-import type { DiffusersGridConfig } from '../schedules/diffusers-grids.ts';
+import type { DiffusersGridConfig } from './scheduler-grid.ts';
 
 export interface NoiseSchedule {
   /** `discrete` (1000-step tables), `linear_vp` (continuous VP), `flow` (alpha = 1 − t, sigma = t), `ve` (alpha = 1). */
@@ -58,6 +57,14 @@ export type SolverFn = (args: SolveArgs) => Promise<Tensor>;
 
 /** What flows through a CONDITIONING socket: model-specific fields (a prompt embedding, a class subset). */
 export type Conditioning = Readonly<Record<string, unknown>>;
+
+/** A linear latent → RGB projection for cheap live previews (image/latent-rgb.ts fits one). */
+export interface LatentRgb {
+  matrix: number[][];
+  bias: number[];
+  /** Image pixels per latent pixel along each side. */
+  scale: number;
+}
 
 /** What flows through a MODEL socket: a data predictor on its own noise schedule. */
 export interface DiffusionModel {

@@ -2,9 +2,9 @@
  * Classifier-free guidance: x0 = x0_uncond + cfg·(x0_cond − x0_uncond). Both predictions come from ONE
  * batched model call per step (predictX0Many) where the model can batch them.
  */
-import type { NodeDefinition } from '@diffgraph/engine';
-import { composeX0, predictAll } from '../guiders/batch.ts';
-import type { Conditioning, DiffusionModel, Guider } from './contracts.ts';
+import { defineInputs, defineNode } from '@diffgraph/engine';
+import { composeX0, predictAll } from './batch.ts';
+import type { Conditioning, DiffusionModel, Guider } from '../contracts/sampling.ts';
 
 export function cfgGuider(model: DiffusionModel, positive: Conditioning | undefined, negative: Conditioning | undefined, cfg: number): Guider {
   return {
@@ -20,19 +20,19 @@ export function cfgGuider(model: DiffusionModel, positive: Conditioning | undefi
 }
 
 /** The inputs of every CFG-style guider (CFGGuider, RescaleGuidance, GuideAndRescale). */
-export const CFG_INPUTS: NodeDefinition['inputs'] = {
+export const CFG_INPUTS = defineInputs({
   model: { type: 'MODEL' },
   positive: { type: 'CONDITIONING' },
   negative: { type: 'CONDITIONING', optional: true, tooltip: 'Left out: the model\'s unconditional branch (a pipeline\'s empty prompt)' },
-  cfg: { type: 'FLOAT', default: 4, min: 0, max: 100, step: 0.1 },
-};
+  cfg: { type: 'FLOAT', default: 4, min: 0, max: 100, step: 0.1, summary: true },
+});
 
-export const CFGGuider: NodeDefinition = {
+export const CFGGuider = defineNode({
   type: 'CFGGuider',
   category: 'sampling/guiders',
   description: 'Classifier-free guidance: uncond + cfg·(cond − uncond), with both predictions in one batched model call per step.',
   version: 1,
   inputs: CFG_INPUTS,
   outputs: { guider: { type: 'GUIDER' } },
-  run: ({ model, positive, negative, cfg }) => ({ guider: cfgGuider(model as DiffusionModel, positive as Conditioning, negative as Conditioning | undefined, cfg as number) }),
-};
+  run: ({ model, positive, negative, cfg }) => ({ guider: cfgGuider(model, positive, negative, cfg) }),
+});

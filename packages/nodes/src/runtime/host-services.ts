@@ -5,13 +5,10 @@
  * that input, output and model paths are confined to.
  */
 import type { Workflow } from '@diffgraph/engine';
-import type { ModelStore } from '../runtime/model-store.ts';
+import type { FileServices } from '../io/services.ts';
+import type { ModelStore } from './model-store.ts';
 
-export interface HostServices {
-  /** Where output nodes write (on the server, the run's own folder). */
-  outputDir: string;
-  /** Folders input paths are resolved in; the first that holds the file wins. */
-  inputRoots: readonly string[];
+export interface HostServices extends FileServices {
   /** Folders model paths are resolved in. */
   modelRoots: readonly string[];
   /**

@@ -13,7 +13,7 @@
  *    "repaint" (1) cells stay exact after averaging rounding.
  */
 import { Tensor } from '@diffgraph/engine';
-import { resize2d } from '../image/resize.ts';
+import { resize2d } from './resize.ts';
 
 /** Values of `t` broadcast to `shape` (numpy rules: each dim of t is 1 or equal), as float64. */
 export function broadcastTo(t: Tensor, shape: readonly number[], what: string): Float64Array {

@@ -9,7 +9,7 @@
  *   x0:   as is
  */
 import { combine, type Tensor } from '@diffgraph/engine';
-import type { Denoiser, NoiseSchedule } from './contracts.ts';
+import type { Denoiser, NoiseSchedule } from './sampling.ts';
 
 export const PARAMETERIZATIONS = ['eps', 'x0', 'v', 'flow'] as const;
 export type Parameterization = (typeof PARAMETERIZATIONS)[number];

@@ -5,7 +5,7 @@
  * reproduces the encoded trajectory.
  */
 import type { Tensor } from '@diffgraph/engine';
-import type { NoiseGenerator } from '../sampling/contracts.ts';
+import type { NoiseGenerator } from '../contracts/sampling.ts';
 
 export function replayNoise(streams: readonly Tensor[], what = 'replayed noise', hint = "is the sampler's grid the encoder's?"): NoiseGenerator {
   return {

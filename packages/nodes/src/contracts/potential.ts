@@ -1,6 +1,14 @@
 /** What flows through a POTENTIAL socket: the reward and how particles are weighted, resampled and chosen. */
-import type { Reward } from './rewards.ts';
-import type { PotentialKind } from './potentials.ts';
+import type { Tensor } from '@diffgraph/engine';
+
+export interface Reward {
+  readonly name: string;
+  /** One reward per item of a batch of x0-predictions. */
+  evaluate(x0: Tensor): Promise<Float64Array>;
+}
+
+export const POTENTIAL_KINDS = ['max', 'diff', 'sum', 'rt'] as const;
+export type PotentialKind = (typeof POTENTIAL_KINDS)[number];
 
 export const STEER_METHODS = ['fk', 'best_of_n'] as const;
 export type SteerMethod = (typeof STEER_METHODS)[number];

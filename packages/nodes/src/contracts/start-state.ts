@@ -1,6 +1,6 @@
 /** What a sampling run needs, and the state it starts from. */
-import { combine, type Tensor } from '@diffgraph/engine';
-import type { Guider, NoiseGenerator, Solver, TimeGrid } from './contracts.ts';
+import { combine, defineInputs, type Tensor } from '@diffgraph/engine';
+import type { Guider, NoiseGenerator, Solver, TimeGrid } from './sampling.ts';
 
 /** Sample's start_scale: auto follows the grid's `start`, and is unit for grids without one. */
 export const START_SCALES = ['auto', 'unit', 'sigma'] as const;
@@ -43,3 +43,13 @@ export function startState(r: SampleRequest): Tensor {
   return combine([schedule.alpha(t0), schedule.sigma(t0)], [r.latent, noise]);
 }
 
+/** The inputs every sampling node shares (Sample, SteeredSample). */
+export const SAMPLE_INPUTS = defineInputs({
+  noise: { type: 'NOISE' },
+  guider: { type: 'GUIDER' },
+  solver: { type: 'SOLVER' },
+  sigmas: { type: 'SIGMAS' },
+  latent: { type: 'LATENT' },
+  add_noise: { type: 'BOOLEAN', default: true, tooltip: 'Off: the latent is the exact start state at the first time of the grid' },
+  start_scale: { type: 'STRING', enum: START_SCALES, default: 'auto', tooltip: 'Full denoise starts at the noise (unit: DPM-Solver/diffusers) or at alpha·latent + sigma·noise (sigma: k-diffusion). auto: as the scheduler a Schedule with spacing auto reproduces (Euler with linspace/trailing: sigma; the others: the noise), unit for every other grid' },
+});
