@@ -6,12 +6,15 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import { workflowSchema, type NodeRegistry } from '@diffgraph/engine';
-import { decodeNpy, decodeRgba, imageFormat, modelCatalog, tensorFromJson } from '@diffgraph/nodes';
+import { modelCatalog } from '@diffgraph/nodes';
 import { workflowLibrary } from './workflow-library.ts';
+import { sniffUpload } from './upload-sniff.ts';
+import { fail } from './http-errors.ts';
 import { confine, PathError, type Limits, type RootKind } from './guard.ts';
 import { eventsQuerySchema, listQuerySchema, openApiDocument, submitEnvelopeSchema } from './openapi.ts';
 import type { RunManager } from './runs.ts';
 import { ComfyImportError, comfyFormat, convertComfyWorkflow } from './comfy/convert.ts';
+import { comfyRouter, type ComfyApiOptions } from './comfy/api.ts';
 import { AccessError, checkHost, checkOrigin, checkToken, type SecurityOptions } from './security.ts';
 import type { RunStatus } from './store.ts';
 
@@ -27,11 +30,10 @@ export interface AppOptions {
   health: () => Record<string, unknown>;
   /** Folder of the workflow library (default: a `workflows` folder beside the inputs root). */
   workflowsDir?: string;
+  /** ComfyUI's API (/prompt, /history, …; comfy/api.ts), mounted when given. */
+  comfy?: Pick<ComfyApiOptions, 'bridge' | 'device'>;
 }
 
-type ErrorBody = { nodeId: null; code: string; message: string };
-const fail = (res: Response, status: number, code: string, message: string) =>
-  res.status(status).json({ errors: [{ nodeId: null, code, message } satisfies ErrorBody] });
 
 const ajv = new Ajv({ allErrors: true, strict: false, coerceTypes: true, useDefaults: true });
 function ajvMessage(validate: ValidateFunction): string {
@@ -39,46 +41,6 @@ function ajvMessage(validate: ValidateFunction): string {
 }
 
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-
-export type UploadType = 'image/png' | 'image/jpeg' | 'application/x-npy' | 'application/json';
-
-export type UploadRefusal = { code: 'EMPTY_UPLOAD' | 'UNSUPPORTED_MEDIA_TYPE' | 'UNREADABLE_UPLOAD'; error: string };
-
-/**
- * What an upload is, by its content (never by its name or Content-Type). Images and tensors are
- * decoded in full, so a file with the right magic bytes and garbage after them is refused here
- * (UNREADABLE_UPLOAD) rather than by the node that opens it later.
- */
-export function sniffUpload(bytes: Buffer): { type: UploadType; ext: string } | UploadRefusal {
-  if (bytes.length === 0) return { code: 'EMPTY_UPLOAD', error: 'The upload is empty.' };
-  const image = imageFormat(bytes);
-  if (image) {
-    try {
-      decodeRgba(bytes);
-    } catch (e) {
-      return { code: 'UNREADABLE_UPLOAD', error: `Not a readable ${image === 'png' ? 'PNG' : 'JPEG'} image: ${(e as Error).message}.` };
-    }
-    return image === 'png' ? { type: 'image/png', ext: 'png' } : { type: 'image/jpeg', ext: 'jpg' };
-  }
-  if (bytes.length >= 6 && bytes[0] === 0x93 && bytes.subarray(1, 6).toString('latin1') === 'NUMPY') {
-    try {
-      decodeNpy(bytes);
-    } catch (e) {
-      return { code: 'UNREADABLE_UPLOAD', error: `Not a readable .npy tensor: ${(e as Error).message}` };
-    }
-    return { type: 'application/x-npy', ext: 'npy' };
-  }
-  const first = bytes.subarray(0, 64).toString('utf8').trimStart()[0];
-  if (first === '{' || first === '[') {
-    try {
-      tensorFromJson(JSON.parse(bytes.toString('utf8')));
-    } catch (e) {
-      return { code: 'UNSUPPORTED_MEDIA_TYPE', error: `Not a tensor JSON document ({ shape, dtype, data } or nested arrays): ${(e as Error).message}` };
-    }
-    return { type: 'application/json', ext: 'json' };
-  }
-  return { code: 'UNSUPPORTED_MEDIA_TYPE', error: 'Unsupported upload: send a PNG or JPEG image, a .npy tensor or a tensor JSON document.' };
-}
 
 const PLACEHOLDER = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>diffgraph</title></head>
@@ -236,6 +198,7 @@ export function createApp(options: AppOptions): { app: express.Express; api: exp
 
   app.use('/api', api);
   app.use('/api', (req, res) => fail(res, 404, 'NOT_FOUND', `No route ${req.method} ${req.originalUrl}.`));
+  if (options.comfy) app.use(comfyRouter({ ...options.comfy, manager, limits, roots, version: options.version }));
 
   if (existsSync(path.join(options.editorDir, 'index.html'))) {
     app.use(express.static(options.editorDir, { index: 'index.html', dotfiles: 'deny' }));
