@@ -51,7 +51,7 @@ const PLACEHOLDER = `<!doctype html>
 </body></html>
 `;
 
-export function createApp(options: AppOptions): { app: express.Express; api: express.Router } {
+export function createApp(options: AppOptions): { app: express.Express; api: express.Router; comfy?: express.Router } {
   const { manager, registry, security, limits, roots } = options;
   const app = express();
   app.disable('x-powered-by');
@@ -198,7 +198,8 @@ export function createApp(options: AppOptions): { app: express.Express; api: exp
 
   app.use('/api', api);
   app.use('/api', (req, res) => fail(res, 404, 'NOT_FOUND', `No route ${req.method} ${req.originalUrl}.`));
-  if (options.comfy) app.use(comfyRouter({ ...options.comfy, manager, limits, roots, version: options.version }));
+  const comfy = options.comfy ? comfyRouter({ ...options.comfy, manager, limits, roots, version: options.version }) : undefined;
+  if (comfy) app.use(comfy);
 
   if (existsSync(path.join(options.editorDir, 'index.html'))) {
     app.use(express.static(options.editorDir, { index: 'index.html', dotfiles: 'deny' }));
@@ -221,15 +222,15 @@ export function createApp(options: AppOptions): { app: express.Express; api: exp
     fail(res, 500, 'INTERNAL', manager.publicText(`Unexpected error: ${e.message ?? String(err)}`));
   });
 
-  return { app, api };
+  return { app, api, comfy };
 }
 
-/** The API routes as OpenAPI paths (`/api/runs/{id}`), from the router itself. */
-export function routesOf(api: express.Router): { method: string; path: string }[] {
+/** A router's routes as OpenAPI paths (`/api/runs/{id}`), from the router itself. */
+export function routesOf(api: express.Router, prefix = '/api'): { method: string; path: string }[] {
   const out: { method: string; path: string }[] = [];
   for (const layer of (api as unknown as { stack: { route?: { path: string; methods: Record<string, boolean> } }[] }).stack) {
     if (!layer.route) continue;
-    const p = `/api${layer.route.path}`.replace(/:(\w+)/g, '{$1}').replace(/\*(\w+)/g, '{$1}');
+    const p = `${prefix}${layer.route.path}`.replace(/:(\w+)/g, '{$1}').replace(/\*(\w+)/g, '{$1}');
     for (const [method, on] of Object.entries(layer.route.methods)) if (on && method !== '_all') out.push({ method, path: p });
   }
   return out;

@@ -81,9 +81,9 @@ export function comfyRouter(options: ComfyApiOptions): express.Router {
     res.json(history.entries(count(req.query.max_items, MAX_HISTORY), count(req.query.offset, 0)));
   });
 
-  router.get('/history/:id', (req, res) => {
-    const entry = history.entry(req.params.id);
-    res.json(entry ? { [req.params.id]: entry } : {});
+  router.get('/history/:prompt_id', (req, res) => {
+    const entry = history.entry(req.params.prompt_id);
+    res.json(entry ? { [req.params.prompt_id]: entry } : {});
   });
 
   // { clear: true } and { delete: [ids] }: finished prompts leave the history (their files stay).
