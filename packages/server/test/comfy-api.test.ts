@@ -6,7 +6,7 @@
  * confinement and the token and Origin rules.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -70,7 +70,7 @@ class ComfySocket {
   }
 }
 
-async function http(base: string, route: string, init: RequestInit = {}): Promise<{ status: number; body: any; bytes: Buffer; type: string | null }> {
+async function http(base: string, route: string, init: RequestInit = {}): Promise<{ status: number; body: any; bytes: Buffer; type: string | null; headers: Headers }> {
   const res = await fetch(`${base}${route}`, init);
   const bytes = Buffer.from(await res.arrayBuffer());
   let body: any = bytes.toString('utf8');
@@ -79,7 +79,7 @@ async function http(base: string, route: string, init: RequestInit = {}): Promis
   } catch {
     // not JSON
   }
-  return { status: res.status, body, bytes, type: res.headers.get('content-type') };
+  return { status: res.status, body, bytes, type: res.headers.get('content-type'), headers: res.headers };
 }
 
 /** As urllib sends it in ComfyUI's example: JSON bytes under urllib's default form content type. */
@@ -112,9 +112,10 @@ function uploadForm(bytes: Buffer, name: string, fields: Record<string, string> 
 
 describe('ComfyUI API on diffgraph serve', () => {
   let base: string;
+  let data: string;
   let child: Awaited<ReturnType<typeof serve>>['child'];
   beforeAll(async () => {
-    const data = mkdtempSync(path.join(tmpdir(), 'diffgraph-comfy-api-'));
+    data = mkdtempSync(path.join(tmpdir(), 'diffgraph-comfy-api-'));
     ({ url: base, child } = await serve(['--data', data, '--models', models]));
   }, 60_000);
   afterAll(() => stop(child));
@@ -244,6 +245,7 @@ describe('ComfyUI API on diffgraph serve', () => {
     expect((await upload(uploadForm(redCircle, 'top.png'))).body).toEqual({ name: 'top.png', subfolder: '', type: 'input' });
     expect((await http(base, '/object_info/LoadImage')).body.LoadImage.input.required.image).toEqual([expect.arrayContaining(['top.png']), { image_upload: true }]);
     expect((await upload(uploadForm(redCircle, '../../escape.png'))).body.name).toBe('escape.png');
+    expect((await upload(uploadForm(redCircle, 'page.html'))).body.name).toBe('page.html.png');
 
     expect(await upload(uploadForm(Buffer.from('not an image'), 'x.png'))).toMatchObject({ status: 415, body: { errors: [{ code: 'UNSUPPORTED_MEDIA_TYPE' }] } });
     expect(await upload(uploadForm(redCircle, 'x.png', { subfolder: '../..' }))).toMatchObject({ status: 403, body: { errors: [{ code: 'PATH_OUTSIDE_ROOT' }] } });
@@ -324,6 +326,11 @@ describe('ComfyUI API on diffgraph serve', () => {
       expect(res.status, query).toBe(403);
       expect(res.body.errors[0].code, query).toBe('PATH_OUTSIDE_ROOT');
     }
+    writeFileSync(path.join(data, 'inputs', 'planted.html'), '<script>alert(1)</script>');
+    const planted = await http(base, '/view?filename=planted.html&type=input');
+    expect(planted.status).toBe(200);
+    expect(planted.type).toBe('application/octet-stream');
+    expect(planted.headers.get('content-disposition')).toMatch(/^attachment/);
     expect((await http(base, '/view?filename=x.png&type=models')).status).toBe(400);
     expect((await http(base, '/view')).status).toBe(400);
     expect((await http(base, '/view?filename=nothing.png')).status).toBe(404);

@@ -29,6 +29,8 @@ export interface ComfyApiOptions {
   device: () => 'cuda' | 'cpu';
 }
 
+const VIEWABLE: Record<string, string> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp' };
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function refuse(res: Response, status: number, type: string, message: string, details = ''): void {
@@ -133,7 +135,11 @@ export function comfyRouter(options: ComfyApiOptions): express.Router {
       return next(e);
     }
     if (!existsSync(file) || !statSync(file).isFile()) return fail(res, 404, 'NOT_FOUND', `No ${type} file "${path.posix.join(subfolder, filename)}".`);
-    res.sendFile(file, { dotfiles: 'allow', headers: { 'Content-Disposition': `filename="${path.basename(file).replace(/[^\w.() -]/g, '_')}"` } }, (err) => {
+    // Images are shown; anything else (tensors, JSON, a planted page) is a download, never rendered.
+    const image = VIEWABLE[path.extname(file).toLowerCase()];
+    const name = path.basename(file).replace(/[^\w.() -]/g, '_');
+    const headers = image ? { 'Content-Type': image, 'Content-Disposition': `inline; filename="${name}"` } : { 'Content-Type': 'application/octet-stream', 'Content-Disposition': `attachment; filename="${name}"` };
+    res.sendFile(file, { dotfiles: 'allow', headers }, (err) => {
       if (err && !res.headersSent) next(err);
     });
   });

@@ -2,7 +2,8 @@
  * POST /upload/image (ComfyUI's): a multipart form with `image` (the file), `type` (input, the default,
  * or temp), `subfolder` and `overwrite`. The image is checked like any upload (sniffUpload: a readable
  * PNG or JPEG, by content) and kept under the name the client gave it, inside its folder; without
- * `overwrite`, a different file of that name is kept and the new one named "name (1).png".
+ * `overwrite`, a different file of that name is kept and the new one named "name (1).png". A name whose
+ * extension is not the image's gets it appended ("x.html" → "x.html.png").
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -11,6 +12,8 @@ import { sniffUpload } from '../upload-sniff.ts';
 import { confine, PathError } from '../guard.ts';
 
 export type UploadAnswer = { name: string; subfolder: string; type: string } | { status: number; code: string; error: string };
+
+const IMAGE_EXTENSIONS: Record<string, string[]> = { 'image/png': ['.png'], 'image/jpeg': ['.jpg', '.jpeg'] };
 
 const refusal = (status: number, code: string, error: string): UploadAnswer => ({ status, code, error });
 
@@ -38,7 +41,9 @@ export async function uploadImage(req: Request, folders: { input: string; temp: 
   const sniffed = sniffUpload(bytes);
   if ('error' in sniffed) return refusal(sniffed.code === 'EMPTY_UPLOAD' ? 400 : 415, sniffed.code, sniffed.error);
   if (sniffed.type !== 'image/png' && sniffed.type !== 'image/jpeg') return refusal(415, 'UNSUPPORTED_MEDIA_TYPE', 'POST /upload/image takes a PNG or JPEG image (tensors go to POST /api/uploads).');
-  const given = baseName(image instanceof File ? image.name : '') ?? `image.${sniffed.ext}`;
+  const named = baseName(image instanceof File ? image.name : '') ?? `image.${sniffed.ext}`;
+  // The name says what the bytes are, so /view serves it as the image it is and never as a page.
+  const given = IMAGE_EXTENSIONS[sniffed.type].includes(path.extname(named).toLowerCase()) ? named : `${named}.${sniffed.ext}`;
   try {
     const dir = confine(folders[type], subfolder === '' ? '.' : subfolder, 'subfolder');
     mkdirSync(dir, { recursive: true });
