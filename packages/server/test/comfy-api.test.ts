@@ -285,6 +285,23 @@ describe('ComfyUI API on diffgraph serve', () => {
     expect((await http(base, '/queue')).body).toEqual({ queue_running: [], queue_pending: [] });
   }, 120_000);
 
+  it('a prompt that fails while it runs ends with execution_error naming the ComfyUI node, then executing null', async () => {
+    const clientId = randomUUID();
+    const ws = await ComfySocket.open(base, clientId);
+    const prompt = fixture('txt2img-api.json');
+    prompt['4'].inputs.ckpt_name = 'no-such-pipeline.safetensors';
+    const promptId = (await queuePrompt(base, prompt, clientId)).body.prompt_id;
+    await ws.until((m) => m.type === 'executing' && m.data.node === null && m.data.prompt_id === promptId);
+    ws.close();
+    const error = ws.of(promptId).find((m) => m.type === 'execution_error')!;
+    expect(error.data).toMatchObject({ node_id: '4', node_type: 'CheckpointLoaderSimple', exception_message: expect.stringContaining('no-such-pipeline'), traceback: [] });
+    expect(error.data.exception_message).not.toContain(data);
+    const history = (await http(base, `/history/${promptId}`)).body[promptId];
+    expect(history.status).toMatchObject({ status_str: 'error', completed: false });
+    expect(history.status.messages.map((m: [string]) => m[0])).toEqual(['execution_start', 'execution_error']);
+    expect(history.outputs).toEqual({});
+  }, 60_000);
+
   it('invalid prompts are refused as ComfyUI refuses them, under the ComfyUI node ids', async () => {
     const tooMany = fixture('txt2img-api.json');
     tooMany['3'].inputs.steps = 5000;
@@ -376,4 +393,33 @@ describe('ComfyUI API with a token', () => {
     bad['3'].inputs.steps = 5000;
     expect((await queuePrompt(base, bad, undefined, auth)).status).toBe(400);
   });
+});
+
+describe('ComfyUI prompts across a restart', () => {
+  it('the history and its images are still there after diffgraph serve restarts on the same data', async () => {
+    const data = mkdtempSync(path.join(tmpdir(), 'diffgraph-comfy-restart-'));
+    const first = await serve(['--data', data, '--models', models]);
+    const clientId = randomUUID();
+    const ws = await ComfySocket.open(first.url, clientId);
+    const prompt = fixture('txt2img-api.json');
+    prompt['8b'] = { class_type: 'PreviewImage', inputs: { images: ['8', 0] } };
+    const promptId = (await queuePrompt(first.url, prompt, clientId)).body.prompt_id;
+    await ws.until((m) => m.type === 'executing' && m.data.node === null && m.data.prompt_id === promptId);
+    ws.close();
+    const before = (await http(first.url, `/history/${promptId}`)).body;
+    await stop(first.child);
+
+    const second = await serve(['--data', data, '--models', models]);
+    try {
+      const after = (await http(second.url, `/history/${promptId}`)).body;
+      expect(after).toEqual(before);
+      expect(Object.keys(after[promptId].outputs).sort()).toEqual(['8b', '9']);
+      for (const image of [...after[promptId].outputs['9'].images, ...after[promptId].outputs['8b'].images]) {
+        const view = await http(second.url, `/view?${new URLSearchParams(image)}`);
+        expect(pngSize(view.bytes)).toEqual({ width: 32, height: 32 });
+      }
+    } finally {
+      await stop(second.child);
+    }
+  }, 120_000);
 });
