@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PNG } from 'pngjs';
 import { WebSocket } from 'ws';
 import { COMFY_CLASSES } from '../src/comfy/classes.ts';
-import { repoRoot } from './helpers.ts';
+import { repoRoot, waitFor } from './helpers.ts';
 import { serve, stop } from './subprocess.ts';
 
 const fixtures = path.join(repoRoot, 'packages/server/test/fixtures/comfy');
@@ -196,6 +196,17 @@ describe('ComfyUI API on diffgraph serve', () => {
     const cached = ws.of(promptId).filter((m) => m.type === 'execution_cached').flatMap((m) => m.data.nodes);
     expect(cached).toContain('4');
   }, 120_000);
+
+  it('a client may choose the prompt_id (a UUID no prompt has)', async () => {
+    const promptId = randomUUID();
+    const body = (prompt_id: unknown) => JSON.stringify({ prompt: fixture('txt2img-api.json'), prompt_id });
+    const queued = await http(base, '/prompt', { method: 'POST', body: body(promptId) });
+    expect(queued).toMatchObject({ status: 200, body: { prompt_id: promptId } });
+    expect(await http(base, '/prompt', { method: 'POST', body: body(promptId) })).toMatchObject({ status: 400, body: { error: { type: 'invalid_run_id', message: expect.stringContaining('taken') } } });
+    expect(await http(base, '/prompt', { method: 'POST', body: body('../../x') })).toMatchObject({ status: 400, body: { error: { type: 'invalid_run_id', message: expect.stringContaining('not a UUID') } } });
+    expect((await http(base, '/prompt', { method: 'POST', body: body(7) })).status).toBe(400);
+    await waitFor('the chosen prompt_id in the history', async () => (await http(base, `/history/${promptId}`)).body[promptId], 60_000, 100);
+  }, 90_000);
 
   it('a prompt without client_id goes to every client', async () => {
     const ws = await ComfySocket.open(base, randomUUID());

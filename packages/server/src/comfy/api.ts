@@ -54,10 +54,11 @@ export function comfyRouter(options: ComfyApiOptions): express.Router {
   router.post('/prompt', json, (req, res) => {
     const body: unknown = req.body;
     if (!isObject(body) || !('prompt' in body)) return refuse(res, 400, 'no_prompt', 'No prompt provided', 'No prompt provided');
-    const { prompt, client_id: clientId, extra_data: extra } = body;
+    const { prompt, client_id: clientId, extra_data: extra, prompt_id: promptId } = body;
     if (comfyFormat(prompt) !== 'api') return refuse(res, 400, 'invalid_prompt', 'The prompt must be a ComfyUI API-format prompt: { "<node id>": { "class_type", "inputs" } }.');
     if (clientId !== undefined && (typeof clientId !== 'string' || clientId.length > 128)) return refuse(res, 400, 'invalid_prompt', '"client_id" must be a string of at most 128 characters.');
     if (extra !== undefined && !isObject(extra)) return refuse(res, 400, 'invalid_prompt', '"extra_data" must be an object.');
+    if (promptId !== undefined && typeof promptId !== 'string') return refuse(res, 400, 'invalid_prompt', '"prompt_id" must be a string (a UUID).');
     const comfyPrompt = prompt as Record<string, unknown>;
     let conversion: ReturnType<typeof convertComfyWorkflow>;
     try {
@@ -68,7 +69,7 @@ export function comfyRouter(options: ComfyApiOptions): express.Router {
     }
     const { workflow, origins } = conversion;
     if ((workflow.outputs ?? []).length === 0) return refuse(res, 400, 'prompt_no_outputs', 'Prompt has no outputs');
-    const result = manager.submit({ workflow, clientId: typeof clientId === 'string' ? clientId : undefined });
+    const result = manager.submit({ workflow, clientId: typeof clientId === 'string' ? clientId : undefined, runId: promptId });
     if (!result.ok) return res.status(result.status).json(validationRefusal(result.errors, comfyPrompt, workflow, origins));
     const extraData = { ...(extra ?? {}), ...(typeof clientId === 'string' ? { client_id: clientId } : {}) };
     bridge.prompts.insert({ runId: result.runId, prompt: comfyPrompt, extraData, outputs: workflow.outputs ?? [], origins, clientId: typeof clientId === 'string' ? clientId : null });

@@ -27,7 +27,7 @@ export const comfyPaths: Record<string, Schema> = {
     post: {
       operationId: 'comfyQueuePrompt', tags: tag,
       summary: 'Convert a ComfyUI API-format prompt and queue it (any content type is read as JSON, as ComfyUI clients send it)',
-      requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', properties: { prompt: object, client_id: { type: 'string', maxLength: 128 }, extra_data: object, number: { type: 'number' }, front: { type: 'boolean' } }, required: ['prompt'] } } } },
+      requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', properties: { prompt: object, client_id: { type: 'string', maxLength: 128 }, prompt_id: { type: 'string', format: 'uuid', description: 'The id to give the prompt (default: a new UUID)' }, extra_data: object, number: { type: 'number' }, front: { type: 'boolean' } }, required: ['prompt'] } } } },
       responses: { 200: json({ type: 'object', properties: { prompt_id: { type: 'string' }, number: { type: 'integer' }, node_errors: object }, required: ['prompt_id', 'number', 'node_errors'] }, 'Queued'), 400: json(comfyError, 'Refused, ComfyUI\'s shape'), ...denied, 413: json(comfyError, 'Prompt over the size limit'), 503: json(comfyError, 'Queue full or shutting down') },
     },
     get: { operationId: 'comfyPromptInfo', tags: tag, summary: 'Queue length', responses: { 200: json({ type: 'object', properties: { exec_info: { type: 'object', properties: { queue_remaining: { type: 'integer' } } } } }, 'exec_info'), ...denied } },
