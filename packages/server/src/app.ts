@@ -34,7 +34,6 @@ export interface AppOptions {
   comfy?: Pick<ComfyApiOptions, 'bridge' | 'device'>;
 }
 
-
 const ajv = new Ajv({ allErrors: true, strict: false, coerceTypes: true, useDefaults: true });
 function ajvMessage(validate: ValidateFunction): string {
   return (validate.errors ?? []).map((e) => `${e.instancePath || '(root)'} ${e.message}${e.params && 'additionalProperty' in e.params ? ` "${e.params.additionalProperty}"` : ''}`).join('; ');

@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PNG } from 'pngjs';
 import { WebSocket } from 'ws';
 import { COMFY_CLASSES } from '../src/comfy/classes.ts';
-import { repoRoot, waitFor } from './helpers.ts';
+import { CLOSE_TOO_SLOW } from '../src/ws-client.ts';
+import { repoRoot, tempServer, waitFor } from './helpers.ts';
 import { serve, stop } from './subprocess.ts';
 
 const fixtures = path.join(repoRoot, 'packages/server/test/fixtures/comfy');
@@ -433,4 +434,20 @@ describe('ComfyUI prompts across a restart', () => {
       await stop(second.child);
     }
   }, 120_000);
+});
+
+describe('ComfyUI socket limits', () => {
+  it('a client that stops reading is closed with 4008, as on /api/events', async () => {
+    const server = await tempServer({ modelsDir: models, wsLimits: { pingTimeoutMs: 300 } });
+    try {
+      const ws = await ComfySocket.open(server.url, 'sleepy');
+      const closed = new Promise<number>((resolve) => ws.ws.once('close', (code) => resolve(code)));
+      ws.ws.pause();
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      ws.ws.resume();
+      expect(await closed).toBe(CLOSE_TOO_SLOW);
+    } finally {
+      await server.close();
+    }
+  }, 30_000);
 });
