@@ -283,6 +283,11 @@ describe('ComfyUI API on diffgraph serve', () => {
     const promptId = (await queuePrompt(base, prompt, clientId)).body.prompt_id;
     await ws.until((m) => m.type === 'progress' && m.data.prompt_id === promptId && m.data.value >= 1);
     expect((await http(base, '/queue')).body.queue_running).toEqual([[expect.any(Number), promptId, prompt, { client_id: clientId }, ['9']]]);
+    // A prompt waiting behind it leaves the queue with POST /queue { delete }.
+    const waiting = (await queuePrompt(base, fixture('txt2img-api.json'), clientId)).body.prompt_id;
+    expect((await http(base, '/queue')).body.queue_pending.map((item: unknown[]) => item[1])).toEqual([waiting]);
+    expect((await http(base, '/queue', { method: 'POST', body: JSON.stringify({ delete: [waiting] }) })).status).toBe(200);
+    expect((await http(base, '/queue')).body.queue_pending).toEqual([]);
     expect((await http(base, '/interrupt', { method: 'POST', body: JSON.stringify({ prompt_id: 'another' }) })).status).toBe(200);
     const seen = ws.of(promptId).filter((m) => m.type === 'progress').length;
     await ws.until(() => ws.of(promptId).filter((m) => m.type === 'progress').length > seen + 1);
@@ -295,6 +300,12 @@ describe('ComfyUI API on diffgraph serve', () => {
     expect(history.status).toMatchObject({ status_str: 'error', completed: false });
     expect(history.status.messages.at(-1)[0]).toBe('execution_interrupted');
     expect((await http(base, '/queue')).body).toEqual({ queue_running: [], queue_pending: [] });
+    // The cancelled waiting prompt never started: as in ComfyUI, it sent no messages and has no history.
+    expect(ws.of(waiting)).toEqual([]);
+    expect((await http(base, `/history/${waiting}`)).body).toEqual({});
+    // POST /history { delete } removes an entry.
+    expect((await http(base, '/history', { method: 'POST', body: JSON.stringify({ delete: [promptId] }) })).status).toBe(200);
+    expect((await http(base, `/history/${promptId}`)).body).toEqual({});
   }, 120_000);
 
   it('a prompt that fails while it runs ends with execution_error naming the ComfyUI node, then executing null', async () => {

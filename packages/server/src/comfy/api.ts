@@ -12,6 +12,7 @@ import type { Limits, RootKind } from '../guard.ts';
 import { confine } from '../guard.ts';
 import { fail } from '../http-errors.ts';
 import type { RunManager } from '../runs.ts';
+import { TERMINAL_STATUSES } from '../store.ts';
 import type { ComfyBridge } from './bridge.ts';
 import { ComfyImportError, comfyFormat, convertComfyWorkflow } from './convert.ts';
 import { ComfyHistory, MAX_HISTORY } from './history.ts';
@@ -92,7 +93,7 @@ export function comfyRouter(options: ComfyApiOptions): express.Router {
   // { clear: true } and { delete: [ids] }: finished prompts leave the history (their files stay).
   router.post('/history', json, (req, res) => {
     const body = isObject(req.body) ? req.body : {};
-    const ids = body.clear === true ? Object.keys(history.entries(MAX_HISTORY, 0)) : Array.isArray(body.delete) ? body.delete.filter((d): d is string => typeof d === 'string') : [];
+    const ids = body.clear === true ? bridge.prompts.finished(TERMINAL_STATUSES, MAX_HISTORY, 0) : Array.isArray(body.delete) ? body.delete.filter((d): d is string => typeof d === 'string') : [];
     for (const id of ids) if (bridge.prompts.get(id)) manager.remove(id);
     res.status(200).end();
   });

@@ -17,10 +17,14 @@ export const MAX_HISTORY = 10_000;
 export class ComfyHistory {
   constructor(private readonly manager: RunManager, private readonly prompts: ComfyPromptStore) {}
 
-  /** One finished prompt's entry, or undefined (unknown, or still queued or running). */
+  /**
+   * One finished prompt's entry, or undefined: unknown, still queued or running, or taken out of the
+   * queue before it started (in ComfyUI such a prompt is gone).
+   */
   entry(promptId: string): Record<string, unknown> | undefined {
     const run = this.manager.store.get(promptId);
-    const record = run && (TERMINAL_STATUSES as string[]).includes(run.status) ? this.prompts.get(promptId) : undefined;
+    const finished = run && run.startedAt !== null && (TERMINAL_STATUSES as string[]).includes(run.status);
+    const record = finished ? this.prompts.get(promptId) : undefined;
     if (!run || !record) return undefined;
     const temp = this.prompts.tempImages(promptId);
     const translation = new PromptTranslation(record, () => temp);

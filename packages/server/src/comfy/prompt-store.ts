@@ -58,10 +58,10 @@ export class ComfyPromptStore {
     };
   }
 
-  /** Finished prompts, newest last: the `limit` most recent after skipping `offset` from the newest. */
+  /** Prompts that ran and finished, newest last: the `limit` most recent after skipping `offset` from the newest. */
   finished(statuses: readonly string[], limit: number, offset: number): string[] {
     const marks = statuses.map(() => '?').join(', ');
-    const rows = this.db.prepare(`SELECT c.run_id FROM comfy_prompts c JOIN runs r ON r.id = c.run_id WHERE r.status IN (${marks}) ORDER BY r.seq DESC LIMIT ? OFFSET ?`)
+    const rows = this.db.prepare(`SELECT c.run_id FROM comfy_prompts c JOIN runs r ON r.id = c.run_id WHERE r.status IN (${marks}) AND r.started_at IS NOT NULL ORDER BY r.seq DESC LIMIT ? OFFSET ?`)
       .all(...statuses, limit, offset) as { run_id: string }[];
     return rows.map((r) => r.run_id).reverse();
   }
