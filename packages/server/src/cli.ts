@@ -13,7 +13,6 @@ import { applySets, readWorkflowFile, UnreadableFileError } from './workflow-fil
 import { eventToJson, formatErrors, formatOutputs } from './format.ts';
 import { terminalReporter } from './progress.ts';
 import { runRemote } from './remote.ts';
-import { ConfigError, startServer } from './server.ts';
 import { DEFAULT_LIMITS, type Limits } from './guard.ts';
 import { acceptComfyWorkflow, ComfyImportError, convertComfyWorkflow } from './comfy/convert.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -188,6 +187,8 @@ export function buildProgram(): Command {
       } catch (e) {
         throw new UsageError((e as Error).message);
       }
+      // Loaded here: the server (express, SQLite, ws, the ComfyUI API) is not needed by the other commands.
+      const { ConfigError, startServer } = await import('./server.ts');
       let server;
       try {
         server = await startServer({
