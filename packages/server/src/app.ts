@@ -6,8 +6,10 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import { parseWorkflowText, workflowSchema, type NodeRegistry } from '@diffgraph/engine';
-import { decodeNpy, decodeRgba, imageFormat, modelCatalog, tensorFromJson } from '@diffgraph/nodes';
+import { modelCatalog } from '@diffgraph/nodes';
 import { workflowLibrary } from './workflow-library.ts';
+import { sniffUpload } from './upload-sniff.ts';
+import { fail } from './http-errors.ts';
 import { confine, PathError, type Limits, type RootKind } from './guard.ts';
 import { eventsQuerySchema, listQuerySchema, openApiDocument, submitEnvelopeSchema } from './openapi.ts';
 import type { RunManager } from './runs.ts';
@@ -16,6 +18,7 @@ import { comfyAliases } from './comfy/aliases.ts';
 import { importPng, importWorkflowValue, WorkflowImportError, type ImportedWorkflow } from './workflow-import.ts';
 import { nodeDescriptions, type PluginReport } from './plugins.ts';
 import { pathScrubber } from './public-paths.ts';
+import { comfyRouter, type ComfyApiOptions } from './comfy/api.ts';
 import { AccessError, checkHost, checkOrigin, checkToken, type SecurityOptions } from './security.ts';
 import type { RunStatus } from './store.ts';
 
@@ -33,11 +36,9 @@ export interface AppOptions {
   workflowsDir?: string;
   /** The node packs loaded from outside and those skipped, for `GET /api/nodes`. */
   plugins?: PluginReport;
+  /** ComfyUI's API (/prompt, /history, …; comfy/api.ts), mounted when given. */
+  comfy?: Pick<ComfyApiOptions, 'bridge' | 'device'>;
 }
-
-type ErrorBody = { nodeId: null; code: string; message: string };
-const fail = (res: Response, status: number, code: string, message: string) =>
-  res.status(status).json({ errors: [{ nodeId: null, code, message } satisfies ErrorBody] });
 
 /** A workflow that cannot be imported (ComfyUI nodes we lack, a PNG with none): 400 with its code. */
 function importFailure(res: Response, e: unknown) {
@@ -52,46 +53,6 @@ function ajvMessage(validate: ValidateFunction): string {
 }
 
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-
-export type UploadType = 'image/png' | 'image/jpeg' | 'application/x-npy' | 'application/json';
-
-export type UploadRefusal = { code: 'EMPTY_UPLOAD' | 'UNSUPPORTED_MEDIA_TYPE' | 'UNREADABLE_UPLOAD'; error: string };
-
-/**
- * What an upload is, by its content (never by its name or Content-Type). Images and tensors are
- * decoded in full, so a file with the right magic bytes and garbage after them is refused here
- * (UNREADABLE_UPLOAD) rather than by the node that opens it later.
- */
-export function sniffUpload(bytes: Buffer): { type: UploadType; ext: string } | UploadRefusal {
-  if (bytes.length === 0) return { code: 'EMPTY_UPLOAD', error: 'The upload is empty.' };
-  const image = imageFormat(bytes);
-  if (image) {
-    try {
-      decodeRgba(bytes);
-    } catch (e) {
-      return { code: 'UNREADABLE_UPLOAD', error: `Not a readable ${image === 'png' ? 'PNG' : 'JPEG'} image: ${(e as Error).message}.` };
-    }
-    return image === 'png' ? { type: 'image/png', ext: 'png' } : { type: 'image/jpeg', ext: 'jpg' };
-  }
-  if (bytes.length >= 6 && bytes[0] === 0x93 && bytes.subarray(1, 6).toString('latin1') === 'NUMPY') {
-    try {
-      decodeNpy(bytes);
-    } catch (e) {
-      return { code: 'UNREADABLE_UPLOAD', error: `Not a readable .npy tensor: ${(e as Error).message}` };
-    }
-    return { type: 'application/x-npy', ext: 'npy' };
-  }
-  const first = bytes.subarray(0, 64).toString('utf8').trimStart()[0];
-  if (first === '{' || first === '[') {
-    try {
-      tensorFromJson(JSON.parse(bytes.toString('utf8')));
-    } catch (e) {
-      return { code: 'UNSUPPORTED_MEDIA_TYPE', error: `Not a tensor JSON document ({ shape, dtype, data } or nested arrays): ${(e as Error).message}` };
-    }
-    return { type: 'application/json', ext: 'json' };
-  }
-  return { code: 'UNSUPPORTED_MEDIA_TYPE', error: 'Unsupported upload: send a PNG or JPEG image, a .npy tensor or a tensor JSON document.' };
-}
 
 /** What `/` answers while the editor bundle is missing: what to run, never a bare 404. */
 export const EDITOR_BUILD_COMMAND = 'pnpm --filter @diffgraph/editor build';
@@ -109,7 +70,7 @@ The API is running (<a href="/api/health">/api/health</a>, <a href="/api/openapi
 </body></html>
 `;
 
-export function createApp(options: AppOptions): { app: express.Express; api: express.Router } {
+export function createApp(options: AppOptions): { app: express.Express; api: express.Router; comfy?: express.Router } {
   const { manager, registry, security, limits, roots } = options;
   const app = express();
   app.disable('x-powered-by');
@@ -277,6 +238,8 @@ export function createApp(options: AppOptions): { app: express.Express; api: exp
 
   app.use('/api', api);
   app.use('/api', (req, res) => fail(res, 404, 'NOT_FOUND', `No route ${req.method} ${req.originalUrl}.`));
+  const comfy = options.comfy ? comfyRouter({ ...options.comfy, manager, limits, roots, version: options.version }) : undefined;
+  if (comfy) app.use(comfy);
 
   // Looked up per request, so an editor built while the server runs is served without a restart.
   app.use(express.static(options.editorDir, { index: 'index.html', dotfiles: 'deny' }));
@@ -297,7 +260,7 @@ export function createApp(options: AppOptions): { app: express.Express; api: exp
     fail(res, 500, 'INTERNAL', manager.publicText(`Unexpected error: ${e.message ?? String(err)}`));
   });
 
-  return { app, api };
+  return { app, api, comfy };
 }
 
 /**
@@ -314,12 +277,12 @@ function publicPacks(registry: NodeRegistry, plugins: PluginReport, publicText: 
   };
 }
 
-/** The API routes as OpenAPI paths (`/api/runs/{id}`), from the router itself. */
-export function routesOf(api: express.Router): { method: string; path: string }[] {
+/** A router's routes as OpenAPI paths (`/api/runs/{id}`), from the router itself. */
+export function routesOf(api: express.Router, prefix = '/api'): { method: string; path: string }[] {
   const out: { method: string; path: string }[] = [];
   for (const layer of (api as unknown as { stack: { route?: { path: string; methods: Record<string, boolean> } }[] }).stack) {
     if (!layer.route) continue;
-    const p = `/api${layer.route.path}`.replace(/:(\w+)/g, '{$1}').replace(/\*(\w+)/g, '{$1}');
+    const p = `${prefix}${layer.route.path}`.replace(/:(\w+)/g, '{$1}').replace(/\*(\w+)/g, '{$1}');
     for (const [method, on] of Object.entries(layer.route.methods)) if (on && method !== '_all') out.push({ method, path: p });
   }
   return out;

@@ -14,8 +14,6 @@ import { WorkflowImportError } from './workflow-import.ts';
 import { eventToJson, formatErrors, formatOutputs } from './format.ts';
 import { terminalReporter } from './progress.ts';
 import { runRemote } from './remote.ts';
-import { ConfigError, startServer } from './server.ts';
-import { EDITOR_BUILD_COMMAND } from './app.ts';
 import { DEFAULT_LIMITS, type Limits } from './guard.ts';
 import { ComfyImportError } from './comfy/convert.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -206,6 +204,8 @@ export function buildProgram(): Command {
       } catch (e) {
         throw new UsageError((e as Error).message);
       }
+      // Loaded here: the server (express, SQLite, ws, the ComfyUI API) is not needed by the other commands.
+      const [{ ConfigError, startServer }, { EDITOR_BUILD_COMMAND }] = await Promise.all([import('./server.ts'), import('./app.ts')]);
       let server;
       try {
         server = await startServer({

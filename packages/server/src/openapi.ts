@@ -6,6 +6,7 @@
 import { workflowSchema, type NodeRegistry } from '@diffgraph/engine';
 import { RUN_STATUSES } from './store.ts';
 import { workflowLibraryPaths } from './workflow-library.ts';
+import { comfyHistoryEntrySchema, comfyPaths } from './comfy/openapi-paths.ts';
 import { CLOSE_TOO_SLOW } from './ws-client.ts';
 
 type Schema = Record<string, unknown>;
@@ -214,7 +215,7 @@ export function openApiDocument(registry: NodeRegistry, version: string): Schema
     info: {
       title: 'diffgraph server',
       version,
-      description: 'Submit, watch and manage diffusion workflow runs. See docs/api.md for the WebSocket protocol, auth and limits.',
+      description: 'Submit, watch and manage diffusion workflow runs. See docs/api.md for the WebSocket protocol, auth and limits. The routes tagged ComfyUI are ComfyUI\'s API (docs/comfyui.md).',
     },
     servers: [{ url: '/' }],
     security: [{}, { bearer: [] }],
@@ -225,6 +226,7 @@ export function openApiDocument(registry: NodeRegistry, version: string): Schema
     },
     paths: {
       ...workflowLibraryPaths,
+      ...comfyPaths,
       '/api/health': { get: { operationId: 'health', summary: 'Versions, execution provider, queue depth, cache bytes', responses: { 200: { description: 'Health', content: json(ref('Health')) }, ...errors(401, 403) } } },
       '/api/openapi.json': { get: { operationId: 'openapi', summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1', content: json({ type: 'object' }) } } } },
       '/api/nodes': { get: { operationId: 'nodes', summary: 'The node library (each node with its pack), the node packs loaded and skipped, and the workflow JSON Schema', responses: { 200: { description: 'Definitions, packs and schema', content: json(ref('NodeLibrary')) }, ...errors(401, 403) } } },
@@ -368,6 +370,7 @@ export function openApiDocument(registry: NodeRegistry, version: string): Schema
         },
         Health: healthSchema,
         Upload: uploadSchema,
+        ComfyHistoryEntry: comfyHistoryEntrySchema,
       },
     },
   };

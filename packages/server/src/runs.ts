@@ -43,7 +43,11 @@ export interface SubmitRequest {
   workflow: unknown;
   outputs?: string[];
   clientId?: string;
+  /** The id the client chose (ComfyUI's prompt_id): a UUID no run has yet; default a new one. */
+  runId?: string;
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export type SubmitResult = { ok: true; runId: string } | { ok: false; status: number; errors: ApiError[] };
 
@@ -116,7 +120,10 @@ export class RunManager {
     // The engine checks size, nesting and node count first, without recursing into the workflow.
     const validation = validateWorkflow(req.workflow, this.registry, req.outputs, { maxBytes: limits.workflowBytes, maxNodes: limits.maxNodes });
     if (!validation.ok) return refusal(validation.errors);
-    const runId = randomUUID();
+    if (req.runId !== undefined && (!UUID.test(req.runId) || this.store.get(req.runId))) {
+      return { ok: false, status: 400, errors: [{ nodeId: null, code: 'INVALID_RUN_ID', message: `The run id "${String(req.runId).slice(0, 64)}" is ${UUID.test(req.runId) ? 'taken' : 'not a UUID'}.` }] };
+    }
+    const runId = req.runId ?? randomUUID();
     const guard = guardWorkflow(validation.workflow, {
       registry: this.registry, limits, roots: this.options.roots, runOutputDir: this.runOutputDir(runId),
     });

@@ -13,6 +13,8 @@ import { RunManager } from './runs.ts';
 import { isLoopbackHost, LOOPBACK_NAMES, type SecurityOptions } from './security.ts';
 import { RunStore } from './store.ts';
 import { EventHub } from './ws.ts';
+import { ComfyBridge } from './comfy/bridge.ts';
+import { COMFY_WS_PATH, ComfyHub } from './comfy/comfy-ws.ts';
 import type { WsLimits } from './ws-client.ts';
 
 export interface ServerOptions {
@@ -136,11 +138,14 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     };
   };
   const editorDir = options.editorDir ?? EDITOR_DIST;
-  const { app } = createApp({ registry, manager, security, limits, roots, editorDir, version: SERVER_VERSION, health, workflowsDir: path.join(dataDir, 'workflows'), plugins });
+  const bridge = new ComfyBridge(manager, path.join(dataDir, 'temp'), log);
+  const comfy = { bridge, device: () => modelStore.activeDevice() };
+  const { app } = createApp({ registry, manager, security, limits, roots, editorDir, version: SERVER_VERSION, health, workflowsDir: path.join(dataDir, 'workflows'), plugins, comfy });
   const http = createServer(app);
   http.requestTimeout = 60_000;
   const hub = new EventHub(manager, security, { limits: options.wsLimits });
-  hub.attach(http);
+  const comfyHub = new ComfyHub(bridge, options.wsLimits);
+  hub.attach(http, { [COMFY_WS_PATH]: (req, socket, head) => comfyHub.handleUpgrade(req, socket, head) });
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(options.port ?? 8188, host, () => {
@@ -159,6 +164,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       closing ??= (async () => {
         await manager.close();
         hub.close();
+        comfyHub.close();
+        bridge.close();
         http.closeAllConnections();
         await new Promise<void>((resolve) => http.close(() => resolve()));
         store.close();

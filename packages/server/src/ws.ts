@@ -22,6 +22,8 @@ type ClientMessage =
   | { type: 'unsubscribe'; runId?: string; all?: boolean; clientId?: string }
   | { type: 'ping' };
 
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
 export interface EventHubOptions {
   /** The largest client message accepted (default 64 KiB). */
   maxMessageBytes?: number;
@@ -55,12 +57,16 @@ export class EventHub {
     }, this.limits.pingTimeoutMs).unref();
   }
 
-  /** Hooks the upgrade of `server`; refuses other paths, wrong hosts, origins and tokens. */
-  attach(server: Server): void {
+  /**
+   * Hooks the upgrade of `server`: WS_PATH here, the paths of `others` (ComfyUI's /ws) there, after the
+   * same Host, token and Origin checks; refuses other paths.
+   */
+  attach(server: Server, others: Record<string, UpgradeHandler> = {}): void {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       const url = new URL(req.url ?? '/', 'http://localhost');
+      const other = Object.hasOwn(others, url.pathname) ? others[url.pathname] : undefined;
       try {
-        if (url.pathname !== WS_PATH) throw new AccessError(404, 'NOT_FOUND', `No WebSocket endpoint at ${url.pathname}; use ${WS_PATH}.`);
+        if (url.pathname !== WS_PATH && !other) throw new AccessError(404, 'NOT_FOUND', `No WebSocket endpoint at ${url.pathname}; use ${WS_PATH}.`);
         checkHost(req, this.security);
         checkToken(req, this.security, true);
         checkOrigin(req, this.security);
@@ -71,6 +77,7 @@ export class EventHub {
         socket.end(`HTTP/1.1 ${err.status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
         return;
       }
+      if (other) return other(req, socket, head);
       this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit('connection', ws, req));
     });
   }

@@ -56,7 +56,7 @@ describe('ComfyUI conversion', () => {
   it('the UI format (positional widgets_values, control_after_generate after the seed) converts like the API format', () => {
     const api = convertComfyWorkflow(fixture('txt2img-api.json')).workflow;
     const ui = convertComfyWorkflow(fixture('txt2img-ui.json')).workflow;
-    expect(ui.nodes['3_noise'].inputs!).toEqual({ seed: 156680208700286 });
+    expect(ui.nodes['3_noise'].inputs!).toEqual({ seed: 156680208700286, rng: 'cpu' });
     expect(ui.nodes['3_schedule'].inputs!).toEqual({ model: { from: '4', output: 'model' }, spacing: 'uniform', steps: 4, denoise: 1 });
     expect({ ...ui.nodes, '3_noise': null }).toEqual({ ...api.nodes, '3_noise': null });
     expect(ui.nodes['4'].inputs!).toEqual({ path: 'shapes-32' });
@@ -72,6 +72,24 @@ describe('ComfyUI conversion', () => {
     expect(workflow.nodes['3_schedule'].inputs!).toMatchObject({ spacing: 'karras', steps: 6, denoise: 0.5 });
     expect(workflow.nodes['3_guider'].inputs!.cfg).toBe(2.5);
     expect(workflow.nodes['3_solver'].inputs!).toEqual({ kind: 'heun' });
+  });
+
+  it('KSampler, KSamplerAdvanced and RandomNoise draw ComfyUI\'s start noise (torch CPU randn)', () => {
+    expect(convertComfyWorkflow(fixture('txt2img-api.json')).workflow.nodes['3_noise'].inputs!.rng).toBe('cpu');
+    const advanced = fixture('txt2img-api.json');
+    advanced['3'] = { class_type: 'KSamplerAdvanced', inputs: { ...advanced['3'].inputs, add_noise: 'enable', noise_seed: 1, start_at_step: 0, end_at_step: 10000, return_with_leftover_noise: 'disable' } };
+    expect(convertComfyWorkflow(advanced).workflow.nodes['3_noise'].inputs!).toEqual({ seed: 1, rng: 'cpu' });
+    const custom = convertComfyWorkflow(fixture('custom-sampler-api.json')).workflow;
+    const noise = Object.values(custom.nodes).filter((n) => n.type === 'RandomNoise');
+    expect(noise.length).toBeGreaterThan(0);
+    for (const n of noise) expect(n.inputs!.rng).toBe('cpu');
+  });
+
+  it('keeps which ComfyUI node each of our nodes comes from', () => {
+    const { workflow, origins } = convertComfyWorkflow(fixture('txt2img-api.json'));
+    expect(Object.keys(origins).sort()).toEqual(Object.keys(workflow.nodes).sort());
+    for (const helper of ['3', '3_noise', '3_guider', '3_schedule', '3_solver']) expect(origins[helper]).toBe('3');
+    expect(origins['9']).toBe('9');
   });
 
   it('maps SamplerCustomAdvanced outputs by index (1 = denoised_output)', () => {
@@ -97,7 +115,7 @@ describe('ComfyUI conversion', () => {
     expect(importError(partial)).toMatchObject({ code: 'COMFY_UNSUPPORTED_SETTING', message: expect.stringContaining('node 3 (KSamplerAdvanced)') });
     const beta = fixture('txt2img-api.json');
     beta['3'].inputs.scheduler = 'beta';
-    expect(importError(beta)).toMatchObject({ code: 'COMFY_UNSUPPORTED_SETTING', message: expect.stringContaining('scheduler "beta"') });
+    expect(importError(beta)).toMatchObject({ code: 'COMFY_UNSUPPORTED_SETTING', message: expect.stringContaining('scheduler "beta"'), nodes: [{ id: '3', classType: 'KSampler', input: 'scheduler' }] });
   });
 
   it('KSamplerAdvanced over the whole schedule converts, add_noise "disable" included', () => {

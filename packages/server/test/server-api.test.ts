@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistry, decodeNpy, encodeNpy } from '@diffgraph/nodes';
 import { defineNode, Tensor } from '@diffgraph/engine';
 import { routesOf, createApp } from '../src/app.ts';
+import { ComfyBridge } from '../src/comfy/bridge.ts';
 import { startServer, ConfigError } from '../src/server.ts';
 import { api, slowWorkflow, smallWorkflow, submit, tempServer, waitFor, waitForStatus, WsClient } from './helpers.ts';
 import type { RunningServer } from '../src/server.ts';
@@ -199,11 +200,13 @@ describe('library, health, OpenAPI', () => {
     const doc = (await api(base, '/api/openapi.json')).body;
     expect(doc.openapi).toBe('3.1.0');
     const documented = Object.entries(doc.paths).flatMap(([p, ops]: [string, any]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`)).sort();
-    const { api: router } = createApp({
+    const bridge = new ComfyBridge(server.manager, path.join(server.dataDir, 'temp'));
+    const { api: router, comfy } = createApp({
       registry: server.manager.executor.registry, manager: server.manager, security: { allowedHosts: null, allowedOrigins: [] },
-      limits: {} as any, roots: server.roots, editorDir: '/nonexistent', version: '0', health: () => ({}),
+      limits: {} as any, roots: server.roots, editorDir: '/nonexistent', version: '0', health: () => ({}), comfy: { bridge, device: () => 'cpu' },
     });
-    const routed = routesOf(router).map((r) => `${r.method.toUpperCase()} ${r.path}`).sort();
+    bridge.close();
+    const routed = [...routesOf(router), ...routesOf(comfy!, '')].map((r) => `${r.method.toUpperCase()} ${r.path}`).sort();
     expect(routed).toEqual(documented);
     // Every $ref resolves inside the document.
     const refs = JSON.stringify(doc).match(/"\$ref":"[^"]+"/g) ?? [];

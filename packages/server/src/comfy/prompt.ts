@@ -4,41 +4,21 @@
  * widgets_values) turned into it by naming each widget value by its position.
  */
 
+import { COMFY_CLASSES, CONTROL, widgetNames } from './classes.ts';
+
 export type ComfyLink = [string, number];
 export interface ComfyNode { classType: string; inputs: Record<string, unknown>; pos?: [number, number] }
 export type ComfyPrompt = Map<string, ComfyNode>;
 
 export class ComfyImportError extends Error {
-  constructor(readonly code: 'COMFY_UNSUPPORTED_NODES' | 'COMFY_UNSUPPORTED_SETTING' | 'COMFY_INVALID_WORKFLOW', message: string, readonly nodes: { id: string; classType: string }[] = []) {
+  /** `nodes`: the ComfyUI nodes at fault (with the input, when one input is). */
+  constructor(readonly code: 'COMFY_UNSUPPORTED_NODES' | 'COMFY_UNSUPPORTED_SETTING' | 'COMFY_INVALID_WORKFLOW', message: string, readonly nodes: { id: string; classType: string; input?: string }[] = []) {
     super(message);
   }
 }
 
-/** The value ComfyUI's front end stores after every seed widget ("fixed", "randomize", …); not an input. */
-const CONTROL = 'control_after_generate';
-
-/** Widget names in widgets_values order, per class (ComfyUI's INPUT_TYPES order of its widget inputs). */
-export const WIDGETS: Record<string, string[]> = {
-  CheckpointLoaderSimple: ['ckpt_name'],
-  CLIPTextEncode: ['text'],
-  EmptyLatentImage: ['width', 'height', 'batch_size'],
-  KSampler: ['seed', CONTROL, 'steps', 'cfg', 'sampler_name', 'scheduler', 'denoise'],
-  KSamplerAdvanced: ['add_noise', 'noise_seed', CONTROL, 'steps', 'cfg', 'sampler_name', 'scheduler', 'start_at_step', 'end_at_step', 'return_with_leftover_noise'],
-  VAEEncode: [],
-  VAEDecode: [],
-  LoadImage: ['image', 'upload'],
-  SaveImage: ['filename_prefix'],
-  PreviewImage: [],
-  RandomNoise: ['noise_seed', CONTROL],
-  DisableNoise: [],
-  CFGGuider: ['cfg'],
-  BasicGuider: [],
-  KSamplerSelect: ['sampler_name'],
-  BasicScheduler: ['scheduler', 'steps', 'denoise'],
-  KarrasScheduler: ['steps', 'sigma_max', 'sigma_min', 'rho'],
-  ExponentialScheduler: ['steps', 'sigma_max', 'sigma_min'],
-  SamplerCustomAdvanced: [],
-};
+/** Widget names in widgets_values order, per class. */
+export const WIDGETS: Record<string, string[]> = Object.fromEntries(Object.entries(COMFY_CLASSES).map(([type, spec]) => [type, widgetNames(spec)]));
 
 /** Front-end-only nodes that carry no computation. */
 const COMMENT_NODES = new Set(['Note', 'MarkdownNote']);
@@ -112,8 +92,8 @@ export function uiToPrompt(ui: { nodes: Record<string, unknown>[]; links: unknow
     const values = Array.isArray(node.widgets_values) ? node.widgets_values : [];
     const names = WIDGETS[type] ?? [];
     // Files saved without the seed's control value have one value fewer.
-    const widgetNames = values.length === names.length - 1 && names.includes(CONTROL) ? names.filter((n) => n !== CONTROL) : names;
-    widgetNames.forEach((name, i) => {
+    const named = values.length === names.length - 1 && names.includes(CONTROL) ? names.filter((n) => n !== CONTROL) : names;
+    named.forEach((name, i) => {
       if (name !== CONTROL && i < values.length) inputs[name] = values[i];
     });
     for (const input of Array.isArray(node.inputs) ? node.inputs : []) {
