@@ -725,6 +725,24 @@ describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () 
     await page.keyboard.press('Escape');
   }, 120_000);
 
+  it('the Solver shows only the inputs that apply to its kind, and keeps the hidden values', async () => {
+    await openExample({ label: 'txt2img' });
+    const before = (await workflow()).nodes.solver.inputs;
+    const visible = () => page.evaluate(() => (window as any).diffgraph.editor.node('solver').widgets.filter((w: any) => !w.hidden).map((w: any) => w.name));
+    expect(await visible()).toEqual(['kind', 'order', 'method', 'lower_order_final', 'threshold_ratio', 'threshold_max']);
+    const entries = page.locator('.litecontextmenu .litemenu-entry');
+    await page.mouse.click(...(await at('solver', { input: 'kind' })));
+    await entries.filter({ hasText: /^unipc$/ }).click();
+    await expect.poll(visible).toEqual(['kind', 'order', 'lower_order_final', 'variant', 'prediction']);
+    await page.mouse.click(...(await at('solver', { input: 'kind' })));
+    await entries.filter({ hasText: /^euler_ancestral$/ }).click();
+    await expect.poll(visible).toEqual(['kind', 'eta', 's_noise']);
+    // The node shrinks with its inputs, and what is hidden is still in the workflow.
+    expect((await workflow()).nodes.solver.inputs).toEqual({ ...before, kind: 'euler_ancestral' });
+    await page.getByTestId('undo').click();
+    await expect.poll(visible).toEqual(['kind', 'order', 'lower_order_final', 'variant', 'prediction']);
+  }, 30_000);
+
   it('loads, lays out, draws and round-trips a 200-node graph (timings in test-output/perf.json)', async () => {
     const lab = JSON.parse(readFileSync(path.join(repo, 'workflows/gmm-solver-lab.json'), 'utf8'));
     const nodes: Record<string, unknown> = {};

@@ -144,6 +144,12 @@ function checkDefinition(def: NodeDefinition): void {
     if (spec.summary !== undefined && spec.summary !== true && !(typeof spec.summary === 'string' && INPUT_NAME.test(spec.summary))) {
       throw new Error(`${where}: input "${name}": summary must be true or a key name`);
     }
+    if (spec.appliesWhen !== undefined) {
+      const ruler = def.inputs[spec.appliesWhen.input];
+      if (!ruler?.enum || spec.appliesWhen.input === name) throw new Error(`${where}: input "${name}": appliesWhen names "${spec.appliesWhen.input}", which is not another enum input of the node`);
+      const unknown = spec.appliesWhen.values.filter((v) => !ruler.enum!.includes(v));
+      if (unknown.length > 0) throw new Error(`${where}: input "${name}": appliesWhen values ${unknown.map((v) => `"${v}"`).join(', ')} are not in the enum of "${spec.appliesWhen.input}"`);
+    }
     if (spec.enum && spec.type !== 'STRING') throw new Error(`${where}: input "${name}": enum needs type STRING`);
     if (spec.enum && spec.default !== undefined && !spec.enum.includes(spec.default as string)) {
       throw new Error(`${where}: input "${name}": default "${String(spec.default)}" is not in its enum`);

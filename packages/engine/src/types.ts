@@ -53,6 +53,12 @@ export interface InputSpec {
    * name, a string under that key (e.g. a prompt input summarized as "prompt").
    */
   summary?: true | string;
+  /**
+   * The input matters only while another (enum) input of the node has one of these values — a
+   * Solver's UniPC `variant` only for `kind: unipc`. Editors hide it otherwise; the value is still
+   * accepted and passed to `run()`.
+   */
+  appliesWhen?: { input: string; values: readonly string[] };
 }
 
 export interface OutputSpec {

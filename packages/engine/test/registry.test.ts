@@ -52,3 +52,19 @@ describe('NodeRegistry packs', () => {
     expect(r.list()).toEqual([]);
   });
 });
+
+describe('appliesWhen', () => {
+  const ruled = (appliesWhen: { input: string; values: string[] }) => node('Ruled', {
+    inputs: { kind: { type: 'STRING', enum: ['a', 'b'], default: 'a' }, extra: { type: 'FLOAT', default: 0, appliesWhen } },
+  });
+
+  it('is accepted when it names another enum input and values of its enum', () => {
+    expect(() => new NodeRegistry().register(ruled({ input: 'kind', values: ['b'] }))).not.toThrow();
+  });
+
+  it('is refused when it names no enum input, or values outside the enum', () => {
+    expect(() => new NodeRegistry().register(ruled({ input: 'missing', values: ['a'] }))).toThrow(/appliesWhen names "missing", which is not another enum input/);
+    expect(() => new NodeRegistry().register(ruled({ input: 'extra', values: ['a'] }))).toThrow(/not another enum input/);
+    expect(() => new NodeRegistry().register(ruled({ input: 'kind', values: ['a', 'c'] }))).toThrow(/appliesWhen values "c" are not in the enum of "kind"/);
+  });
+});

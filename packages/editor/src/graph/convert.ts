@@ -7,7 +7,7 @@
 import { LGraph, LGraphNode, LiteGraph } from '@comfyorg/litegraph';
 import type { Link, Workflow } from '@diffgraph/engine';
 import { Catalog, widgetKind, type SeedControl } from '../catalog.ts';
-import { hooks, markExplicit, propsOf, UNKNOWN_NODE, widgetOf } from './nodes.ts';
+import { hooks, markExplicit, propsOf, syncApplicability, UNKNOWN_NODE, widgetOf } from './nodes.ts';
 import { arrangeGraph } from './layout.ts';
 
 export const FORMAT = 'diffgraph/workflow@1';
@@ -122,6 +122,7 @@ export function loadWorkflow(graph: LGraph, workflow: Workflow, catalog: Catalog
           }
         }
       }
+      if (def) syncApplicability(node, catalog);
       const pos = positions?.[id] ?? [0, 0];
       node.pos = [pos[0], pos[1]];
       graph.add(node);

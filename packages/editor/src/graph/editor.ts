@@ -7,7 +7,7 @@ import { LGraph, LGraphCanvas, LGraphNode, LiteGraph } from '@comfyorg/litegraph
 import type { Workflow } from '@diffgraph/engine';
 import type { Catalog } from '../catalog.ts';
 import { extraOf, freshId, installOutputBookkeeping, loading, loadWorkflow, toWorkflow } from './convert.ts';
-import { hooks, installSafeNumberPrompt, markExplicit, propsOf, registerNodeTypes, widgetOf } from './nodes.ts';
+import { hooks, installSafeNumberPrompt, markExplicit, propsOf, registerNodeTypes, syncApplicability, widgetOf } from './nodes.ts';
 import { arrangeGraph } from './layout.ts';
 
 export type NodeRunState = 'queued' | 'running' | 'cached' | 'done' | 'failed' | 'skipped' | 'cancelled';
@@ -338,6 +338,7 @@ export class GraphEditor {
     loading.active = true;
     try {
       this.graph.configure(JSON.parse(snap));
+      for (const node of this.graph._nodes) syncApplicability(node, this.catalog);
     } finally {
       loading.active = false;
       this.restoring = false;

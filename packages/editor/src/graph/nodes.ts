@@ -74,6 +74,7 @@ function addInputWidget(node: LGraphNode, catalog: Catalog, nodeType: string, na
   const value = initialValue(kind, spec);
   const edited = () => {
     markExplicit(node, name);
+    syncApplicability(node, catalog);
     hooks.onWidgetEdited?.(node, name);
   };
   let widget: AnyWidget;
@@ -143,8 +144,31 @@ function build(node: LGraphNode, catalog: Catalog, def: NodeInfo): void {
     slot.color_on = slot.color_off = typeColor(spec.type);
   }
   node.serialize_widgets = true;
+  syncApplicability(node, catalog, false);
   const [w, h] = node.computeSize();
   node.size = [Math.max(w, 240), h];
+}
+
+/**
+ * Shows only the inputs that apply to the node's current settings (InputSpec.appliesWhen: no UniPC
+ * `variant` on DPM-Solver++); the node grows or shrinks to fit. Hidden inputs keep their values.
+ */
+export function syncApplicability(node: LGraphNode, catalog: Catalog, resize = true): void {
+  const def = catalog.get(propsOf(node).rawType ?? node.type);
+  if (!def) return;
+  let changed = false;
+  for (const [name, spec] of Object.entries(def.inputs)) {
+    if (!spec.appliesWhen) continue;
+    const widget = widgetOf(node, name) as (AnyWidget & { hidden?: boolean }) | undefined;
+    const ruler = widgetOf(node, spec.appliesWhen.input);
+    if (!widget || !ruler) continue;
+    const hidden = !spec.appliesWhen.values.includes(String(ruler.value));
+    if (Boolean(widget.hidden) !== hidden) {
+      widget.hidden = hidden;
+      changed = true;
+    }
+  }
+  if (changed && resize) node.setSize([node.size[0], node.computeSize()[1]]);
 }
 
 export function widgetOf(node: LGraphNode, name: string): AnyWidget | undefined {

@@ -1,5 +1,11 @@
 import { defineNode } from '@diffgraph/engine';
-import { makeSolver, SOLVER_KINDS } from './catalog.ts';
+import { makeSolver, SOLVER_KINDS, type SolverKind } from './catalog.ts';
+
+/** Which kinds read each setting (makeSolver's mapping), so editors show only those that apply. */
+const kinds = (...values: SolverKind[]) => ({ input: 'kind', values });
+const DPM_SOLVER = ['dpmsolver++', 'dpmsolver'] as const;
+const ORDERED = [...DPM_SOLVER, 'unipc', 'deis'] as const;
+const NOISY = ['dpmpp_2s_ancestral', 'euler_ancestral', 'dpmpp_2m_sde'] as const;
 
 export const SolverNode = defineNode({
   type: 'Solver',
@@ -8,15 +14,15 @@ export const SolverNode = defineNode({
   version: 1,
   inputs: {
     kind: { type: 'STRING', enum: SOLVER_KINDS, default: 'dpmsolver++', summary: 'solver' },
-    order: { type: 'INT', default: 2, min: 1, max: 3, summary: true, tooltip: 'DPM-Solver, UniPC, DEIS: solver order' },
-    method: { type: 'STRING', enum: ['multistep', 'singlestep'], default: 'multistep', tooltip: 'DPM-Solver(++) only. singlestep is the official DPM-Solver-fast: the schedule\'s steps are the model calls, spent in outer steps of this order (lower at the end), e.g. 20 steps at order 3 = 6 third-order steps and one second-order step' },
-    lower_order_final: { type: 'BOOLEAN', default: true, tooltip: 'Lower the order of the last steps on short grids (< 10 steps), as the official code' },
-    variant: { type: 'STRING', enum: ['bh2', 'bh1'], default: 'bh2', tooltip: 'UniPC: B(h) = e^h − 1 (bh2) or h (bh1)' },
-    prediction: { type: 'STRING', enum: ['data', 'noise'], default: 'data', tooltip: 'UniPC and DEIS: build the update on x0 (data) or eps (noise) predictions' },
-    eta: { type: 'FLOAT', default: 0, min: 0, max: 1, step: 0.05, summary: true, tooltip: 'DDIM and ancestral/SDE solvers: amount of fresh noise per step' },
-    s_noise: { type: 'FLOAT', default: 1, min: 0, max: 2, step: 0.01 },
-    threshold_ratio: { type: 'FLOAT', default: 0, min: 0, max: 1, tooltip: 'DPM-Solver++: dynamic thresholding quantile (0 = off; Imagen uses 0.995)' },
-    threshold_max: { type: 'FLOAT', default: 1, min: 0 },
+    order: { type: 'INT', default: 2, min: 1, max: 3, summary: true, appliesWhen: kinds(...ORDERED), tooltip: 'DPM-Solver, UniPC, DEIS: solver order' },
+    method: { type: 'STRING', enum: ['multistep', 'singlestep'], default: 'multistep', appliesWhen: kinds(...DPM_SOLVER), tooltip: 'DPM-Solver(++) only. singlestep is the official DPM-Solver-fast: the schedule\'s steps are the model calls, spent in outer steps of this order (lower at the end), e.g. 20 steps at order 3 = 6 third-order steps and one second-order step' },
+    lower_order_final: { type: 'BOOLEAN', default: true, appliesWhen: kinds(...ORDERED), tooltip: 'Lower the order of the last steps on short grids (< 10 steps), as the official code' },
+    variant: { type: 'STRING', enum: ['bh2', 'bh1'], default: 'bh2', appliesWhen: kinds('unipc'), tooltip: 'UniPC: B(h) = e^h − 1 (bh2) or h (bh1)' },
+    prediction: { type: 'STRING', enum: ['data', 'noise'], default: 'data', appliesWhen: kinds('unipc', 'deis'), tooltip: 'UniPC and DEIS: build the update on x0 (data) or eps (noise) predictions' },
+    eta: { type: 'FLOAT', default: 0, min: 0, max: 1, step: 0.05, summary: true, appliesWhen: kinds('ddim', ...NOISY), tooltip: 'DDIM and ancestral/SDE solvers: amount of fresh noise per step' },
+    s_noise: { type: 'FLOAT', default: 1, min: 0, max: 2, step: 0.01, appliesWhen: kinds(...NOISY) },
+    threshold_ratio: { type: 'FLOAT', default: 0, min: 0, max: 1, appliesWhen: kinds('dpmsolver++'), tooltip: 'DPM-Solver++: dynamic thresholding quantile (0 = off; Imagen uses 0.995)' },
+    threshold_max: { type: 'FLOAT', default: 1, min: 0, appliesWhen: kinds('dpmsolver++') },
   },
   outputs: { solver: { type: 'SOLVER' } },
   run(i) {
