@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { NodeRegistry } from '@diffgraph/engine';
 import { createRegistry, cudaProviderInstalled, ModelStore, type HostServices, type ProviderChoice, type SessionOptionsConfig } from '@diffgraph/nodes';
 import { createApp } from './app.ts';
+import { seedExampleInputs } from './inputs.ts';
 import { DEFAULT_LIMITS, type Limits, type RootKind } from './guard.ts';
 import { RunManager } from './runs.ts';
 import { isLoopbackHost, LOOPBACK_NAMES, type SecurityOptions } from './security.ts';
@@ -41,6 +42,8 @@ export interface ServerOptions {
   sessionOptions?: SessionOptionsConfig;
   /** The built editor to serve at `/` (default packages/editor/dist). */
   editorDir?: string;
+  /** Folder whose files are copied into `<inputs>/data` at start, where the example workflows name them (default: the repository's workflows/data; false: none). */
+  exampleInputs?: string | false;
   /** The node library (default: every built-in pack); its nodes may read the services a run gets. */
   registry?: NodeRegistry<HostServices>;
   log?: (line: string) => void;
@@ -65,6 +68,7 @@ export class ConfigError extends Error {}
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const SERVER_VERSION: string = JSON.parse(readFileSync(path.join(here, '..', 'package.json'), 'utf8')).version;
 const EDITOR_DIST = path.resolve(here, '..', '..', 'editor', 'dist');
+const EXAMPLE_INPUTS = path.resolve(here, '..', '..', '..', 'workflows', 'data');
 
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1';
@@ -82,6 +86,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     models: path.resolve(options.modelsDir ?? 'models'),
   };
   for (const dir of [dataDir, roots.inputs, roots.outputs]) mkdirSync(dir, { recursive: true });
+  if (options.exampleInputs !== false) seedExampleInputs(options.exampleInputs ?? EXAMPLE_INPUTS, roots.inputs);
   const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
   const registry = options.registry ?? createRegistry();
   const configured = options.executionProvider ?? 'auto';
