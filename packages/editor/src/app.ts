@@ -5,9 +5,10 @@
 import type { Workflow } from '@diffgraph/engine';
 import { checkWorkflowShape } from '@diffgraph/engine/limits';
 import { Api, type ApiError } from './api.ts';
-import { Catalog } from './catalog.ts';
+import { Catalog, IMAGE_LOADERS, isImageInput } from './catalog.ts';
 import { EventClient, type PreviewEvent, type ServerEvent } from './events.ts';
-import { FORMAT, GraphEditor, isLink, type NodeRunState } from './graph/index.ts';
+import { FORMAT, GraphEditor, inputUrl, isLink, type InputAction, type NodeRunState } from './graph/index.ts';
+import { openMaskEditor } from './ui/mask-editor.ts';
 import { isPng, readPngText } from './png-text.ts';
 import { modal, prompt, showTooltip, toast } from './ui/dialogs.ts';
 import { clear, h } from './ui/dom.ts';
@@ -30,6 +31,7 @@ export const SHORTCUTS: [string, string][] = [
   ['Ctrl+S', 'Save (download) the workflow as JSON'],
   ['Ctrl+O', 'Open a workflow JSON or a PNG made by SaveImage (ComfyUI workflows and PNGs are converted)'],
   ['Drop a .json or .png file', 'Open it (a PNG restores the workflow embedded in it; ComfyUI\'s are converted)'],
+  ['Drop an image (PNG without a workflow, JPEG)', 'Upload it: on empty canvas a LoadImage with it, on a LoadImage / LoadMask node its new image'],
   ['Drag from an output to an input', 'Connect (only compatible types connect)'],
   ['Drag a link onto a widget', 'Feed that input from a node instead of the widget value'],
   ['Double-click a node title', 'Rename the node (its id in the workflow)'],
@@ -76,19 +78,21 @@ export class App {
   private els!: {
     status: HTMLElement; conn: HTMLElement; title: HTMLElement; run: HTMLButtonElement; cancel: HTMLButtonElement;
     undo: HTMLButtonElement; redo: HTMLButtonElement; gallery: HTMLElement; problems: HTMLElement; problemsTab: HTMLElement;
-    library: HTMLElement; fileInput: HTMLInputElement; canvas: HTMLCanvasElement; tabs: Record<string, HTMLElement>; panes: Record<string, HTMLElement>;
+    library: HTMLElement; fileInput: HTMLInputElement; uploadInput: HTMLInputElement; canvas: HTMLCanvasElement; tabs: Record<string, HTMLElement>; panes: Record<string, HTMLElement>;
   };
 
   constructor(private readonly root: HTMLElement) {}
 
   async start(): Promise<void> {
-    const [library, models] = await Promise.all([this.api.nodes(), this.api.models()]);
+    const [library, models, inputs] = await Promise.all([this.api.nodes(), this.api.models(), this.api.uploads()]);
     this.catalog = new Catalog({ ...library, models });
+    this.catalog.inputs = inputs;
     this.buildLayout();
     this.editor = new GraphEditor(this.els.canvas, this.catalog, {
       onChange: () => this.updateButtons(),
       onRequestSearch: (x, y) => void this.searchAt(x, y),
       onHover: (text, x, y) => showTooltip(text, x, y),
+      onInputAction: (id, action) => void this.inputAction(id, action),
       prompt,
     });
     (this.editor.canvas as unknown as { onNodeTitleDblClick?: unknown }).onNodeTitleDblClick = undefined;
@@ -130,6 +134,16 @@ export class App {
     const undo = button('↶', 'Undo (Ctrl+Z)', () => this.editor.undo(), { 'data-testid': 'undo' });
     const redo = button('↷', 'Redo (Ctrl+Shift+Z)', () => this.editor.redo(), { 'data-testid': 'redo' });
     const fileInput = h('input', { type: 'file', accept: '.json,.png,application/json,image/png', hidden: true, 'data-testid': 'file-input' });
+    const uploadInput = h('input', { type: 'file', hidden: true, 'data-testid': 'upload-input' });
+    uploadInput.addEventListener('change', () => {
+      const file = uploadInput.files?.[0];
+      const target = this.uploadTarget;
+      uploadInput.value = '';
+      if (!file || target === undefined) return;
+      void this.uploadFile(file).then((name) => {
+        if (name) this.editor.setInputs(target, { path: name });
+      });
+    });
     fileInput.addEventListener('change', () => {
       const file = fileInput.files?.[0];
       if (file) void this.openFile(file);
@@ -160,7 +174,7 @@ export class App {
       button('Arrange', 'Lay the nodes out in columns (undo with Ctrl+Z)', () => this.editor.arrange(), { 'data-testid': 'arrange' }),
       h('span', { class: 'grow' }), conn, status,
       button('?', 'Keyboard shortcuts and help (?)', () => this.help(), { 'data-testid': 'help' }),
-      fileInput);
+      fileInput, uploadInput);
     const palette = h('aside', { class: 'palette', 'aria-label': 'Node palette' });
     const canvas = h('canvas', { class: 'graph', tabindex: 0, 'data-testid': 'canvas' });
     const main = h('main', { class: 'canvas-wrap' }, canvas);
@@ -176,7 +190,7 @@ export class App {
     }
     this.root.append(toolbar, h('div', { class: 'body' }, palette, main, side));
     this.els = {
-      status, conn, title, run, cancel, undo, redo, fileInput, canvas, tabs, panes,
+      status, conn, title, run, cancel, undo, redo, fileInput, uploadInput, canvas, tabs, panes,
       gallery: panes.outputs, problems: panes.problems, problemsTab: tabs.problems, library: panes.library,
     };
     createPalette(palette, this.catalog, (type) => this.addNode(type));
@@ -259,16 +273,21 @@ export class App {
     if (!options.quiet) toast(`Opened ${this.editor.title ?? 'the workflow'} (${Object.keys(workflow.nodes).length} nodes)`);
   }
 
-  async openFile(file: File): Promise<void> {
+  /**
+   * Opens a workflow file (JSON, or a PNG with a workflow embedded). An image without a workflow (a
+   * PNG without one, a JPEG) is an input instead: uploaded, and loaded by a new LoadImage at `at`
+   * (page pixels) or the middle of the view.
+   */
+  async openFile(file: File, at?: [number, number]): Promise<void> {
     const bytes = new Uint8Array(await file.arrayBuffer());
     try {
+      if (isJpeg(bytes)) return await this.loadImageNode(file, at);
       if (isPng(bytes)) {
         const text = await readPngText(bytes);
         const embedded = text.workflow === undefined ? undefined : parseJson(text.workflow);
         if (isDiffgraphWorkflow(embedded)) this.open(embedded);
-        else if (text.workflow === undefined && text.prompt === undefined) {
-          toast(`${file.name} has no embedded workflow (only PNGs written by SaveImage with embed_metadata, or by ComfyUI, do).`, 'error');
-        } else await this.importFile(file.name, bytes, 'image/png');
+        else if (text.workflow === undefined && text.prompt === undefined) await this.loadImageNode(file, at);
+        else await this.importFile(file.name, bytes, 'image/png');
         return;
       }
       const value = JSON.parse(new TextDecoder().decode(bytes)) as unknown;
@@ -277,6 +296,74 @@ export class App {
     } catch (e) {
       toast(`Cannot open ${file.name}: ${(e as Error).message}`, 'error');
     }
+  }
+
+  // ---- input files ----------------------------------------------------------------------------
+
+  /** Uploads a file to the server's inputs (POST /api/uploads) and refreshes the loaders' lists; its name, or undefined (said in a toast). */
+  private async uploadFile(file: Blob, label = file instanceof File ? file.name : 'the file'): Promise<string | undefined> {
+    try {
+      const { name } = await this.api.upload(file);
+      this.catalog.inputs = await this.api.uploads();
+      this.editor.redraw();
+      return name;
+    } catch (e) {
+      toast(`Cannot upload ${label}: ${(e as Error).message}`, 'error');
+      return undefined;
+    }
+  }
+
+  private async loadImageNode(file: File, at?: [number, number]): Promise<void> {
+    const name = await this.uploadFile(file);
+    if (!name) return;
+    const id = this.editor.addNode('LoadImage', at, { path: name });
+    if (id) toast(`Uploaded ${file.name}: ${id} loads it`);
+  }
+
+  /** A file dropped at (x, y): an image on a LoadImage / LoadMask node becomes its image; anything else opens (openFile). */
+  private async dropFile(file: File, x: number, y: number): Promise<void> {
+    const target = this.editor.nodeAt(x, y);
+    const type = target === undefined ? undefined : this.editor.node(target)?.type;
+    if (target !== undefined && type && IMAGE_LOADERS.has(type)) {
+      const head = new Uint8Array(await file.slice(0, 8).arrayBuffer());
+      if (isPng(head) || isJpeg(head)) {
+        const name = await this.uploadFile(file);
+        if (name) this.editor.setInputs(target, { path: name });
+        return;
+      }
+    }
+    await this.openFile(file, [x, y]);
+  }
+
+  private uploadTarget: string | undefined;
+
+  private async inputAction(id: string, action: InputAction): Promise<void> {
+    const type = this.editor.node(id)?.type;
+    if (!type) return;
+    if (action === 'upload') {
+      this.uploadTarget = id;
+      this.els.uploadInput.accept = IMAGE_LOADERS.has(type) ? '.png,.jpg,.jpeg,image/png,image/jpeg' : '.npy,.json,application/json';
+      this.els.uploadInput.click();
+      return;
+    }
+    const workflow = this.editor.toWorkflow();
+    const inputs = workflow.nodes[id]?.inputs ?? {};
+    const path = inputs.path;
+    const known = typeof path === 'string' && isImageInput(path) && this.catalog.inputs.some((f) => f.name === path);
+    await openMaskEditor({
+      backgrounds: this.catalog.inputChoices('LoadImage'),
+      background: maskBackground(workflow, id, new Set(this.catalog.inputChoices('LoadImage'))),
+      mask: known ? { url: inputUrl(path), channel: String(inputs.channel ?? 'alpha'), invert: inputs.invert === true } : undefined,
+      urlOf: inputUrl,
+      save: async (png) => {
+        const name = await this.uploadFile(png, 'the mask');
+        if (!name) return false;
+        // The saved PNG is white where painted: read with "red", as painted.
+        this.editor.setInputs(id, { path: name, channel: 'red', invert: false });
+        toast(`Saved the mask as ${name}`);
+        return true;
+      },
+    });
   }
 
   /** ComfyUI's files (and anything else not ours) go through the server's converter, the one the CLI uses. */
@@ -323,7 +410,7 @@ export class App {
       if (file) {
         e.preventDefault();
         e.stopPropagation();
-        void this.openFile(file);
+        void this.dropFile(file, e.clientX, e.clientY);
       }
     }, true);
   }
@@ -646,6 +733,22 @@ export function plannedNodes(workflow: Workflow, catalog: Catalog): string[] {
     for (const v of Object.values(workflow.nodes[id]?.inputs ?? {})) if (isLink(v) && Object.hasOwn(workflow.nodes, v.from)) stack.push(v.from);
   }
   return [...seen];
+}
+
+const isJpeg = (bytes: Uint8Array): boolean => bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
+
+/**
+ * The image a mask is painted over: the one a LoadImage loads that feeds a node the mask feeds too
+ * (inpainting: the image and its mask), else the first LoadImage's.
+ */
+export function maskBackground(workflow: Workflow, maskId: string, available: Set<string>): string | undefined {
+  const feeds = (from: string) => new Set(Object.entries(workflow.nodes).filter(([, n]) => Object.values(n.inputs ?? {}).some((v) => isLink(v) && v.from === from)).map(([id]) => id));
+  const consumers = feeds(maskId);
+  const loaders = Object.entries(workflow.nodes)
+    .filter(([, n]) => n.type === 'LoadImage' && typeof n.inputs?.path === 'string' && available.has(n.inputs.path))
+    .map(([id, n]) => ({ id, path: n.inputs!.path as string }));
+  const shared = loaders.find((l) => [...feeds(l.id)].some((c) => consumers.has(c)));
+  return (shared ?? loaders[0])?.path ?? [...available][0];
 }
 
 /** File references in an output value: the server sends every file a run wrote as a { file, url } object. */

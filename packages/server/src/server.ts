@@ -40,7 +40,7 @@ export interface ServerOptions {
   executionProvider?: ProviderChoice;
   /** Per-model onnxruntime options (`--session-options`, docs/gpu.md). */
   sessionOptions?: SessionOptionsConfig;
-  /** The built editor to serve at `/` (default packages/editor/dist). */
+  /** The built editor to serve at `/` (default: $DIFFGRAPH_EDITOR_DIR, else packages/editor/dist). */
   editorDir?: string;
   /** Folder whose files are copied into `<inputs>/data` at start, where the example workflows name them (default: the repository's workflows/data; false: none). */
   exampleInputs?: string | false;
@@ -128,7 +128,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       auth: token !== undefined,
     };
   };
-  const { app } = createApp({ registry, manager, security, limits, roots, editorDir: options.editorDir ?? EDITOR_DIST, version: SERVER_VERSION, health, workflowsDir: path.join(dataDir, 'workflows') });
+  const { app } = createApp({ registry, manager, security, limits, roots, editorDir: options.editorDir ?? (process.env.DIFFGRAPH_EDITOR_DIR || EDITOR_DIST), version: SERVER_VERSION, health, workflowsDir: path.join(dataDir, 'workflows') });
   const http = createServer(app);
   http.requestTimeout = 60_000;
   const hub = new EventHub(manager, security, { limits: options.wsLimits });
