@@ -9,6 +9,7 @@ import { Catalog, IMAGE_LOADERS, isImageInput } from './catalog.ts';
 import { EventClient, type PreviewEvent, type ServerEvent } from './events.ts';
 import { FORMAT, GraphEditor, inputUrl, isLink, type InputAction, type NodeRunState } from './graph/index.ts';
 import { openMaskEditor } from './ui/mask-editor.ts';
+import { isJpeg, maskBackground } from './input-files.ts';
 import { isPng, readPngText } from './png-text.ts';
 import { modal, prompt, showTooltip, toast } from './ui/dialogs.ts';
 import { clear, h } from './ui/dom.ts';
@@ -733,22 +734,6 @@ export function plannedNodes(workflow: Workflow, catalog: Catalog): string[] {
     for (const v of Object.values(workflow.nodes[id]?.inputs ?? {})) if (isLink(v) && Object.hasOwn(workflow.nodes, v.from)) stack.push(v.from);
   }
   return [...seen];
-}
-
-const isJpeg = (bytes: Uint8Array): boolean => bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
-
-/**
- * The image a mask is painted over: the one a LoadImage loads that feeds a node the mask feeds too
- * (inpainting: the image and its mask), else the first LoadImage's.
- */
-export function maskBackground(workflow: Workflow, maskId: string, available: Set<string>): string | undefined {
-  const feeds = (from: string) => new Set(Object.entries(workflow.nodes).filter(([, n]) => Object.values(n.inputs ?? {}).some((v) => isLink(v) && v.from === from)).map(([id]) => id));
-  const consumers = feeds(maskId);
-  const loaders = Object.entries(workflow.nodes)
-    .filter(([, n]) => n.type === 'LoadImage' && typeof n.inputs?.path === 'string' && available.has(n.inputs.path))
-    .map(([id, n]) => ({ id, path: n.inputs!.path as string }));
-  const shared = loaders.find((l) => [...feeds(l.id)].some((c) => consumers.has(c)));
-  return (shared ?? loaders[0])?.path ?? [...available][0];
 }
 
 /** File references in an output value: the server sends every file a run wrote as a { file, url } object. */

@@ -24,7 +24,7 @@ export interface MaskEditorOptions {
 }
 
 const UNDO_LIMIT = 30;
-const OVERLAY = 'rgba(255, 64, 96, 0.6)';
+const OVERLAY = 'rgba(40, 255, 120, 0.65)';
 const STAGE = { width: 640, height: 460 };
 
 function loadImage(url: string): Promise<HTMLImageElement> {
