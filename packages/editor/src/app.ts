@@ -692,7 +692,8 @@ export class App {
     document.addEventListener('keydown', (e) => {
       const target = e.target as HTMLElement;
       const typing = target.closest('input, textarea, select, [contenteditable]') !== null;
-      if (typing) return;
+      // A modal panel (help, the mask editor) has the keyboard: nothing reaches the graph behind it.
+      if (typing || document.querySelector('.modal-backdrop')) return;
       const ctrl = e.ctrlKey || e.metaKey;
       const onCanvas = target === this.els.canvas;
       const key = e.key.toLowerCase();

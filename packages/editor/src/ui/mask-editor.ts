@@ -213,6 +213,23 @@ export async function openMaskEditor(options: MaskEditorOptions): Promise<void> 
     h('div', { class: 'mask-tools' }, h('label', {}, 'Over ', backgroundSelect), h('span', { class: 'grow' }), cancel, save));
   const dialog = modal('Paint a mask (painted = repaint)', body, 'mask-editor');
   cancel.addEventListener('click', () => dialog.close());
+  // While it is open, its keys act on the mask, not on the graph behind it.
+  const onKey = (e: KeyboardEvent) => {
+    if ((e.target as HTMLElement).closest('input, select, textarea') && e.key !== 'Escape') return;
+    const ctrl = e.ctrlKey || e.metaKey;
+    const key = e.key.toLowerCase();
+    if (ctrl && key === 'z' && !e.shiftKey) undo.click();
+    else if (!ctrl && key === 'b') setTool(false);
+    else if (!ctrl && key === 'e') setTool(true);
+    else if (!ctrl && (key === '[' || key === ']')) {
+      sizeInput.value = String(Number(sizeInput.value) + (key === ']' ? 1 : -1));
+      showSize();
+    } else return;
+    e.preventDefault();
+    e.stopPropagation();
+  };
+  document.addEventListener('keydown', onKey, true);
+  void dialog.closed.then(() => document.removeEventListener('keydown', onKey, true));
   save.addEventListener('click', () => {
     const out = canvasOf(width, height);
     const octx = out.getContext('2d')!;
