@@ -30,7 +30,7 @@ export const SHORTCUTS: [string, string][] = [
   ['F or .', 'Fit the whole graph in view'],
   ['/ or double-click on the canvas', 'Search and add a node'],
   ['Ctrl+S', 'Save (download) the workflow as JSON'],
-  ['Ctrl+O', 'Open a workflow JSON or a PNG made by SaveImage (ComfyUI workflows and PNGs are converted)'],
+  ['Ctrl+O', 'Open a workflow JSON or a PNG made by SaveImage (ComfyUI workflows and PNGs are converted); an image without a workflow becomes a LoadImage'],
   ['Drop a .json or .png file', 'Open it (a PNG restores the workflow embedded in it; ComfyUI\'s are converted)'],
   ['Drop an image (PNG without a workflow, JPEG)', 'Upload it: on empty canvas a LoadImage with it, on a LoadImage / LoadMask node its new image'],
   ['Drag from an output to an input', 'Connect (only compatible types connect)'],
@@ -134,7 +134,7 @@ export class App {
     const cancel = button('■ Cancel', 'Cancel the running workflow', () => void this.cancel(), { 'data-testid': 'cancel' });
     const undo = button('↶', 'Undo (Ctrl+Z)', () => this.editor.undo(), { 'data-testid': 'undo' });
     const redo = button('↷', 'Redo (Ctrl+Shift+Z)', () => this.editor.redo(), { 'data-testid': 'redo' });
-    const fileInput = h('input', { type: 'file', accept: '.json,.png,application/json,image/png', hidden: true, 'data-testid': 'file-input' });
+    const fileInput = h('input', { type: 'file', accept: '.json,.png,.jpg,.jpeg,application/json,image/png,image/jpeg', hidden: true, 'data-testid': 'file-input' });
     const uploadInput = h('input', { type: 'file', hidden: true, 'data-testid': 'upload-input' });
     uploadInput.addEventListener('change', () => {
       const file = uploadInput.files?.[0];
