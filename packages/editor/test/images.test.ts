@@ -102,6 +102,8 @@ describe.skipIf(!haveChromium)('images in: upload, drop, mask painting, the exam
     await chooser.setFiles({ name: 'blue.png', mimeType: 'image/png', buffer: blue });
     await expect.poll(async () => (await workflow()).nodes[id].inputs).toEqual({ path: uploadName(blue) });
     await expect.poll(() => imageLoaded(id)).toBe(16);
+    // The node grew to show it under its widgets.
+    await expect.poll(() => page.evaluate((id) => (window as any).diffgraph.editor.node(id).size[1], id)).toBeGreaterThan(200);
     const uploads = (await (await fetch(`${baseUrl}/api/uploads`)).json()).uploads as { name: string; type: string }[];
     expect(uploads[0]).toMatchObject({ name: uploadName(blue), type: 'image/png', bytes: blue.length });
 
@@ -199,6 +201,13 @@ describe.skipIf(!haveChromium)('images in: upload, drop, mask painting, the exam
     expect(readdirSync(path.join(dataDir, 'inputs', 'data'), { recursive: true })).toEqual(expect.arrayContaining(inputs.map((p) => p!.replace(/^data\//, ''))));
     await openExample(name);
     expect((await workflow()).nodes).toEqual(example.nodes);
+    if (name === 'inpaint') {
+      // Loading keeps the example's layout: the loaders show their images as thumbnails in their titles.
+      const sizes = () => page.evaluate(() => ['image', 'mask'].map((id) => (window as any).diffgraph.editor.node(id).size[1]));
+      const before = await sizes();
+      await expect.poll(async () => [await imageLoaded('image'), await imageLoaded('mask')]).toEqual([32, 32]);
+      expect(await sizes()).toEqual(before);
+    }
     const figures = page.locator('[data-testid="pane-outputs"] figure');
     const before = await figures.count();
     await page.getByTestId('run').click();

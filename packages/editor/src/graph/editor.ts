@@ -47,6 +47,8 @@ const STATE_COLORS: Record<NodeRunState, string> = {
 };
 const ERROR_COLOR = '#ff5252';
 const UNDO_LIMIT = 100;
+/** Below this height (graph units) a loader's image is drawn as a thumbnail in its title instead. */
+const MIN_PREVIEW = 40;
 
 type Snapshot = string;
 
@@ -78,7 +80,10 @@ export class GraphEditor {
       removed?.(node);
       this.scheduleCheckpoint();
     };
-    hooks.onWidgetEdited = () => this.scheduleCheckpoint();
+    hooks.onWidgetEdited = (node, input) => {
+      if (input === 'path') this.growForInput(node);
+      this.scheduleCheckpoint();
+    };
     hooks.onInputAction = (node, action) => this.callbacks.onInputAction?.(node.title, action);
     hooks.onDrawForeground = (node, ctx) => this.drawDecoration(node, ctx);
     this.graph.onConnectionChange = () => this.scheduleCheckpoint();
@@ -164,9 +169,22 @@ export class GraphEditor {
   setInputs(id: string, values: Record<string, unknown>): boolean {
     const node = this.node(id);
     if (!node || !this.applyInputs(node, values)) return false;
+    if ('path' in values) this.growForInput(node);
     this.canvas.setDirty(true, true);
     this.checkpoint();
     return true;
+  }
+
+  /**
+   * Makes room for the image a loader was just given (by upload, drop, the dropdown or the mask
+   * editor). Only then: a loaded workflow keeps its layout, and its loaders show a small thumbnail
+   * in the title when their body has no room.
+   */
+  private growForInput(node: LGraphNode): void {
+    const img = this.inputImage(node);
+    if (!img) return;
+    if (img.complete && img.naturalWidth) this.fitImages(node.title);
+    else img.addEventListener('load', () => this.fitImages(node.title), { once: true });
   }
 
   private applyInputs(node: LGraphNode, values: Record<string, unknown>): boolean {
@@ -497,9 +515,7 @@ export class GraphEditor {
     let img = this.inputImages.get(name);
     if (!img) {
       img = new Image();
-      img.onload = () => {
-        for (const n of this.graph._nodes) if (widgetOf(n, 'path')?.value === name) this.fitImages(n.title);
-      };
+      img.onload = () => this.redraw();
       img.src = inputUrl(name);
       this.inputImages.set(name, img);
     }
@@ -512,7 +528,11 @@ export class GraphEditor {
     const [w, h] = node.size;
     const th = LiteGraph.NODE_TITLE_HEIGHT;
     ctx.save();
-    if (input) drawImages(ctx, [input], 8, this.contentBottom(node) + 4, w - 16, h - this.contentBottom(node) - 12);
+    if (input) {
+      const room = h - this.contentBottom(node) - 12;
+      if (room >= MIN_PREVIEW) drawImages(ctx, [input], 8, this.contentBottom(node) + 4, w - 16, room);
+      else drawImages(ctx, [input], w - 3 * th, -th + 3, th - 6, th - 6);
+    }
     const color = d.errors?.length ? ERROR_COLOR : d.state ? STATE_COLORS[d.state] : undefined;
     if (color) {
       ctx.lineWidth = d.state === 'running' || d.errors?.length ? 3 : 2;
