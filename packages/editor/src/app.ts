@@ -9,7 +9,7 @@ import { Catalog, IMAGE_LOADERS, isImageInput } from './catalog.ts';
 import { EventClient, type PreviewEvent, type ServerEvent } from './events.ts';
 import { FORMAT, GraphEditor, inputUrl, isLink, type InputAction, type NodeRunState } from './graph/index.ts';
 import { openMaskEditor } from './ui/mask-editor.ts';
-import { isJpeg, maskBackground } from './input-files.ts';
+import { isJpeg, isOpaqueImage, maskBackground } from './input-files.ts';
 import { isPng, readPngText } from './png-text.ts';
 import { modal, prompt, showTooltip, toast } from './ui/dialogs.ts';
 import { clear, h } from './ui/dom.ts';
@@ -141,9 +141,7 @@ export class App {
       const target = this.uploadTarget;
       uploadInput.value = '';
       if (!file || target === undefined) return;
-      void this.uploadFile(file).then((name) => {
-        if (name) this.editor.setInputs(target, { path: name });
-      });
+      void this.setLoaderFile(target, file);
     });
     fileInput.addEventListener('change', () => {
       const file = fileInput.files?.[0];
@@ -327,16 +325,28 @@ export class App {
     const type = target === undefined ? undefined : this.editor.node(target)?.type;
     if (target !== undefined && type && IMAGE_LOADERS.has(type)) {
       const head = new Uint8Array(await file.slice(0, 8).arrayBuffer());
-      if (isPng(head) || isJpeg(head)) {
-        const name = await this.uploadFile(file);
-        if (name) this.editor.setInputs(target, { path: name });
-        return;
-      }
+      if (isPng(head) || isJpeg(head)) return this.setLoaderFile(target, file);
     }
     await this.openFile(file, [x, y]);
   }
 
   private uploadTarget: string | undefined;
+
+  /**
+   * Uploads `file` and makes it loader `id`'s file. A LoadMask reading the alpha channel of an image
+   * that has none to speak of (every pixel opaque, any JPEG) would load an empty mask without a word:
+   * it reads the luminance instead (white = repaint), and says so.
+   */
+  private async setLoaderFile(id: string, file: File): Promise<void> {
+    const name = await this.uploadFile(file);
+    if (!name) return;
+    const node = this.editor.toWorkflow().nodes[id];
+    const readsAlpha = node?.type === 'LoadMask' && (node.inputs?.channel ?? 'alpha') === 'alpha';
+    if (readsAlpha && (await isOpaqueImage(file))) {
+      this.editor.setInputs(id, { path: name, channel: 'luminance' });
+      toast(`${file.name} has no transparency: ${id} reads its luminance (white = repaint).`);
+    } else this.editor.setInputs(id, { path: name });
+  }
 
   private async inputAction(id: string, action: InputAction): Promise<void> {
     const type = this.editor.node(id)?.type;

@@ -17,3 +17,15 @@ export function maskBackground(workflow: Workflow, maskId: string, available: Se
   const shared = loaders.find((l) => [...feeds(l.id)].some((c) => consumers.has(c)));
   return (shared ?? loaders[0])?.path ?? [...available][0];
 }
+
+/** Whether every pixel of an image file is fully opaque (a JPEG always is). */
+export async function isOpaqueImage(file: Blob): Promise<boolean> {
+  const bitmap = await createImageBitmap(file);
+  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+  const ctx = canvas.getContext('2d')!;
+  ctx.drawImage(bitmap, 0, 0);
+  bitmap.close();
+  const { data } = ctx.getImageData(0, 0, canvas.width, canvas.height);
+  for (let i = 3; i < data.length; i += 4) if (data[i] !== 255) return false;
+  return true;
+}

@@ -131,8 +131,22 @@ describe.skipIf(!haveChromium)('images in: upload, drop, mask painting, the exam
     await dropFile('red.png', 'image/png', red, await locate(page, 'load_image', { title: true }));
     await expect.poll(async () => (await workflow()).nodes.load_image.inputs).toEqual({ path: uploadName(red) });
     expect(await nodeIds()).toEqual(['load_image']);
+    await page.waitForTimeout(200);
     await page.screenshot({ path: path.join(repo, 'docs/editor/dropped-image.png') });
 
+    // On a LoadMask that reads alpha, an opaque image would be an empty mask: it reads the luminance instead.
+    const mask: string = await page.evaluate(() => (window as any).diffgraph.app.addNode('LoadMask'));
+    await dropFile('white.png', 'image/png', solidPng(1, 1, 1), await locate(page, mask, { title: true }));
+    await expect.poll(async () => (await workflow()).nodes[mask].inputs).toEqual({ path: uploadName(solidPng(1, 1, 1)), channel: 'luminance' });
+    const hole = Tensor.zeros([1, 1, 16, 16]);
+    hole.data.fill(1, 0, 128); // the top half transparent
+    const transparent = encodePng(Tensor.zeros([1, 3, 16, 16]), 0, { mask: hole });
+    await page.evaluate((id) => (window as any).diffgraph.editor.setInputs(id, { channel: 'alpha' }), mask);
+    await dropFile('cut-out.png', 'image/png', transparent, await locate(page, mask, { title: true }));
+    await expect.poll(async () => (await workflow()).nodes[mask].inputs.path).toBe(uploadName(transparent));
+    expect((await workflow()).nodes[mask].inputs.channel).toBe('alpha');
+
+    await newGraph();
     const lab = readFileSync(path.join(repo, 'workflows/gmm-solver-lab.json'), 'utf8');
     await dropFile('lab.png', 'image/png', insertPngText(solidPng(0, 0, 0), { workflow: lab }), [box.x + 600, box.y + 500]);
     await expect.poll(workflow).toEqual(JSON.parse(lab));
