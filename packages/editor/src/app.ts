@@ -361,17 +361,26 @@ export class App {
     const inputs = workflow.nodes[id]?.inputs ?? {};
     const path = inputs.path;
     const known = typeof path === 'string' && isImageInput(path) && this.catalog.inputs.some((f) => f.name === path);
+    const images = this.catalog.inputChoices('LoadImage');
+    // On a LoadImage: a mask over its image, loaded by a new LoadMask under it. On a LoadMask: its own.
+    const onImage = type === 'LoadImage';
     await openMaskEditor({
-      backgrounds: this.catalog.inputChoices('LoadImage'),
-      background: maskBackground(workflow, id, new Set(this.catalog.inputChoices('LoadImage'))),
-      mask: known ? { url: inputUrl(path), channel: String(inputs.channel ?? 'alpha'), invert: inputs.invert === true } : undefined,
+      backgrounds: images,
+      background: onImage ? (known ? path : undefined) : maskBackground(workflow, id, new Set(images)),
+      mask: known && !onImage ? { url: inputUrl(path), channel: String(inputs.channel ?? 'alpha'), invert: inputs.invert === true } : undefined,
       urlOf: inputUrl,
       save: async (png) => {
         const name = await this.uploadFile(png, 'the mask');
         if (!name) return false;
         // The saved PNG is white where painted: read with "red", as painted.
-        this.editor.setInputs(id, { path: name, channel: 'red', invert: false });
-        toast(`Saved the mask as ${name}`);
+        const values = { path: name, channel: 'red', invert: false };
+        if (onImage) {
+          const mask = this.editor.addNode('LoadMask', this.editor.below(id), values);
+          toast(`Saved the mask as ${name}: ${mask} loads it (connect its mask output).`);
+        } else {
+          this.editor.setInputs(id, values);
+          toast(`Saved the mask as ${name}`);
+        }
         return true;
       },
     });

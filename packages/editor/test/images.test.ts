@@ -207,6 +207,29 @@ describe.skipIf(!haveChromium)('images in: upload, drop, mask painting, the exam
     await expect.poll(() => page.locator('[data-testid="pane-outputs"] figure[data-node="save"] img').count()).toBeGreaterThan(0);
   }, 90_000);
 
+  it('a mask painted from a LoadImage is painted over its image and loaded by a new LoadMask under it', async () => {
+    await openExample('img2img');
+    const before = await nodeIds();
+    await page.mouse.click(...(await locate(page, 'image', { input: '✎ paint mask…' })));
+    await page.getByTestId('mask-editor').waitFor();
+    expect(await page.getByTestId('mask-background').inputValue()).toBe('data/red-circle.png');
+    const box = (await page.getByTestId('mask-canvas').boundingBox())!;
+    await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+    await page.getByTestId('mask-save').click();
+    await page.getByTestId('mask-editor').waitFor({ state: 'detached' });
+    const added = (await nodeIds()).filter((id) => !before.includes(id));
+    expect(added).toEqual(['load_mask']);
+    const wf = await workflow();
+    expect(wf.nodes.load_mask.inputs).toEqual({ path: expect.stringMatching(/^[0-9a-f]{64}\.png$/), channel: 'red', invert: false });
+    expect(wf.ui.positions.load_mask[1]).toBeGreaterThan(wf.ui.positions.image[1]);
+    const saved = decodePng(Buffer.from(await (await fetch(`${baseUrl}/api/uploads/${wf.nodes.load_mask.inputs.path}`)).arrayBuffer())).image;
+    expect(saved.shape).toEqual([1, 3, 32, 32]);
+    expect(saved.data[16 * 32 + 16]).toBe(1);
+    expect(saved.data[0]).toBe(0);
+    await page.keyboard.press('Control+z');
+    await expect.poll(nodeIds).toEqual(before);
+  }, 60_000);
+
   it.each(['img2img', 'inpaint', 'sr-dps-shapes', 'dpm-recolour-shapes', 'tpm-inpaint-shapes'])('the %s example loads from the Examples menu and runs to success with outputs', async (name) => {
     const example = JSON.parse(readFileSync(path.join(repo, 'workflows', `${name}.json`), 'utf8'));
     const inputs = Object.values(example.nodes as Record<string, { type: string; inputs?: { path?: string } }>)

@@ -197,6 +197,12 @@ export class GraphEditor {
     return true;
   }
 
+  /** Page position just below node `id` (where a node made from it goes). */
+  below(id: string): [number, number] | undefined {
+    const node = this.node(id);
+    return node && this.toClient(node.pos[0] + 20, node.pos[1] + node.size[1] + LiteGraph.NODE_TITLE_HEIGHT + 40);
+  }
+
   /** The id of the node under a page position, if any. */
   nodeAt(clientX: number, clientY: number): string | undefined {
     return this.graph.getNodeOnPos(...this.toGraph(clientX, clientY))?.title;

@@ -45,7 +45,7 @@ export interface NodeHooks {
   /** Keeps node ids unique when nodes are added (palette, paste). */
   onAdded?(node: LGraphNode): void;
   onRemoved?(node: LGraphNode): void;
-  /** A loader's button: upload a file for its `path`, or paint a mask (LoadMask). */
+  /** A loader's button: upload a file for its `path`, or paint a mask (LoadMask: its own; LoadImage: one over its image). */
   onInputAction?(node: LGraphNode, action: InputAction): void;
 }
 
@@ -133,7 +133,7 @@ function addInputWidget(node: LGraphNode, catalog: Catalog, nodeType: string, na
   slot.color_on = slot.color_off = typeColor(spec.type);
   if (kind === 'input') {
     node.addWidget('button', INPUT_BUTTONS.upload, '', () => hooks.onInputAction?.(node, 'upload'), {});
-    if (nodeType === 'LoadMask') node.addWidget('button', INPUT_BUTTONS.mask, '', () => hooks.onInputAction?.(node, 'mask'), {});
+    if (nodeType === 'LoadMask' || nodeType === 'LoadImage') node.addWidget('button', INPUT_BUTTONS.mask, '', () => hooks.onInputAction?.(node, 'mask'), {});
   }
   if (kind === 'seed') {
     node.addWidget('combo', `${name} control`, 'fixed', (v: unknown) => {
