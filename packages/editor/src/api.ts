@@ -2,7 +2,7 @@
  * The server's HTTP API (docs/api.md): the node library, runs, uploads, output files, and the
  * workflow library (server-routes.ts; optional: the editor works without it).
  */
-import type { ModelChoice, NodeLibrary } from './catalog.ts';
+import type { InputChoice, ModelChoice, NodeLibrary } from './catalog.ts';
 
 export interface ApiError {
   nodeId: string | null;
@@ -123,6 +123,18 @@ export class Api {
     }
     if (!res.ok) return { ok: false, errors: await errorsOf(res) };
     return { ok: true, ...((await res.json()) as { workflow: unknown; source: ImportSource; notes: string[] }) };
+  }
+
+  /** The server's input files (GET /api/uploads); none when it cannot say. */
+  async uploads(): Promise<InputChoice[]> {
+    try {
+      const res = await fetch(this.url('/api/uploads'));
+      if (!res.ok) return [];
+      const body = (await res.json()) as { uploads?: InputChoice[] };
+      return Array.isArray(body.uploads) ? body.uploads : [];
+    } catch {
+      return [];
+    }
   }
 
   async upload(file: Blob): Promise<{ name: string }> {

@@ -5,9 +5,11 @@
 import type { Workflow } from '@diffgraph/engine';
 import { checkWorkflowShape } from '@diffgraph/engine/limits';
 import { Api, type ApiError } from './api.ts';
-import { Catalog } from './catalog.ts';
+import { Catalog, IMAGE_LOADERS, isImageInput } from './catalog.ts';
 import { EventClient, type PreviewEvent, type ServerEvent } from './events.ts';
-import { FORMAT, GraphEditor, isLink, type LinkRelease, type NodeRunState } from './graph/index.ts';
+import { FORMAT, GraphEditor, inputUrl, isLink, type InputAction, type LinkRelease, type NodeRunState } from './graph/index.ts';
+import { openMaskEditor } from './ui/mask-editor.ts';
+import { isJpeg, isOpaqueImage, maskBackground } from './input-files.ts';
 import { isPng, readPngText } from './png-text.ts';
 import { confirmDialog, modal, prompt, showTooltip, toast } from './ui/dialogs.ts';
 import { clear, h } from './ui/dom.ts';
@@ -31,8 +33,9 @@ export const SHORTCUTS: [string, string][] = [
   ['F or .', 'Fit the whole graph in view'],
   ['/ or double-click on the canvas', 'Search and add a node'],
   ['Ctrl+S', 'Save (download) the workflow as JSON'],
-  ['Ctrl+O', 'Open a workflow JSON or a PNG made by SaveImage (ComfyUI workflows and PNGs are converted)'],
+  ['Ctrl+O', 'Open a workflow JSON or a PNG made by SaveImage (ComfyUI workflows and PNGs are converted); an image without a workflow becomes a LoadImage'],
   ['Drop a .json or .png file', 'Open it (a PNG restores the workflow embedded in it; ComfyUI\'s are converted)'],
+  ['Drop an image (PNG without a workflow, JPEG)', 'Upload it: on empty canvas a LoadImage with it, on a LoadImage / LoadMask node its new image'],
   ['Drag from an output to an input', 'Connect (only compatible types connect)'],
   ['Drag a link onto a widget', 'Feed that input from a node instead of the widget value'],
   ['Double-click a node title', 'Rename the node (its id in the workflow)'],
@@ -122,20 +125,22 @@ export class App {
   private els!: {
     status: HTMLElement; conn: HTMLElement; title: HTMLElement; run: HTMLButtonElement; cancel: HTMLButtonElement;
     undo: HTMLButtonElement; redo: HTMLButtonElement; gallery: HTMLElement; problems: HTMLElement; problemsTab: HTMLElement;
-    library: HTMLElement; fileInput: HTMLInputElement; canvas: HTMLCanvasElement; tabs: Record<string, HTMLElement>; panes: Record<string, HTMLElement>;
+    library: HTMLElement; fileInput: HTMLInputElement; uploadInput: HTMLInputElement; canvas: HTMLCanvasElement; tabs: Record<string, HTMLElement>; panes: Record<string, HTMLElement>;
   };
 
   constructor(private readonly root: HTMLElement) {}
 
   async start(): Promise<void> {
-    const [library, models] = await Promise.all([this.api.nodes(), this.api.models()]);
+    const [library, models, inputs] = await Promise.all([this.api.nodes(), this.api.models(), this.api.uploads()]);
     this.catalog = new Catalog({ ...library, models });
+    this.catalog.inputs = inputs;
     this.buildLayout();
     this.editor = new GraphEditor(this.els.canvas, this.catalog, {
       onChange: () => this.updateButtons(),
       onRequestSearch: (x, y) => void this.searchAt(x, y),
       onLinkReleased: (release) => void this.searchForLink(release),
       onHover: (text, x, y) => showTooltip(text, x, y),
+      onInputAction: (id, action) => void this.inputAction(id, action),
       prompt,
     });
     (this.editor.canvas as unknown as { onNodeTitleDblClick?: unknown }).onNodeTitleDblClick = undefined;
@@ -176,7 +181,15 @@ export class App {
     const cancel = button('■ Cancel', 'Cancel the running workflow', () => void this.cancel(), { 'data-testid': 'cancel' });
     const undo = button('↶', 'Undo (Ctrl+Z)', () => this.editor.undo(), { 'data-testid': 'undo' });
     const redo = button('↷', 'Redo (Ctrl+Shift+Z)', () => this.editor.redo(), { 'data-testid': 'redo' });
-    const fileInput = h('input', { type: 'file', accept: '.json,.png,application/json,image/png', hidden: true, 'data-testid': 'file-input' });
+    const fileInput = h('input', { type: 'file', accept: '.json,.png,.jpg,.jpeg,application/json,image/png,image/jpeg', hidden: true, 'data-testid': 'file-input' });
+    const uploadInput = h('input', { type: 'file', hidden: true, 'data-testid': 'upload-input' });
+    uploadInput.addEventListener('change', () => {
+      const file = uploadInput.files?.[0];
+      const target = this.uploadTarget;
+      uploadInput.value = '';
+      if (!file || target === undefined) return;
+      void this.setLoaderFile(target, file);
+    });
     fileInput.addEventListener('change', () => {
       const file = fileInput.files?.[0];
       if (file) void this.openFile(file);
@@ -207,7 +220,7 @@ export class App {
       button('Arrange', 'Lay the nodes out in columns (undo with Ctrl+Z)', () => this.editor.arrange(), { 'data-testid': 'arrange' }),
       h('span', { class: 'grow' }), conn, status,
       button('?', 'Keyboard shortcuts and help (?)', () => this.help(), { 'data-testid': 'help' }),
-      fileInput);
+      fileInput, uploadInput);
     const palette = h('aside', { class: 'palette', 'aria-label': 'Node palette' });
     const canvas = h('canvas', { class: 'graph', tabindex: 0, 'data-testid': 'canvas' });
     const main = h('main', { class: 'canvas-wrap' }, canvas);
@@ -223,7 +236,7 @@ export class App {
     }
     this.root.append(toolbar, h('div', { class: 'body' }, palette, main, side));
     this.els = {
-      status, conn, title, run, cancel, undo, redo, fileInput, canvas, tabs, panes,
+      status, conn, title, run, cancel, undo, redo, fileInput, uploadInput, canvas, tabs, panes,
       gallery: panes.outputs, problems: panes.problems, problemsTab: tabs.problems, library: panes.library,
     };
     createPalette(palette, this.catalog, (type) => this.addNode(type));
@@ -372,16 +385,21 @@ export class App {
     return true;
   }
 
-  async openFile(file: File): Promise<void> {
+  /**
+   * Opens a workflow file (JSON, or a PNG with a workflow embedded). An image without a workflow (a
+   * PNG without one, a JPEG) is an input instead: uploaded, and loaded by a new LoadImage at `at`
+   * (page pixels) or the middle of the view.
+   */
+  async openFile(file: File, at?: [number, number]): Promise<void> {
     const bytes = new Uint8Array(await file.arrayBuffer());
     try {
+      if (isJpeg(bytes)) return await this.loadImageNode(file, at);
       if (isPng(bytes)) {
         const text = await readPngText(bytes);
         const embedded = text.workflow === undefined ? undefined : parseJson(text.workflow);
         if (isDiffgraphWorkflow(embedded)) await this.open(embedded);
-        else if (text.workflow === undefined && text.prompt === undefined) {
-          toast(`${file.name} has no embedded workflow (only PNGs written by SaveImage with embed_metadata, or by ComfyUI, do).`, 'error');
-        } else await this.importFile(file.name, bytes, 'image/png');
+        else if (text.workflow === undefined && text.prompt === undefined) await this.loadImageNode(file, at);
+        else await this.importFile(file.name, bytes, 'image/png');
         return;
       }
       const value = JSON.parse(new TextDecoder().decode(bytes)) as unknown;
@@ -390,6 +408,95 @@ export class App {
     } catch (e) {
       toast(`Cannot open ${file.name}: ${(e as Error).message}`, 'error');
     }
+  }
+
+  // ---- input files ----------------------------------------------------------------------------
+
+  /** Uploads a file to the server's inputs (POST /api/uploads) and refreshes the loaders' lists; its name, or undefined (said in a toast). */
+  private async uploadFile(file: Blob, label = file instanceof File ? file.name : 'the file'): Promise<string | undefined> {
+    try {
+      const { name } = await this.api.upload(file);
+      this.catalog.inputs = await this.api.uploads();
+      this.editor.redraw();
+      return name;
+    } catch (e) {
+      toast(`Cannot upload ${label}: ${(e as Error).message}`, 'error');
+      return undefined;
+    }
+  }
+
+  private async loadImageNode(file: File, at?: [number, number]): Promise<void> {
+    const name = await this.uploadFile(file);
+    if (!name) return;
+    const id = this.editor.addNode('LoadImage', at, { path: name });
+    if (id) toast(`Uploaded ${file.name}: ${id} loads it`);
+  }
+
+  /** A file dropped at (x, y): an image on a LoadImage / LoadMask node becomes its image; anything else opens (openFile). */
+  private async dropFile(file: File, x: number, y: number): Promise<void> {
+    const target = this.editor.nodeAt(x, y);
+    const type = target === undefined ? undefined : this.editor.node(target)?.type;
+    if (target !== undefined && type && IMAGE_LOADERS.has(type)) {
+      const head = new Uint8Array(await file.slice(0, 8).arrayBuffer());
+      if (isPng(head) || isJpeg(head)) return this.setLoaderFile(target, file);
+    }
+    await this.openFile(file, [x, y]);
+  }
+
+  private uploadTarget: string | undefined;
+
+  /**
+   * Uploads `file` and makes it loader `id`'s file. A LoadMask reading the alpha channel of an image
+   * that has none to speak of (every pixel opaque, any JPEG) would load an empty mask without a word:
+   * it reads the luminance instead (white = repaint), and says so.
+   */
+  private async setLoaderFile(id: string, file: File): Promise<void> {
+    const name = await this.uploadFile(file);
+    if (!name) return;
+    const node = this.editor.toWorkflow().nodes[id];
+    const readsAlpha = node?.type === 'LoadMask' && (node.inputs?.channel ?? 'alpha') === 'alpha';
+    if (readsAlpha && (await isOpaqueImage(file))) {
+      this.editor.setInputs(id, { path: name, channel: 'luminance' });
+      toast(`${file.name} has no transparency: ${id} reads its luminance (white = repaint).`);
+    } else this.editor.setInputs(id, { path: name });
+  }
+
+  private async inputAction(id: string, action: InputAction): Promise<void> {
+    const type = this.editor.node(id)?.type;
+    if (!type) return;
+    if (action === 'upload') {
+      this.uploadTarget = id;
+      this.els.uploadInput.accept = IMAGE_LOADERS.has(type) ? '.png,.jpg,.jpeg,image/png,image/jpeg' : '.npy,.json,application/json';
+      this.els.uploadInput.click();
+      return;
+    }
+    const workflow = this.editor.toWorkflow();
+    const inputs = workflow.nodes[id]?.inputs ?? {};
+    const path = inputs.path;
+    const known = typeof path === 'string' && isImageInput(path) && this.catalog.inputs.some((f) => f.name === path);
+    const images = this.catalog.inputChoices('LoadImage');
+    // On a LoadImage: a mask over its image, loaded by a new LoadMask under it. On a LoadMask: its own.
+    const onImage = type === 'LoadImage';
+    await openMaskEditor({
+      backgrounds: images,
+      background: onImage ? (known ? path : undefined) : maskBackground(workflow, id, new Set(images)),
+      mask: known && !onImage ? { url: inputUrl(path), channel: String(inputs.channel ?? 'alpha'), invert: inputs.invert === true } : undefined,
+      urlOf: inputUrl,
+      save: async (png) => {
+        const name = await this.uploadFile(png, 'the mask');
+        if (!name) return false;
+        // The saved PNG is white where painted: read with "red", as painted.
+        const values = { path: name, channel: 'red', invert: false };
+        if (onImage) {
+          const mask = this.editor.addNode('LoadMask', this.editor.below(id), values);
+          toast(`Saved the mask as ${name}: ${mask} loads it (connect its mask output).`);
+        } else {
+          this.editor.setInputs(id, values);
+          toast(`Saved the mask as ${name}`);
+        }
+        return true;
+      },
+    });
   }
 
   /** ComfyUI's files (and anything else not ours) go through the server's converter, the one the CLI uses. */
@@ -437,7 +544,7 @@ export class App {
       if (file) {
         e.preventDefault();
         e.stopPropagation();
-        void this.openFile(file);
+        void this.dropFile(file, e.clientX, e.clientY);
       }
     }, true);
   }
@@ -792,7 +899,8 @@ export class App {
     document.addEventListener('keydown', (e) => {
       const target = e.target as HTMLElement;
       const typing = target.closest('input, textarea, select, [contenteditable]') !== null;
-      if (typing) return;
+      // A modal panel (help, the mask editor) has the keyboard: nothing reaches the graph behind it.
+      if (typing || document.querySelector('.modal-backdrop')) return;
       const ctrl = e.ctrlKey || e.metaKey;
       const onCanvas = target === this.els.canvas;
       const key = e.key.toLowerCase();

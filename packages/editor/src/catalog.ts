@@ -29,6 +29,19 @@ export interface ModelChoice {
   loader: string | null;
 }
 
+/** A file in the server's inputs folder, as GET /api/uploads lists it. */
+export interface InputChoice {
+  name: string;
+  bytes: number;
+  type: string;
+  mtime: number;
+}
+
+/** Loaders whose `path` names an image (the others, LoadTensor and LoadTPM, name .npy or JSON files). */
+export const IMAGE_LOADERS = new Set(['LoadImage', 'LoadMask']);
+
+export const isImageInput = (name: string): boolean => /\.(png|jpe?g)$/i.test(name);
+
 export type { InputSpec, OutputSpec };
 
 export const PRIMITIVES = new Set(['INT', 'FLOAT', 'STRING', 'BOOLEAN', 'JSON']);
@@ -46,6 +59,7 @@ export type WidgetKind =
   | 'text'
   | 'multiline'
   | 'model' // an input with the role model: a list of the server's models, free text when it lists none
+  | 'input' // a loader's file in the inputs folder: a list of the server's inputs, with an upload button
   | 'json'; // JSON literal (or an optional value without default), edited as JSON text
 
 export const SEED_CONTROLS = ['fixed', 'increment', 'decrement', 'randomize'] as const;
@@ -64,6 +78,7 @@ export function widgetKind(spec: InputSpec): WidgetKind {
   if (spec.enum) return 'enum';
   // A loader's model (not a sidecar such as LoadOnnxModel's `config`, which also lies in the model roots).
   if (spec.type === 'STRING' && spec.role === 'model') return 'model';
+  if (spec.type === 'STRING' && spec.path === 'inputs' && !spec.optional) return 'input';
   return spec.multiline ? 'multiline' : 'text';
 }
 
@@ -144,6 +159,15 @@ export class Catalog {
   /** Names of the server's models that node type `loader` opens (empty: the server listed none). */
   modelChoices(loader: string): string[] {
     return (this.library.models ?? []).filter((m) => m.loader === loader).map((m) => m.name);
+  }
+
+  /** The server's input files (GET /api/uploads), newest first; replaced when they change. */
+  inputs: InputChoice[] = [];
+
+  /** Names of the input files loader `nodeType` opens: images for LoadImage / LoadMask, the rest for the others. */
+  inputChoices(nodeType: string): string[] {
+    const images = IMAGE_LOADERS.has(nodeType);
+    return this.inputs.filter((f) => f.type.startsWith('image/') === images).map((f) => f.name);
   }
 
   /** Every socket type named by some definition. */

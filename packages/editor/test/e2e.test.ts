@@ -3,29 +3,23 @@
  * loopback, driven in Debian's Chromium by playwright-core with pointer and keyboard input. Any console
  * error or page error fails the test. Screenshots go to packages/editor/test-output/.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { build } from 'vite';
 import { insertPngText } from '@diffgraph/nodes';
+import { buildEditor, CHROMIUM, editorDir, FLAGS, haveChromium, locate, repo, startServer as serve, waitForRunStatus } from './harness.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-const editorDir = fileURLToPath(new URL('..', import.meta.url));
-const repo = path.resolve(editorDir, '..', '..');
 const shots = path.join(editorDir, 'test-output');
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium && process.env.CI) throw new Error(`e2e: ${CHROMIUM} is missing (apt-get install -y chromium)`);
 
 type Pt = [number, number];
 
 let server: ChildProcess;
 let baseUrl = '';
 let dataDir = '';
+let dist = '';
 let browser: Browser;
 let page: Page;
 const problems: string[] = [];
@@ -33,40 +27,21 @@ const problems: string[] = [];
 let expectedFailures: RegExp[] = [];
 /** The workflow the first test ran (SaveImage embeds it in its PNGs), and one of those PNGs. */
 let submitted: unknown;
-/** dist/ is where `diffgraph serve` looks for the editor; removed again when this test built it. */
-const dist = path.join(editorDir, 'dist');
-const distExisted = existsSync(path.join(dist, 'index.html'));
 let pngUrl = '';
 
 async function startServer(): Promise<string> {
   dataDir = mkdtempSync(path.join(tmpdir(), 'diffgraph-e2e-'));
-  server = spawn(process.execPath, [path.join(repo, 'packages/server/bin/diffgraph.js'), 'serve', '--port', '0', '--data', dataDir], {
-    cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DIFFGRAPH_TOKEN: '' },
-  });
-  let log = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`diffgraph serve did not start:\n${log}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      log += chunk.toString();
-      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(log);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    };
-    server.stdout!.on('data', onData);
-    server.stderr!.on('data', onData);
-    server.once('exit', (code) => reject(new Error(`diffgraph serve exited (${code}):\n${log}`)));
-  });
+  dist = await buildEditor();
+  const started = serve(dataDir, dist);
+  server = started.child;
+  return started.url;
 }
 
 const shot = (name: string) => page.screenshot({ path: path.join(shots, `${name}.png`) });
 
 /** Page coordinates of a node part (title, an input socket or widget, an output socket). */
-async function at(id: string, part: { input?: string; output?: string; title?: boolean } = { title: true }): Promise<Pt> {
-  const p = await page.evaluate(({ id, part }) => (window as any).diffgraph.editor.locate(id, part), { id, part });
-  if (!p) throw new Error(`no ${JSON.stringify(part)} on node ${id}`);
-  return p as Pt;
+function at(id: string, part: { input?: string; output?: string; title?: boolean } = { title: true }): Promise<Pt> {
+  return locate(page, id, part);
 }
 
 async function toClient(x: number, y: number): Promise<Pt> {
@@ -115,14 +90,8 @@ async function runStatus(): Promise<string> {
   return (await page.locator('[data-testid="run-status"]').getAttribute('data-status')) ?? '';
 }
 
-async function waitForStatus(statuses: string[], timeout = 20_000): Promise<string> {
-  const end = Date.now() + timeout;
-  for (;;) {
-    const s = await runStatus();
-    if (statuses.includes(s)) return s;
-    if (Date.now() > end) throw new Error(`run status stayed "${s}" (wanted ${statuses.join(' or ')})`);
-    await page.waitForTimeout(50);
-  }
+function waitForStatus(statuses: string[], timeout = 20_000): Promise<string> {
+  return waitForRunStatus(page, statuses, timeout);
 }
 
 /**
@@ -146,11 +115,7 @@ describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () 
   beforeAll(async () => {
     rmSync(shots, { recursive: true, force: true });
     mkdirSync(shots, { recursive: true });
-    const [url] = await Promise.all([
-      startServer(),
-      build({ configFile: path.join(editorDir, 'vite.config.ts'), logLevel: 'error' }),
-    ]);
-    baseUrl = url;
+    baseUrl = await startServer();
     browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
     const context = await browser.newContext({ viewport: { width: 1600, height: 1000 }, acceptDownloads: true });
     page = await context.newPage();
@@ -175,7 +140,7 @@ describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () 
     await browser?.close();
     server?.kill('SIGTERM');
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-    if (!distExisted) rmSync(dist, { recursive: true, force: true });
+    if (dist) rmSync(dist, { recursive: true, force: true });
   });
 
   it('builds txt2img from the palette, refuses a wrong link, edits widgets, runs it with progress, previews and images', async () => {

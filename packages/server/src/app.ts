@@ -10,6 +10,7 @@ import { modelCatalog } from '@diffgraph/nodes';
 import { workflowLibrary } from './workflow-library.ts';
 import { sniffUpload } from './upload-sniff.ts';
 import { fail } from './http-errors.ts';
+import { inputTypeOf, listInputs } from './inputs.ts';
 import { confine, PathError, type Limits, type RootKind } from './guard.ts';
 import { eventsQuerySchema, listQuerySchema, openApiDocument, submitEnvelopeSchema } from './openapi.ts';
 import type { RunManager } from './runs.ts';
@@ -218,6 +219,26 @@ export function createApp(options: AppOptions): { app: express.Express; api: exp
       renameSync(tmp, target);
     }
     res.status(existed ? 200 : 201).json({ name, sha256, bytes: bytes.length, type: sniffed.type, existed });
+  });
+
+  api.get('/uploads', (_req, res) => {
+    res.json({ uploads: listInputs(roots.inputs) });
+  });
+
+  // The loaders' files, for the editor's thumbnails and mask painting: only what a loader could open.
+  api.get('/uploads/*path', (req, res, next) => {
+    const relative = (req.params as unknown as { path: string[] }).path.join('/');
+    let file: string;
+    try {
+      file = confine(roots.inputs, relative, 'input path');
+    } catch (e) {
+      return next(e);
+    }
+    const type = inputTypeOf(file);
+    if (!type || !existsSync(file) || !statSync(file).isFile()) return fail(res, 404, 'NOT_FOUND', `No input file "${relative}".`);
+    res.type(type).sendFile(file, { dotfiles: 'allow', headers: { 'Content-Disposition': `inline; filename="${path.basename(file).replace(/[^\w.-]/g, '_')}"` } }, (err) => {
+      if (err && !res.headersSent) next(err);
+    });
   });
 
   // Plain GET on the WebSocket endpoint (the upgrade itself is handled on the HTTP server).

@@ -291,11 +291,24 @@ export function openApiDocument(registry: NodeRegistry, version: string): Schema
         },
       },
       '/api/uploads': {
+        get: {
+          operationId: 'listUploads',
+          summary: 'The files in the inputs folder a loader can open (PNG, JPEG, .npy, tensor JSON; subfolders such as the examples\' data/ included), newest first',
+          responses: { 200: { description: 'The inputs', content: json({ type: 'object', properties: { uploads: { type: 'array', items: ref('InputFile') } }, required: ['uploads'] }) }, ...errors(401, 403) },
+        },
         post: {
           operationId: 'upload',
           summary: 'Upload an input file (PNG, JPEG, .npy, tensor JSON): typed by content and decoded in full (415 UNREADABLE_UPLOAD if it does not decode), stored under its SHA-256',
           requestBody: { required: true, content: { 'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } } },
           responses: { 201: { description: 'Stored', content: json(ref('Upload')) }, 200: { description: 'Already stored', content: json(ref('Upload')) }, ...errors(400, 401, 403, 413, 415) },
+        },
+      },
+      '/api/uploads/{path}': {
+        get: {
+          operationId: 'getUpload',
+          summary: 'An input file (as GET /api/uploads lists them), confined to the inputs folder (realpath, after symlinks); for thumbnails and mask painting',
+          parameters: [{ name: 'path', in: 'path', required: true, schema: { type: 'string' }, description: 'Name inside the inputs folder, e.g. <sha256>.png or data/red-circle.png (may contain "/")' }],
+          responses: { 200: { description: 'The file, with its type', content: { 'image/png': { schema: { type: 'string', contentMediaType: 'image/png' } }, 'image/jpeg': { schema: { type: 'string', contentMediaType: 'image/jpeg' } }, 'application/x-npy': { schema: { type: 'string', contentMediaType: 'application/x-npy' } }, 'application/json': { schema: {} } } }, ...errors(401, 403, 404) },
         },
       },
       '/api/import': {
@@ -371,6 +384,16 @@ export function openApiDocument(registry: NodeRegistry, version: string): Schema
         Health: healthSchema,
         Upload: uploadSchema,
         ComfyHistoryEntry: comfyHistoryEntrySchema,
+        InputFile: {
+          type: 'object',
+          properties: {
+            name: { type: 'string', description: 'Relative to the inputs folder, "/"-separated: what LoadImage.path, LoadMask.path and LoadTensor.path take' },
+            bytes: { type: 'integer' },
+            type: { enum: ['image/png', 'image/jpeg', 'application/x-npy', 'application/json'] },
+            mtime: { type: 'integer', description: 'Last modification, ms since the epoch' },
+          },
+          required: ['name', 'bytes', 'type', 'mtime'],
+        },
       },
     },
   };

@@ -8,6 +8,7 @@ import type { NodeRegistry } from '@diffgraph/engine';
 import { cudaProviderInstalled, ModelStore, type HostServices, type ProviderChoice, type SessionOptionsConfig } from '@diffgraph/nodes';
 import { createApp } from './app.ts';
 import { buildRegistry, formatPackFailure, type PluginReport } from './plugins.ts';
+import { seedExampleInputs } from './inputs.ts';
 import { DEFAULT_LIMITS, type Limits, type RootKind } from './guard.ts';
 import { RunManager } from './runs.ts';
 import { isLoopbackHost, LOOPBACK_NAMES, type SecurityOptions } from './security.ts';
@@ -42,10 +43,12 @@ export interface ServerOptions {
   executionProvider?: ProviderChoice;
   /** Per-model onnxruntime options (`--session-options`, docs/gpu.md). */
   sessionOptions?: SessionOptionsConfig;
-  /** The built editor to serve at `/` (default packages/editor/dist). */
+  /** The built editor to serve at `/` (default: $DIFFGRAPH_EDITOR_DIR, else packages/editor/dist). */
   editorDir?: string;
   /** Folders of node packs to load besides `<data>/nodes` (`--nodes`, `DIFFGRAPH_NODES`; docs/custom-nodes.md). */
   nodeDirs?: string[];
+  /** Folder whose files are copied into `<inputs>/data` at start, where the example workflows name them (default: the repository's workflows/data; false: none). */
+  exampleInputs?: string | false;
   /**
    * The node library; its nodes may read the services a run gets. Default: the built-in nodes plus the
    * packs of `nodeDirs` and `<data>/nodes`.
@@ -77,6 +80,7 @@ export class ConfigError extends Error {}
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const SERVER_VERSION: string = JSON.parse(readFileSync(path.join(here, '..', 'package.json'), 'utf8')).version;
 const EDITOR_DIST = path.resolve(here, '..', '..', 'editor', 'dist');
+const EXAMPLE_INPUTS = path.resolve(here, '..', '..', '..', 'workflows', 'data');
 
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1';
@@ -94,6 +98,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     models: path.resolve(options.modelsDir ?? 'models'),
   };
   for (const dir of [dataDir, roots.inputs, roots.outputs, path.join(dataDir, 'nodes')]) mkdirSync(dir, { recursive: true });
+  if (options.exampleInputs !== false) seedExampleInputs(options.exampleInputs ?? EXAMPLE_INPUTS, roots.inputs);
   const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
   const { registry, plugins } = options.registry
     ? { registry: options.registry, plugins: { loaded: [], failed: [] } }
@@ -137,7 +142,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       auth: token !== undefined,
     };
   };
-  const editorDir = options.editorDir ?? EDITOR_DIST;
+  const editorDir = options.editorDir ?? (process.env.DIFFGRAPH_EDITOR_DIR || EDITOR_DIST);
   const bridge = new ComfyBridge(manager, path.join(dataDir, 'temp'), log);
   const comfy = { bridge, device: () => modelStore.activeDevice() };
   const { app } = createApp({ registry, manager, security, limits, roots, editorDir, version: SERVER_VERSION, health, workflowsDir: path.join(dataDir, 'workflows'), plugins, comfy });

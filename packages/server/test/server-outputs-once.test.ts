@@ -24,9 +24,9 @@ function twoBranchWorkflow(): any {
   return w;
 }
 
-/** Every output file anywhere in the data folder (PNGs and .npy), relative to it. */
+/** Every output file anywhere in the data folder (PNGs and .npy), relative to it; the inputs folder (the examples' images, copied in at start) holds none. */
 function outputFiles(data: string): string[] {
-  return readdirSync(data, { recursive: true, encoding: 'utf8' }).filter((f) => /\.(png|npy)$/.test(f)).sort();
+  return readdirSync(data, { recursive: true, encoding: 'utf8' }).filter((f) => /\.(png|npy)$/.test(f) && !f.startsWith(`inputs${path.sep}`)).sort();
 }
 
 const pngs = (data: string) => outputFiles(data).filter((f) => f.endsWith('.png'));

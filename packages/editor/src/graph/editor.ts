@@ -5,9 +5,9 @@
  */
 import { LGraph, LGraphCanvas, LGraphNode, LiteGraph } from '@comfyorg/litegraph';
 import type { Workflow } from '@diffgraph/engine';
-import type { Catalog } from '../catalog.ts';
+import { IMAGE_LOADERS, isImageInput, type Catalog } from '../catalog.ts';
 import { extraOf, freshId, installOutputBookkeeping, loading, loadWorkflow, toWorkflow } from './convert.ts';
-import { hooks, installSafeNumberPrompt, markExplicit, propsOf, registerNodeTypes, syncApplicability, widgetOf } from './nodes.ts';
+import { hooks, installSafeNumberPrompt, type InputAction, markExplicit, propsOf, registerNodeTypes, syncApplicability, widgetOf } from './nodes.ts';
 import { arrangeGraph } from './layout.ts';
 
 export type NodeRunState = 'queued' | 'running' | 'cached' | 'done' | 'failed' | 'skipped' | 'cancelled';
@@ -41,6 +41,8 @@ export interface EditorCallbacks {
    * `type` input), then `connect` the chosen node's id.
    */
   onLinkReleased?(release: LinkRelease): void;
+  /** A loader's upload or paint-mask button was pressed on node `id`. */
+  onInputAction?(id: string, action: InputAction): void;
   /** Hover help: the text under the pointer (or null). */
   onHover?(text: string | null, clientX: number, clientY: number): void;
   /** A value prompt (number and text widgets, rename). */
@@ -74,6 +76,8 @@ const STATE_COLORS: Record<NodeRunState, string> = {
 };
 const ERROR_COLOR = '#ff5252';
 const UNDO_LIMIT = 100;
+/** Below this height (graph units) a loader's image is drawn as a thumbnail in its title instead. */
+const MIN_PREVIEW = 40;
 
 type Snapshot = string;
 
@@ -85,6 +89,8 @@ export class GraphEditor {
   private redoStack: Snapshot[] = [];
   private checkpointTimer: ReturnType<typeof setTimeout> | undefined;
   private restoring = false;
+  /** Thumbnails of the inputs that LoadImage / LoadMask nodes name, by input name. */
+  private readonly inputImages = new Map<string, HTMLImageElement>();
 
   constructor(private readonly element: HTMLCanvasElement, private readonly catalog: Catalog, private readonly callbacks: EditorCallbacks) {
     LiteGraph.saveViewportWithGraph = false;
@@ -103,7 +109,11 @@ export class GraphEditor {
       removed?.(node);
       this.scheduleCheckpoint();
     };
-    hooks.onWidgetEdited = () => this.scheduleCheckpoint();
+    hooks.onWidgetEdited = (node, input) => {
+      if (input === 'path') this.growForInput(node);
+      this.scheduleCheckpoint();
+    };
+    hooks.onInputAction = (node, action) => this.callbacks.onInputAction?.(node.title, action);
     hooks.onDrawForeground = (node, ctx) => this.drawDecoration(node, ctx);
     this.graph.onConnectionChange = () => this.scheduleCheckpoint();
 
@@ -169,11 +179,11 @@ export class GraphEditor {
     return typeof t === 'string' ? t : undefined;
   }
 
-  /** Adds a node of `type`; at `clientPos` (page pixels) or the middle of the view. Returns its id. */
-  addNode(type: string, clientPos?: [number, number]): string | undefined {
+  /** Adds a node of `type`, with widget `values`; at `clientPos` (page pixels) or the middle of the view. Returns its id. */
+  addNode(type: string, clientPos?: [number, number], values: Record<string, unknown> = {}): string | undefined {
     if (!this.catalog.get(type)) return undefined;
     const node = LiteGraph.createNode(type);
-    if (!node) return undefined;
+    if (!node || !this.applyInputs(node, values)) return undefined;
     node.title = freshId(this.graph, type);
     const [x, y] = clientPos ? this.toGraph(clientPos[0], clientPos[1]) : this.viewCenter();
     node.pos = [Math.round(x - (clientPos ? 20 : node.size[0] / 2)), Math.round(y - (clientPos ? 10 : node.size[1] / 2))];
@@ -239,6 +249,49 @@ export class GraphEditor {
 
   nodeIds(): string[] {
     return this.graph._nodes.map((n) => n.title);
+  }
+
+  /** Sets widget inputs as the user would (explicit, one undo step); false when the node lacks one of them. */
+  setInputs(id: string, values: Record<string, unknown>): boolean {
+    const node = this.node(id);
+    if (!node || !this.applyInputs(node, values)) return false;
+    if ('path' in values) this.growForInput(node);
+    this.canvas.setDirty(true, true);
+    this.checkpoint();
+    return true;
+  }
+
+  /**
+   * Makes room for the image a loader was just given (by upload, drop, the dropdown or the mask
+   * editor). Only then: a loaded workflow keeps its layout, and its loaders show a small thumbnail
+   * in the title when their body has no room.
+   */
+  private growForInput(node: LGraphNode): void {
+    const img = this.inputImage(node);
+    if (!img) return;
+    if (img.complete && img.naturalWidth) this.fitImages(node.title);
+    else img.addEventListener('load', () => this.fitImages(node.title), { once: true });
+  }
+
+  private applyInputs(node: LGraphNode, values: Record<string, unknown>): boolean {
+    const widgets = Object.keys(values).map((input) => widgetOf(node, input));
+    if (widgets.some((w) => !w)) return false;
+    for (const [input, value] of Object.entries(values)) {
+      widgetOf(node, input)!.value = value;
+      markExplicit(node, input);
+    }
+    return true;
+  }
+
+  /** Page position just below node `id` (where a node made from it goes). */
+  below(id: string): [number, number] | undefined {
+    const node = this.node(id);
+    return node && this.toClient(node.pos[0] + 20, node.pos[1] + node.size[1] + LiteGraph.NODE_TITLE_HEIGHT + 40);
+  }
+
+  /** The id of the node under a page position, if any. */
+  nodeAt(clientX: number, clientY: number): string | undefined {
+    return this.graph.getNodeOnPos(...this.toGraph(clientX, clientY))?.title;
   }
 
   rename(id: string, to: string): boolean {
@@ -490,17 +543,19 @@ export class GraphEditor {
     this.canvas.setDirty(true, true);
   }
 
-  /** Grows a node so that its images (or output notes) fit under the widgets. */
+  /** Grows a node so that its images (outputs, or the input image it loads) or output notes fit under the widgets. */
   fitImages(id: string): void {
     const node = this.node(id);
-    const d = this.decorations.get(id);
-    if (!node || !d) return;
+    if (!node) return;
+    const d = this.decorations.get(id) ?? {};
+    const input = this.inputImage(node);
+    const images = d.images?.length ? d.images : input?.naturalWidth ? [input] : [];
     let wanted = 0;
-    if (d.images?.length) {
-      const img = d.images[0];
+    if (images.length) {
+      const img = images[0];
       const width = node.size[0] - 16;
       const ratio = img.naturalWidth ? img.naturalHeight / img.naturalWidth : 1;
-      const n = d.images.length;
+      const n = images.length;
       const cols = Math.ceil(Math.sqrt(n));
       wanted = this.contentBottom(node) + 8 + Math.min(256, (width / cols) * ratio) * Math.ceil(n / cols) + 8;
     } else if (d.notes?.length) {
@@ -524,12 +579,35 @@ export class GraphEditor {
     return Math.max(bottom, slots * LiteGraph.NODE_SLOT_HEIGHT + 4);
   }
 
+  /**
+   * The thumbnail of the image a LoadImage / LoadMask node names, once the server has listed that
+   * input (so a name typed by hand that is not there never turns into a failed request).
+   */
+  inputImage(node: LGraphNode): HTMLImageElement | undefined {
+    if (!IMAGE_LOADERS.has(node.type)) return undefined;
+    const name = widgetOf(node, 'path')?.value;
+    if (typeof name !== 'string' || !isImageInput(name) || !this.catalog.inputs.some((f) => f.name === name)) return undefined;
+    let img = this.inputImages.get(name);
+    if (!img) {
+      img = new Image();
+      img.onload = () => this.redraw();
+      img.src = inputUrl(name);
+      this.inputImages.set(name, img);
+    }
+    return img;
+  }
+
   private drawDecoration(node: LGraphNode, ctx: CanvasRenderingContext2D): void {
-    const d = this.decorations.get(node.title);
-    if (!d) return;
+    const d = this.decorations.get(node.title) ?? {};
+    const input = d.images?.length ? undefined : this.inputImage(node);
     const [w, h] = node.size;
     const th = LiteGraph.NODE_TITLE_HEIGHT;
     ctx.save();
+    if (input) {
+      const room = h - this.contentBottom(node) - 12;
+      if (room >= MIN_PREVIEW) drawImages(ctx, [input], 8, this.contentBottom(node) + 4, w - 16, room);
+      else drawImages(ctx, [input], w - 3 * th, -th + 3, th - 6, th - 6);
+    }
     const color = d.errors?.length ? ERROR_COLOR : d.state ? STATE_COLORS[d.state] : undefined;
     if (color) {
       ctx.lineWidth = d.state === 'running' || d.errors?.length ? 3 : 2;
@@ -558,23 +636,7 @@ export class GraphEditor {
       ctx.fillRect(0, 0, w * f, 5);
     }
     const top = this.contentBottom(node) + 4;
-    if (d.images?.length) {
-      const n = d.images.length;
-      const cols = Math.ceil(Math.sqrt(n));
-      const rows = Math.ceil(n / cols);
-      const cellW = (w - 16) / cols;
-      const cellH = Math.max(8, (h - top - 8) / rows);
-      d.images.forEach((img, i) => {
-        if (!img.complete || !img.naturalWidth) return;
-        const s = Math.min(cellW / img.naturalWidth, cellH / img.naturalHeight);
-        const iw = img.naturalWidth * s;
-        const ih = img.naturalHeight * s;
-        const cx = 8 + (i % cols) * cellW + (cellW - iw) / 2;
-        const cy = top + Math.floor(i / cols) * cellH + (cellH - ih) / 2;
-        ctx.imageSmoothingEnabled = s < 1;
-        ctx.drawImage(img, cx, cy, iw, ih);
-      });
-    }
+    if (d.images?.length) drawImages(ctx, d.images, 8, top, w - 16, h - top - 8);
     if (d.notes?.length && !d.images?.length) {
       ctx.font = '12px sans-serif';
       ctx.fillStyle = '#cfd8dc';
@@ -662,6 +724,30 @@ export class GraphEditor {
     }
     this.callbacks.onHover(text, e.clientX, e.clientY);
   }
+}
+
+/** Where the server serves an input file (GET /api/uploads/<name>). */
+export function inputUrl(name: string): string {
+  return `/api/uploads/${name.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+/** Images in a grid inside the box (x, y, width, height), each scaled to fit its cell. */
+function drawImages(ctx: CanvasRenderingContext2D, images: HTMLImageElement[], x: number, y: number, width: number, height: number): void {
+  const n = images.length;
+  const cols = Math.ceil(Math.sqrt(n));
+  const rows = Math.ceil(n / cols);
+  const cellW = width / cols;
+  const cellH = Math.max(8, height / rows);
+  images.forEach((img, i) => {
+    if (!img.complete || !img.naturalWidth) return;
+    const s = Math.min(cellW / img.naturalWidth, cellH / img.naturalHeight);
+    const iw = img.naturalWidth * s;
+    const ih = img.naturalHeight * s;
+    const cx = x + (i % cols) * cellW + (cellW - iw) / 2;
+    const cy = y + Math.floor(i / cols) * cellH + (cellH - ih) / 2;
+    ctx.imageSmoothingEnabled = s < 1;
+    ctx.drawImage(img, cx, cy, iw, ih);
+  });
 }
 
 function wrap(ctx: CanvasRenderingContext2D, text: string, width: number): string[] {

@@ -45,7 +45,14 @@ export interface NodeHooks {
   /** Keeps node ids unique when nodes are added (palette, paste). */
   onAdded?(node: LGraphNode): void;
   onRemoved?(node: LGraphNode): void;
+  /** A loader's button: upload a file for its `path`, or paint a mask (LoadMask: its own; LoadImage: one over its image). */
+  onInputAction?(node: LGraphNode, action: InputAction): void;
 }
+
+export type InputAction = 'upload' | 'mask';
+
+/** Names of the buttons under a loader's `path` dropdown. */
+export const INPUT_BUTTONS: Record<InputAction, string> = { upload: '⇪ upload…', mask: '✎ paint mask…' };
 
 export const hooks: NodeHooks = {};
 
@@ -103,6 +110,10 @@ function addInputWidget(node: LGraphNode, catalog: Catalog, nodeType: string, na
         : (node.addWidget('text', name, value as string, edited, {}) as unknown as AnyWidget);
       break;
     }
+    case 'input':
+      // Read at each opening, so a file uploaded meanwhile is there.
+      widget = node.addWidget('combo', name, value as string, edited, { values: () => catalog.inputChoices(nodeType) } as any) as unknown as AnyWidget;
+      break;
     case 'toggle':
       widget = node.addWidget('toggle', name, value as boolean, edited, { on: 'true', off: 'false' }) as unknown as AnyWidget;
       break;
@@ -116,6 +127,10 @@ function addInputWidget(node: LGraphNode, catalog: Catalog, nodeType: string, na
   (widget as any).tooltip = spec.tooltip;
   const slot = node.addInput(name, acceptType(catalog, spec.type), { widget: { name } } as any);
   slot.color_on = slot.color_off = typeColor(spec.type);
+  if (kind === 'input') {
+    node.addWidget('button', INPUT_BUTTONS.upload, '', () => hooks.onInputAction?.(node, 'upload'), {});
+    if (nodeType === 'LoadMask' || nodeType === 'LoadImage') node.addWidget('button', INPUT_BUTTONS.mask, '', () => hooks.onInputAction?.(node, 'mask'), {});
+  }
   if (kind === 'seed') {
     node.addWidget('combo', `${name} control`, 'fixed', (v: unknown) => {
       propsOf(node).seedControl[name] = v as SeedControl;
