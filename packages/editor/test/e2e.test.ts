@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { insertPngText } from '@diffgraph/nodes';
-import { buildEditor, CHROMIUM, editorDir, FLAGS, haveChromium, locate, repo, startServer as serve, waitForRunStatus } from './harness.ts';
+import { buildEditor, CHROMIUM, editorDir, FLAGS, haveChromium, locate, replacing as replaceGraph, repo, startServer as serve, waitForRunStatus } from './harness.ts';
 
 const shots = path.join(editorDir, 'test-output');
 
@@ -94,14 +94,8 @@ function waitForStatus(statuses: string[], timeout = 20_000): Promise<string> {
   return waitForRunStatus(page, statuses, timeout);
 }
 
-/**
- * Runs an action that replaces the graph (New, Examples, Open); when the graph has unsaved changes the
- * editor asks first, and this answers "discard". `refused`: the file is refused before anyone is asked.
- */
-async function replacing(action: () => Promise<unknown>, options: { refused?: boolean } = {}): Promise<void> {
-  const dirty = await page.evaluate(() => (window as any).diffgraph.app.isDirty() as boolean);
-  await action();
-  if (dirty && !options.refused) await page.getByTestId('confirm-ok').click();
+function replacing(action: () => Promise<unknown>, options: { refused?: boolean } = {}): Promise<void> {
+  return replaceGraph(page, action, options);
 }
 
 async function openFile(name: string, content: string | Buffer, options: { refused?: boolean } = {}): Promise<void> {

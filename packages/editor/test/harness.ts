@@ -65,3 +65,13 @@ export async function waitForRunStatus(page: Page, statuses: string[], timeout =
     await page.waitForTimeout(50);
   }
 }
+
+/**
+ * Runs an action that replaces the graph (New, Examples, Open); when the graph has unsaved changes the
+ * editor asks first, and this answers "discard". `refused`: the file is refused before anyone is asked.
+ */
+export async function replacing(page: Page, action: () => Promise<unknown>, options: { refused?: boolean } = {}): Promise<void> {
+  const dirty = await page.evaluate(() => (window as any).diffgraph.app.isDirty() as boolean);
+  await action();
+  if (dirty && !options.refused) await page.getByTestId('confirm-ok').click();
+}

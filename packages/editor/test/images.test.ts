@@ -14,7 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { Tensor } from '@diffgraph/engine';
 import { decodePng, encodePng, insertPngText } from '@diffgraph/nodes';
-import { buildEditor, CHROMIUM, FLAGS, haveChromium, locate, repo, startServer, waitForRunStatus } from './harness.ts';
+import { buildEditor, CHROMIUM, FLAGS, haveChromium, locate, replacing, repo, startServer, waitForRunStatus } from './harness.ts';
 
 let server: ChildProcess;
 let baseUrl = '';
@@ -53,14 +53,14 @@ async function dropFile(name: string, type: string, bytes: Buffer, at: [number, 
 }
 
 async function newGraph(): Promise<void> {
-  await page.getByRole('button', { name: 'New' }).click();
+  await replacing(page, () => page.getByRole('button', { name: 'New' }).click());
   expect(await nodeIds()).toEqual([]);
 }
 
 async function openExample(name: string): Promise<void> {
   const select = page.getByTestId('examples');
   const value = await select.locator('option', { hasText: new RegExp(`^${name}$`) }).getAttribute('value');
-  await select.selectOption(value!);
+  await replacing(page, () => select.selectOption(value!));
   await expect.poll(async () => (await nodeIds()).length).toBeGreaterThan(0);
 }
 

@@ -103,6 +103,7 @@ export class GraphEditor {
     const removed = hooks.onRemoved;
     hooks.onAdded = (node) => {
       added?.(node);
+      if (!loading.active) syncApplicability(node, catalog, 'fit');
       this.scheduleCheckpoint();
     };
     hooks.onRemoved = (node) => {
@@ -391,7 +392,8 @@ export class GraphEditor {
     loading.active = true;
     try {
       this.graph.configure(JSON.parse(snap));
-      for (const node of this.graph._nodes) syncApplicability(node, this.catalog);
+      // Sizes come from the snapshot: only the hidden state is re-derived.
+      for (const node of this.graph._nodes) syncApplicability(node, this.catalog, false);
     } finally {
       loading.active = false;
       this.restoring = false;

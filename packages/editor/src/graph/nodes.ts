@@ -164,26 +164,35 @@ function build(node: LGraphNode, catalog: Catalog, def: NodeInfo): void {
   node.size = [Math.max(w, 240), h];
 }
 
+/** arrange() adds 4 to a widget's height. */
+const HIDDEN_WIDGET_SIZE = (): [number, number] => [0, -4];
+
 /**
  * Shows only the inputs that apply to the node's current settings (InputSpec.appliesWhen: no UniPC
- * `variant` on DPM-Solver++); the node grows or shrinks to fit. Hidden inputs keep their values.
+ * `variant` on DPM-Solver++); the node grows or shrinks to fit (`'fit'`: to its content even when nothing
+ * changed — a pasted node). Hidden inputs keep their values.
  */
-export function syncApplicability(node: LGraphNode, catalog: Catalog, resize = true): void {
+export function syncApplicability(node: LGraphNode, catalog: Catalog, resize: boolean | 'fit' = true): void {
   const def = catalog.get(propsOf(node).rawType ?? node.type);
   if (!def) return;
   let changed = false;
   for (const [name, spec] of Object.entries(def.inputs)) {
     if (!spec.appliesWhen) continue;
-    const widget = widgetOf(node, name) as (AnyWidget & { hidden?: boolean }) | undefined;
+    const widget = widgetOf(node, name) as (AnyWidget & { hidden?: boolean; computeSize?: () => [number, number] }) | undefined;
     const ruler = widgetOf(node, spec.appliesWhen.input);
     if (!widget || !ruler) continue;
     const hidden = !spec.appliesWhen.values.includes(String(ruler.value));
     if (Boolean(widget.hidden) !== hidden) {
       widget.hidden = hidden;
+      // litegraph 0.17 skips hidden widgets when it draws and sizes a node, but still stacks them when
+      // it arranges one (and grows the node to fit): a hidden widget gets no height there.
+      if (hidden) widget.computeSize = HIDDEN_WIDGET_SIZE;
+      else delete widget.computeSize;
       changed = true;
     }
   }
-  if (changed && resize) node.setSize([node.size[0], node.computeSize()[1]]);
+  const ruled = Object.values(def.inputs).some((spec) => spec.appliesWhen);
+  if ((changed && resize) || (ruled && resize === 'fit')) node.setSize([node.size[0], node.computeSize()[1]]);
 }
 
 export function widgetOf(node: LGraphNode, name: string): AnyWidget | undefined {
