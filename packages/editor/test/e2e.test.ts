@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { insertPngText } from '@diffgraph/nodes';
-import { buildEditor, CHROMIUM, editorDir, FLAGS, haveChromium, locate, replacing as replaceGraph, repo, startServer as serve, waitForRunStatus } from './harness.ts';
+import { buildEditor, CHROMIUM, dropFile, editorDir, FLAGS, haveChromium, locate, replacing as replaceGraph, repo, startServer as serve, waitForRunStatus } from './harness.ts';
 
 const shots = path.join(editorDir, 'test-output');
 
@@ -96,6 +96,12 @@ function waitForStatus(statuses: string[], timeout = 20_000): Promise<string> {
 
 function replacing(action: () => Promise<unknown>, options: { refused?: boolean } = {}): Promise<void> {
   return replaceGraph(page, action, options);
+}
+
+/** Drops a PNG on the canvas, 300 px into it, as a file dragged from the desktop arrives. */
+async function dropOnCanvas(name: string, png: Buffer): Promise<void> {
+  const box = (await page.locator('canvas.graph').boundingBox())!;
+  await dropFile(page, name, 'image/png', png, [box.x + 300, box.y + 300]);
 }
 
 async function openFile(name: string, content: string | Buffer, options: { refused?: boolean } = {}): Promise<void> {
@@ -260,16 +266,7 @@ describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () 
     expect(submitted).toBeTruthy();
     const png = Buffer.from(await (await fetch(new URL(pngUrl, baseUrl))).arrayBuffer());
     await newGraph();
-    await page.evaluate(async (b64) => {
-      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-      const dt = new DataTransfer();
-      dt.items.add(new File([bytes], 'shapes_00001.png', { type: 'image/png' }));
-      const canvas = document.querySelector('canvas.graph')!;
-      const r = canvas.getBoundingClientRect();
-      for (const type of ['dragenter', 'dragover', 'drop']) {
-        canvas.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true, clientX: r.left + 300, clientY: r.top + 300 }));
-      }
-    }, png.toString('base64'));
+    await dropOnCanvas('shapes_00001.png', png);
     await expect.poll(() => page.evaluate(() => (window as any).diffgraph.editor.nodeIds().length)).toBe(10);
     expect(await workflow()).toEqual(submitted);
     await shot('03-dropped-png');
@@ -279,16 +276,7 @@ describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () 
     const comfy = (name: string) => readFileSync(path.join(repo, 'packages/server/test/fixtures/comfy', name), 'utf8');
     const png = insertPngText(readFileSync(path.join(repo, 'packages/server/test/fixtures/comfy/red-circle.png')), { prompt: comfy('txt2img-api.json'), workflow: comfy('txt2img-ui.json') });
     await newGraph();
-    await page.evaluate(async (b64) => {
-      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-      const dt = new DataTransfer();
-      dt.items.add(new File([bytes], 'ComfyUI_00001_.png', { type: 'image/png' }));
-      const canvas = document.querySelector('canvas.graph')!;
-      const r = canvas.getBoundingClientRect();
-      for (const type of ['dragenter', 'dragover', 'drop']) {
-        canvas.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true, clientX: r.left + 300, clientY: r.top + 300 }));
-      }
-    }, png.toString('base64'));
+    await dropOnCanvas('ComfyUI_00001_.png', png);
     await expect.poll(() => page.getByTestId('toast').textContent()).toContain('from a ComfyUI workflow (UI format)');
     const dropped = await workflow();
     expect(Object.keys(dropped.nodes)).toEqual(expect.arrayContaining(['3', '3_noise', '3_solver', '4', '9']));

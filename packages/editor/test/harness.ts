@@ -75,3 +75,16 @@ export async function replacing(page: Page, action: () => Promise<unknown>, opti
   await action();
   if (dirty && !options.refused) await page.getByTestId('confirm-ok').click();
 }
+
+/** Drops a file on the canvas at page position (x, y), as a file dragged from the desktop arrives. */
+export async function dropFile(page: Page, name: string, type: string, bytes: Buffer, at: [number, number]): Promise<void> {
+  await page.evaluate(({ b64, name, type, at }) => {
+    const data = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const dt = new DataTransfer();
+    dt.items.add(new File([data], name, { type }));
+    const canvas = document.querySelector('canvas.graph')!;
+    for (const kind of ['dragenter', 'dragover', 'drop']) {
+      canvas.dispatchEvent(new DragEvent(kind, { dataTransfer: dt, bubbles: true, cancelable: true, clientX: at[0], clientY: at[1] }));
+    }
+  }, { b64: bytes.toString('base64'), name, type, at });
+}

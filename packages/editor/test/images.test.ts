@@ -14,7 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { Tensor } from '@diffgraph/engine';
 import { decodePng, encodePng, insertPngText } from '@diffgraph/nodes';
-import { buildEditor, CHROMIUM, FLAGS, haveChromium, locate, replacing, repo, startServer, waitForRunStatus } from './harness.ts';
+import { buildEditor, CHROMIUM, dropFile as dropOnCanvas, FLAGS, haveChromium, locate, replacing, repo, startServer, waitForRunStatus } from './harness.ts';
 
 let server: ChildProcess;
 let baseUrl = '';
@@ -39,18 +39,7 @@ const imageLoaded = (id: string): Promise<number> => page.evaluate((id) => {
   return editor.inputImage(editor.node(id))?.naturalWidth ?? 0;
 }, id);
 
-/** Drops a file on the canvas at page position (x, y), as a file dragged from the desktop arrives. */
-async function dropFile(name: string, type: string, bytes: Buffer, at: [number, number]): Promise<void> {
-  await page.evaluate(({ b64, name, type, at }) => {
-    const data = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-    const dt = new DataTransfer();
-    dt.items.add(new File([data], name, { type }));
-    const canvas = document.querySelector('canvas.graph')!;
-    for (const kind of ['dragenter', 'dragover', 'drop']) {
-      canvas.dispatchEvent(new DragEvent(kind, { dataTransfer: dt, bubbles: true, cancelable: true, clientX: at[0], clientY: at[1] }));
-    }
-  }, { b64: bytes.toString('base64'), name, type, at });
-}
+const dropFile = (name: string, type: string, bytes: Buffer, at: [number, number]) => dropOnCanvas(page, name, type, bytes, at);
 
 async function newGraph(): Promise<void> {
   await replacing(page, () => page.getByRole('button', { name: 'New' }).click());
