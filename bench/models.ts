@@ -17,11 +17,11 @@ import { join } from 'node:path';
 import { Executor } from '../packages/engine/src/executor.ts';
 import { Tensor } from '../packages/engine/src/tensor.ts';
 import { createRegistry, type HostServices } from '../packages/nodes/src/index.ts';
-import { loadPipeline, type Pipeline } from '../packages/nodes/src/models/onnx/pipeline.ts';
+import { loadPipeline } from '../packages/nodes/src/models/onnx/pipeline.ts';
 import { randomNormal } from '../packages/nodes/src/noise/philox.ts';
 import type { ModelStore } from '../packages/nodes/src/runtime/model-store.ts';
 import { idsTensor, toOrt } from '../packages/nodes/src/runtime/ort-tensors.ts';
-import { buildGrid } from '../packages/nodes/src/schedules/schedule-node.ts';
+import { handLoop } from './hand-loop.ts';
 import { median, modelStore, MODELS, quantile, ROOT } from './pack-common.ts';
 import { layoutOverhead, renderLayoutOverhead, type LayoutRow } from './layout-overhead.ts';
 import { precision, renderPrecision, type PrecisionResult } from './precision.ts';
@@ -33,7 +33,7 @@ const SEED = 7;
 const REPEATS = Number(process.env.MODELS_REPEATS ?? 41);
 const WARMUP = 5;
 const LATENCY_RUNS = Number(process.env.LATENCY_RUNS ?? 200);
-const OVERHEAD_THREADS = [1, 2];
+const OVERHEAD_THREADS = (process.env.OVERHEAD_THREADS ?? '1,2').split(',').map(Number);
 const log = (s: string) => console.log(s);
 
 type OrtTensor = ReturnType<typeof toOrt>;
@@ -47,110 +47,6 @@ function workflow(previewEvery: number | undefined): Record<string, any> {
   if (previewEvery !== undefined) wf.nodes.sample.inputs.preview_every = previewEvery;
   wf.outputs = ['decode'];
   return wf;
-}
-
-// ---------------------------------------------------------------------------------------------------
-// The hand-written loop.
-
-interface Loop {
-  run(prompt: string, negative: string, seed: number, embeddings?: Float32Array[]): Promise<Float32Array>;
-  encode(texts: string[]): Promise<Float32Array[]>;
-}
-
-async function handLoop(store: ModelStore, pipeline: Pipeline): Promise<Loop> {
-  const unet = (await store.borrow(pipeline.model.unet.file)).session;
-  const text = (await store.borrow(pipeline.textEncoder.session.file)).session;
-  const decoder = (await store.borrow(pipeline.vae.decoder.file)).session;
-  const tokenizer = pipeline.textEncoder.tokenizer;
-  const schedule = pipeline.model.schedule;
-  const times = buildGrid(schedule, { spacing: 'trailing', steps: STEPS, denoise: 1, rho: 7 }).times;
-  const scaling = pipeline.vae.scalingFactor;
-  const item = 4 * 8 * 8;
-  const n = BATCH * item;
-  const idsType = pipeline.textEncoder.session.input('input_ids').dtype;
-  const seq = tokenizer.length;
-
-  async function encode(texts: string[]): Promise<Float32Array[]> {
-    // One call per prompt, as the workflow's two TextEncode nodes do.
-    const out: Float32Array[] = [];
-    for (const t of texts) {
-      const r = await text.run({ input_ids: idsTensor(tokenizer.encode(t).ids, [1, seq], idsType) as never }, ['last_hidden_state']);
-      out.push(r.last_hidden_state.data as Float32Array);
-    }
-    return out;
-  }
-
-  async function run(prompt: string, negative: string, seed: number, embeddings?: Float32Array[]): Promise<Float32Array> {
-    const [neg, pos] = embeddings ?? (await encode([negative, prompt]));
-    const width = neg.length / seq;
-    // Context for [uncond × BATCH, cond × BATCH], built once.
-    const context = new Float32Array(2 * BATCH * seq * width);
-    for (let b = 0; b < BATCH; b++) {
-      context.set(neg, b * seq * width);
-      context.set(pos, (BATCH + b) * seq * width);
-    }
-    const contextTensor = toOrt(new Tensor([2 * BATCH, seq, width], context));
-    const noise = randomNormal([BATCH, 4, 8, 8], seed, 'float32', 0).data as Float32Array;
-    let x = Float32Array.from(noise);
-    if (times[0] < schedule.tMax) for (let i = 0; i < n; i++) x[i] *= schedule.sigma(times[0]);
-    const sample = new Float32Array(2 * n);
-
-    const denoise = async (t: number): Promise<Float32Array> => {
-      sample.set(x, 0);
-      sample.set(x, n);
-      const ts = toOrt(new Tensor([2 * BATCH], new Float32Array(2 * BATCH).fill(schedule.modelTime(t))));
-      const out = await unet.run({ sample: toOrt(new Tensor([2 * BATCH, 4, 8, 8], sample)) as never, timestep: ts as never, encoder_hidden_states: contextTensor as never }, ['out_sample']);
-      const eps = out.out_sample.data as Float32Array;
-      const a = schedule.alpha(t), s = schedule.sigma(t);
-      const x0 = new Float32Array(n);
-      for (let i = 0; i < n; i++) {
-        const u = x[i] / a - (s / a) * eps[i];
-        const c = x[i] / a - (s / a) * eps[n + i];
-        x0[i] = (1 - CFG) * u + CFG * c;
-      }
-      return x0;
-    };
-
-    // DPM-Solver++ 2M (multistep, data prediction), first step first order; steps >= 10 keep order 2 to the end.
-    let prev = { t: times[0], lambda: schedule.lambda(times[0]), m: await denoise(times[0]) };
-    let older: typeof prev | undefined;
-    for (let i = 1; i <= STEPS; i++) {
-      const t = times[i];
-      const sigmaT = schedule.sigma(t);
-      const next = new Float32Array(n);
-      if (sigmaT === 0) {
-        const alphaT = schedule.alpha(t);
-        for (let j = 0; j < n; j++) next[j] = alphaT * prev.m[j];
-      } else {
-        const h = schedule.lambda(t) - prev.lambda;
-        const ratio = sigmaT / schedule.sigma(prev.t);
-        const c = schedule.alpha(t);
-        const p1 = Math.expm1(-h);
-        const order = STEPS < 10 ? Math.min(2, i, STEPS + 1 - i) : Math.min(2, i);
-        if (order === 1 || !older) {
-          for (let j = 0; j < n; j++) next[j] = ratio * x[j] - c * p1 * prev.m[j];
-        } else {
-          const r0 = (prev.lambda - older.lambda) / h;
-          const d = (-0.5 * c * p1) / r0;
-          for (let j = 0; j < n; j++) next[j] = ratio * x[j] + (-c * p1 + d) * prev.m[j] - d * older.m[j];
-        }
-      }
-      x = next;
-      if (i < STEPS) {
-        older = prev;
-        prev = { t, lambda: schedule.lambda(t), m: await denoise(t) };
-      }
-    }
-    const latent = new Float32Array(n);
-    for (let i = 0; i < n; i++) latent[i] = x[i] / scaling;
-    const out = await decoder.run({ latent_sample: toOrt(new Tensor([BATCH, 4, 8, 8], latent)) as never }, ['sample']);
-    const image = out.sample.data as Float32Array;
-    const result = new Float32Array(image.length);
-    for (let i = 0; i < image.length; i++) result[i] = Math.min(1, Math.max(0, (image[i] + 1) / 2));
-    return result;
-  }
-
-  return { run, encode };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -168,7 +64,19 @@ interface OverheadResult {
   loopOutsideMs: number;
   /** Median ms per run inside session.run (both sides alike). */
   onnxMs: number;
+  /** The same, per side. */
+  engineOnnxMs?: number;
+  loopOnnxMs?: number;
   maxAbsDiff: number;
+  /** Per repeat engine / loop (the two sides of one repeat run back to back): median, p10, p90. */
+  pairedRatio?: number;
+  pairedRatioP10?: number;
+  pairedRatioP90?: number;
+  /** p10–p90 of the time outside onnxruntime. */
+  engineOutsideP10?: number;
+  engineOutsideP90?: number;
+  loopOutsideP10?: number;
+  loopOutsideP90?: number;
 }
 
 async function overhead(threads: number): Promise<OverheadResult[]> {
@@ -176,7 +84,7 @@ async function overhead(threads: number): Promise<OverheadResult[]> {
   const registry = createRegistry();
   const services: HostServices = { modelStore: store, outputDir: join(os.tmpdir(), 'diffgraph-bench-models'), inputRoots: [], modelRoots: [MODELS], workflow: null };
   const pipeline = await loadPipeline(store, 'shapes-32');
-  const loop = await handLoop(store, pipeline);
+  const loop = await handLoop(store, pipeline, { steps: STEPS, cfg: CFG, batch: BATCH });
   // Time spent inside onnxruntime, for both sides: wrap run() of the shared session objects.
   let inOnnx = 0;
   for (const file of [pipeline.model.unet.file, pipeline.textEncoder.session.file, pipeline.vae.decoder.file]) {
@@ -223,7 +131,7 @@ async function overhead(threads: number): Promise<OverheadResult[]> {
   });
 
   for (const m of modes) {
-    const engine: number[] = [], hand: number[] = [], engineOut: number[] = [], handOut: number[] = [], onnx: number[] = [];
+    const engine: number[] = [], hand: number[] = [], engineOut: number[] = [], handOut: number[] = [], onnx: number[] = [], paired: number[] = [], engineOnnx: number[] = [], loopOnnx: number[] = [];
     for (let r = 0; r < WARMUP + REPEATS; r++) {
       // Alternate the order so drift in machine load hits both alike.
       const first = r % 2 === 0 ? 'engine' : 'loop';
@@ -236,13 +144,17 @@ async function overhead(threads: number): Promise<OverheadResult[]> {
         (which === 'engine' ? engine : hand).push(ms);
         (which === 'engine' ? engineOut : handOut).push(ms - inOnnx);
         onnx.push(inOnnx);
+        (which === 'engine' ? engineOnnx : loopOnnx).push(inOnnx);
       }
+      if (r >= WARMUP) paired.push(engine[engine.length - 1] / hand[hand.length - 1]);
     }
     const res = {
       threads, mode: m.mode, engineMs: median(engine), loopMs: median(hand), ratio: median(engine) / median(hand), engineMinMs: Math.min(...engine), loopMinMs: Math.min(...hand),
-      engineOutsideMs: median(engineOut), loopOutsideMs: median(handOut), onnxMs: median(onnx), maxAbsDiff,
+      engineOutsideMs: median(engineOut), loopOutsideMs: median(handOut), onnxMs: median(onnx), engineOnnxMs: median(engineOnnx), loopOnnxMs: median(loopOnnx), maxAbsDiff,
+      pairedRatio: median(paired), pairedRatioP10: quantile(paired, 0.1), pairedRatioP90: quantile(paired, 0.9),
+      engineOutsideP10: quantile(engineOut, 0.1), engineOutsideP90: quantile(engineOut, 0.9), loopOutsideP10: quantile(handOut, 0.1), loopOutsideP90: quantile(handOut, 0.9),
     };
-    log(`  ${threads} thread(s), ${m.mode.split(':')[0]}${m.mode.includes('preview_every 0') ? ' (no previews)' : ''}: engine ${res.engineMs.toFixed(2)} ms, loop ${res.loopMs.toFixed(2)} ms, ratio ${res.ratio.toFixed(4)}; outside onnxruntime: engine ${res.engineOutsideMs.toFixed(2)} ms, loop ${res.loopOutsideMs.toFixed(2)} ms (onnx ${res.onnxMs.toFixed(2)} ms)`);
+    log(`  ${threads} thread(s), ${m.mode.split(':')[0]}${m.mode.includes('preview_every 0') ? ' (no previews)' : ''}: engine ${res.engineMs.toFixed(2)} ms, loop ${res.loopMs.toFixed(2)} ms, ratio ${res.ratio.toFixed(4)}, paired ${res.pairedRatio.toFixed(4)} (p10 ${res.pairedRatioP10.toFixed(3)}, p90 ${res.pairedRatioP90.toFixed(3)}); outside onnxruntime: engine ${res.engineOutsideMs.toFixed(2)} ms, loop ${res.loopOutsideMs.toFixed(2)} ms (onnx: engine ${res.engineOnnxMs.toFixed(2)} ms, loop ${res.loopOnnxMs.toFixed(2)} ms)`);
     results.push(res);
   }
   await store.close();
@@ -313,12 +225,16 @@ async function main(): Promise<void> {
     log('re-rendered docs/benchmarks-models.md from bench/models-results.json');
     return;
   }
-  if (process.argv.includes('--precision-only') || process.argv.includes('--layouts-only')) {
+  if (process.argv.includes('--precision-only') || process.argv.includes('--layouts-only') || process.argv.includes('--overhead-only')) {
     // Re-measures one section; the others keep their committed figures.
     const previous = JSON.parse(readFileSync(resultsFile, 'utf8'));
     const results = process.argv.includes('--precision-only')
       ? { ...previous, precision: await measurePrecision() }
-      : { ...previous, layouts: await measureLayouts() };
+      : process.argv.includes('--layouts-only')
+        ? { ...previous, layouts: await measureLayouts() }
+        : process.argv.includes('--baseline')
+          ? { ...previous, overheadBaseline: { commit: gitCommit(), ...(await measureOverhead()) } }
+          : { ...previous, ...(await measureOverhead()) };
     writeFileSync(resultsFile, JSON.stringify(results, null, 1) + '\n');
     writeFileSync(join(ROOT, 'docs', 'benchmarks-models.md'), render(results));
     log('wrote docs/benchmarks-models.md and bench/models-results.json');
@@ -326,9 +242,7 @@ async function main(): Promise<void> {
   }
   const started = performance.now();
   const load = os.loadavg()[0];
-  log(`Engine overhead: txt2img, batch ${BATCH}, CFG ${CFG}, DPM-Solver++ 2M, ${STEPS} trailing steps; median of ${REPEATS} interleaved repeats`);
-  const over: OverheadResult[] = [];
-  for (const t of OVERHEAD_THREADS) over.push(...(await overhead(t)));
+  const over = (await measureOverhead()).overhead;
   log(`Latency per call, median of ${LATENCY_RUNS} runs after 20 warm-up`);
   const lat: LatencyRow[] = [];
   for (const t of [1, 2]) lat.push(...(await latencies(t)));
@@ -342,6 +256,18 @@ async function main(): Promise<void> {
   writeFileSync(join(ROOT, 'bench', 'models-results.json'), JSON.stringify(results, null, 1) + '\n');
   writeFileSync(join(ROOT, 'docs', 'benchmarks-models.md'), render(results));
   log(`wrote docs/benchmarks-models.md and bench/models-results.json (${seconds.toFixed(1)} s)`);
+}
+
+function gitCommit(): string {
+  return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+}
+
+async function measureOverhead() {
+  const loadavgBefore = os.loadavg()[0];
+  log(`Engine overhead: txt2img, batch ${BATCH}, CFG ${CFG}, DPM-Solver++ 2M, ${STEPS} trailing steps; median of ${REPEATS} interleaved repeats`);
+  const rows: OverheadResult[] = [];
+  for (const t of OVERHEAD_THREADS) rows.push(...(await overhead(t)));
+  return { overhead: rows, overheadMeasured: { generated: new Date().toISOString(), loadavgBefore, loadavgAfter: os.loadavg()[0], repeats: REPEATS } };
 }
 
 async function measurePrecision() {
