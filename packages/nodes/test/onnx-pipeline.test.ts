@@ -163,6 +163,19 @@ describe('the UNet model', () => {
     }
   });
 
+  it('shares a loaded pipeline between loads from one store while its files are unchanged, and reports it each time', async () => {
+    const p = await tiny();
+    const { store, log } = testStore([root]);
+    const first = await loadPipeline(store, p.name, (m) => log.push(m));
+    const summary = log.filter((l) => l.includes('eps prediction on a discrete schedule'));
+    expect(summary).toHaveLength(1);
+    const second = await loadPipeline(store, p.name, (m) => log.push(m));
+    expect(second).toBe(first);
+    expect(log.filter((l) => l.includes('eps prediction on a discrete schedule'))).toEqual([...summary, ...summary]);
+    // Another store (another host) reads the folder itself.
+    expect(await loadPipeline(testStore([root]).store, p.name)).not.toBe(first);
+  });
+
   it('CFGGuider: uncond + cfg·(cond − uncond) from one UNet run per step', async () => {
     const p = await tiny();
     const pos = { embeddings: (await p.textEncoder.encode(['a red circle'])).embeddings };
