@@ -337,7 +337,8 @@ function renderBeforeAfter(before: (OverheadRun & { commit: string }) | undefine
     '',
     'The paired ratios divide the two sides of each repeat (they run back to back); CPU time is the process\'s user + system time per run (`process.cpuUsage`), ' +
       'which, unlike wall time, does not count the time other jobs hold the CPUs. On a machine as loaded as this one (the load average is several times the core count) the wall ratios ' +
-      'swing by tens of percent from run to run (see the p10–p90 spread); the CPU ratios and the time outside onnxruntime are the figures that show what the engine itself costs.',
+      'swing by tens of percent from run to run and even CPU time (steal and shared caches) by ±10% (see the p10–p90 spreads): where a spread is wider than the difference it measures, the run does not decide it. ' +
+      'The steadiest figure is the time outside onnxruntime at 1 intra-op thread (with 2, onnxruntime\'s second thread competes with the JavaScript for the two cores).',
     '',
     'Where the time went (CPU profiles of 200 cold and 200 warm runs, `node --cpu-prof` and the inspector\'s profiler): per step, the UNet wrapper stacked the CFG conditioning ' +
       'again through an `await` and re-wrapped it as onnxruntime tensors, stacked the states through the generic concatenation, and every progress event built an event object and copied the ' +
