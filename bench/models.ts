@@ -3,9 +3,11 @@
  * bench/models-results.json.
  *
  * 1. Engine overhead: workflows/txt2img.json (batch 2, CFG 4, DPM-Solver++ 2M, 20 trailing steps)
- *    through the Executor vs a hand-written loop that calls the same ONNX sessions (same process, same
- *    ModelStore, same intra-op threads) with the same inputs and the same solver math. Interleaved
- *    repeats; the ratio is of medians. The loop's output is compared with the workflow's.
+ *    through the Executor vs a hand-written loop (hand-loop.ts) that calls the same ONNX sessions (same
+ *    process, same ModelStore, same intra-op threads) with the same inputs and the same solver math.
+ *    Interleaved repeats; ratios of medians and of each repeat's pair, in wall and in CPU time. The loop's
+ *    output is compared with the workflow's. `--overhead-only` re-measures this section alone;
+ *    `--overhead-only --baseline` stores the figures as the "before" of a before/after table.
  * 2. Per-call latency of every model of the pack at 1 and 2 intra-op threads.
  * 3. End to end: `diffgraph run workflows/txt2img.json` as a fresh process (load included) and in process.
  */
@@ -17,11 +19,11 @@ import { join } from 'node:path';
 import { Executor } from '../packages/engine/src/executor.ts';
 import { Tensor } from '../packages/engine/src/tensor.ts';
 import { createRegistry, type HostServices } from '../packages/nodes/src/index.ts';
-import { loadPipeline, type Pipeline } from '../packages/nodes/src/models/onnx/pipeline.ts';
+import { loadPipeline } from '../packages/nodes/src/models/onnx/pipeline.ts';
 import { randomNormal } from '../packages/nodes/src/noise/philox.ts';
 import type { ModelStore } from '../packages/nodes/src/runtime/model-store.ts';
 import { idsTensor, toOrt } from '../packages/nodes/src/runtime/ort-tensors.ts';
-import { buildGrid } from '../packages/nodes/src/schedules/schedule-node.ts';
+import { handLoop } from './hand-loop.ts';
 import { median, modelStore, MODELS, quantile, ROOT } from './pack-common.ts';
 import { layoutOverhead, renderLayoutOverhead, type LayoutRow } from './layout-overhead.ts';
 import { precision, renderPrecision, type PrecisionResult } from './precision.ts';
@@ -33,7 +35,7 @@ const SEED = 7;
 const REPEATS = Number(process.env.MODELS_REPEATS ?? 41);
 const WARMUP = 5;
 const LATENCY_RUNS = Number(process.env.LATENCY_RUNS ?? 200);
-const OVERHEAD_THREADS = [1, 2];
+const OVERHEAD_THREADS = (process.env.OVERHEAD_THREADS ?? '1,2').split(',').map(Number);
 const log = (s: string) => console.log(s);
 
 type OrtTensor = ReturnType<typeof toOrt>;
@@ -47,110 +49,6 @@ function workflow(previewEvery: number | undefined): Record<string, any> {
   if (previewEvery !== undefined) wf.nodes.sample.inputs.preview_every = previewEvery;
   wf.outputs = ['decode'];
   return wf;
-}
-
-// ---------------------------------------------------------------------------------------------------
-// The hand-written loop.
-
-interface Loop {
-  run(prompt: string, negative: string, seed: number, embeddings?: Float32Array[]): Promise<Float32Array>;
-  encode(texts: string[]): Promise<Float32Array[]>;
-}
-
-async function handLoop(store: ModelStore, pipeline: Pipeline): Promise<Loop> {
-  const unet = (await store.borrow(pipeline.model.unet.file)).session;
-  const text = (await store.borrow(pipeline.textEncoder.session.file)).session;
-  const decoder = (await store.borrow(pipeline.vae.decoder.file)).session;
-  const tokenizer = pipeline.textEncoder.tokenizer;
-  const schedule = pipeline.model.schedule;
-  const times = buildGrid(schedule, { spacing: 'trailing', steps: STEPS, denoise: 1, rho: 7 }).times;
-  const scaling = pipeline.vae.scalingFactor;
-  const item = 4 * 8 * 8;
-  const n = BATCH * item;
-  const idsType = pipeline.textEncoder.session.input('input_ids').dtype;
-  const seq = tokenizer.length;
-
-  async function encode(texts: string[]): Promise<Float32Array[]> {
-    // One call per prompt, as the workflow's two TextEncode nodes do.
-    const out: Float32Array[] = [];
-    for (const t of texts) {
-      const r = await text.run({ input_ids: idsTensor(tokenizer.encode(t).ids, [1, seq], idsType) as never }, ['last_hidden_state']);
-      out.push(r.last_hidden_state.data as Float32Array);
-    }
-    return out;
-  }
-
-  async function run(prompt: string, negative: string, seed: number, embeddings?: Float32Array[]): Promise<Float32Array> {
-    const [neg, pos] = embeddings ?? (await encode([negative, prompt]));
-    const width = neg.length / seq;
-    // Context for [uncond × BATCH, cond × BATCH], built once.
-    const context = new Float32Array(2 * BATCH * seq * width);
-    for (let b = 0; b < BATCH; b++) {
-      context.set(neg, b * seq * width);
-      context.set(pos, (BATCH + b) * seq * width);
-    }
-    const contextTensor = toOrt(new Tensor([2 * BATCH, seq, width], context));
-    const noise = randomNormal([BATCH, 4, 8, 8], seed, 'float32', 0).data as Float32Array;
-    let x = Float32Array.from(noise);
-    if (times[0] < schedule.tMax) for (let i = 0; i < n; i++) x[i] *= schedule.sigma(times[0]);
-    const sample = new Float32Array(2 * n);
-
-    const denoise = async (t: number): Promise<Float32Array> => {
-      sample.set(x, 0);
-      sample.set(x, n);
-      const ts = toOrt(new Tensor([2 * BATCH], new Float32Array(2 * BATCH).fill(schedule.modelTime(t))));
-      const out = await unet.run({ sample: toOrt(new Tensor([2 * BATCH, 4, 8, 8], sample)) as never, timestep: ts as never, encoder_hidden_states: contextTensor as never }, ['out_sample']);
-      const eps = out.out_sample.data as Float32Array;
-      const a = schedule.alpha(t), s = schedule.sigma(t);
-      const x0 = new Float32Array(n);
-      for (let i = 0; i < n; i++) {
-        const u = x[i] / a - (s / a) * eps[i];
-        const c = x[i] / a - (s / a) * eps[n + i];
-        x0[i] = (1 - CFG) * u + CFG * c;
-      }
-      return x0;
-    };
-
-    // DPM-Solver++ 2M (multistep, data prediction), first step first order; steps >= 10 keep order 2 to the end.
-    let prev = { t: times[0], lambda: schedule.lambda(times[0]), m: await denoise(times[0]) };
-    let older: typeof prev | undefined;
-    for (let i = 1; i <= STEPS; i++) {
-      const t = times[i];
-      const sigmaT = schedule.sigma(t);
-      const next = new Float32Array(n);
-      if (sigmaT === 0) {
-        const alphaT = schedule.alpha(t);
-        for (let j = 0; j < n; j++) next[j] = alphaT * prev.m[j];
-      } else {
-        const h = schedule.lambda(t) - prev.lambda;
-        const ratio = sigmaT / schedule.sigma(prev.t);
-        const c = schedule.alpha(t);
-        const p1 = Math.expm1(-h);
-        const order = STEPS < 10 ? Math.min(2, i, STEPS + 1 - i) : Math.min(2, i);
-        if (order === 1 || !older) {
-          for (let j = 0; j < n; j++) next[j] = ratio * x[j] - c * p1 * prev.m[j];
-        } else {
-          const r0 = (prev.lambda - older.lambda) / h;
-          const d = (-0.5 * c * p1) / r0;
-          for (let j = 0; j < n; j++) next[j] = ratio * x[j] + (-c * p1 + d) * prev.m[j] - d * older.m[j];
-        }
-      }
-      x = next;
-      if (i < STEPS) {
-        older = prev;
-        prev = { t, lambda: schedule.lambda(t), m: await denoise(t) };
-      }
-    }
-    const latent = new Float32Array(n);
-    for (let i = 0; i < n; i++) latent[i] = x[i] / scaling;
-    const out = await decoder.run({ latent_sample: toOrt(new Tensor([BATCH, 4, 8, 8], latent)) as never }, ['sample']);
-    const image = out.sample.data as Float32Array;
-    const result = new Float32Array(image.length);
-    for (let i = 0; i < image.length; i++) result[i] = Math.min(1, Math.max(0, (image[i] + 1) / 2));
-    return result;
-  }
-
-  return { run, encode };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -168,7 +66,29 @@ interface OverheadResult {
   loopOutsideMs: number;
   /** Median ms per run inside session.run (both sides alike). */
   onnxMs: number;
+  /** The same, per side. */
+  engineOnnxMs?: number;
+  loopOnnxMs?: number;
   maxAbsDiff: number;
+  /** Per repeat engine / loop (the two sides of one repeat run back to back): median, p10, p90. */
+  pairedRatio?: number;
+  pairedRatioP10?: number;
+  pairedRatioP90?: number;
+  /**
+   * CPU time of the process per run (user + system, all threads; process.cpuUsage): unlike wall time it
+   * does not count the waits for a CPU that other jobs on a loaded machine cause.
+   */
+  engineCpuMs?: number;
+  loopCpuMs?: number;
+  cpuRatio?: number;
+  pairedCpuRatio?: number;
+  pairedCpuRatioP10?: number;
+  pairedCpuRatioP90?: number;
+  /** p10–p90 of the time outside onnxruntime. */
+  engineOutsideP10?: number;
+  engineOutsideP90?: number;
+  loopOutsideP10?: number;
+  loopOutsideP90?: number;
 }
 
 async function overhead(threads: number): Promise<OverheadResult[]> {
@@ -176,7 +96,7 @@ async function overhead(threads: number): Promise<OverheadResult[]> {
   const registry = createRegistry();
   const services: HostServices = { modelStore: store, outputDir: join(os.tmpdir(), 'diffgraph-bench-models'), inputRoots: [], modelRoots: [MODELS], workflow: null };
   const pipeline = await loadPipeline(store, 'shapes-32');
-  const loop = await handLoop(store, pipeline);
+  const loop = await handLoop(store, pipeline, { steps: STEPS, cfg: CFG, batch: BATCH });
   // Time spent inside onnxruntime, for both sides: wrap run() of the shared session objects.
   let inOnnx = 0;
   for (const file of [pipeline.model.unet.file, pipeline.textEncoder.session.file, pipeline.vae.decoder.file]) {
@@ -223,26 +143,37 @@ async function overhead(threads: number): Promise<OverheadResult[]> {
   });
 
   for (const m of modes) {
-    const engine: number[] = [], hand: number[] = [], engineOut: number[] = [], handOut: number[] = [], onnx: number[] = [];
+    const engine: number[] = [], hand: number[] = [], pairedCpu: number[] = [], engineOut: number[] = [], handOut: number[] = [], onnx: number[] = [], paired: number[] = [], engineOnnx: number[] = [], loopOnnx: number[] = [], engineCpu: number[] = [], loopCpu: number[] = [];
     for (let r = 0; r < WARMUP + REPEATS; r++) {
       // Alternate the order so drift in machine load hits both alike.
       const first = r % 2 === 0 ? 'engine' : 'loop';
       for (const which of first === 'engine' ? ['engine', 'loop'] : ['loop', 'engine']) {
         inOnnx = 0;
+        const cpu0 = process.cpuUsage();
         const t0 = performance.now();
         await (which === 'engine' ? m.engine(r) : m.loop(r));
         const ms = performance.now() - t0;
+        const cpu = process.cpuUsage(cpu0);
         if (r < WARMUP) continue;
+        (which === 'engine' ? engineCpu : loopCpu).push((cpu.user + cpu.system) / 1000);
         (which === 'engine' ? engine : hand).push(ms);
         (which === 'engine' ? engineOut : handOut).push(ms - inOnnx);
         onnx.push(inOnnx);
+        (which === 'engine' ? engineOnnx : loopOnnx).push(inOnnx);
+      }
+      if (r >= WARMUP) {
+        paired.push(engine[engine.length - 1] / hand[hand.length - 1]);
+        pairedCpu.push(engineCpu[engineCpu.length - 1] / loopCpu[loopCpu.length - 1]);
       }
     }
     const res = {
       threads, mode: m.mode, engineMs: median(engine), loopMs: median(hand), ratio: median(engine) / median(hand), engineMinMs: Math.min(...engine), loopMinMs: Math.min(...hand),
-      engineOutsideMs: median(engineOut), loopOutsideMs: median(handOut), onnxMs: median(onnx), maxAbsDiff,
+      engineOutsideMs: median(engineOut), loopOutsideMs: median(handOut), onnxMs: median(onnx), engineOnnxMs: median(engineOnnx), loopOnnxMs: median(loopOnnx), maxAbsDiff,
+      pairedRatio: median(paired), pairedRatioP10: quantile(paired, 0.1), pairedRatioP90: quantile(paired, 0.9),
+      engineCpuMs: median(engineCpu), loopCpuMs: median(loopCpu), cpuRatio: median(engineCpu) / median(loopCpu), pairedCpuRatio: median(pairedCpu), pairedCpuRatioP10: quantile(pairedCpu, 0.1), pairedCpuRatioP90: quantile(pairedCpu, 0.9),
+      engineOutsideP10: quantile(engineOut, 0.1), engineOutsideP90: quantile(engineOut, 0.9), loopOutsideP10: quantile(handOut, 0.1), loopOutsideP90: quantile(handOut, 0.9),
     };
-    log(`  ${threads} thread(s), ${m.mode.split(':')[0]}${m.mode.includes('preview_every 0') ? ' (no previews)' : ''}: engine ${res.engineMs.toFixed(2)} ms, loop ${res.loopMs.toFixed(2)} ms, ratio ${res.ratio.toFixed(4)}; outside onnxruntime: engine ${res.engineOutsideMs.toFixed(2)} ms, loop ${res.loopOutsideMs.toFixed(2)} ms (onnx ${res.onnxMs.toFixed(2)} ms)`);
+    log(`  ${threads} thread(s), ${m.mode.split(':')[0]}${m.mode.includes('preview_every 0') ? ' (no previews)' : ''}: engine ${res.engineMs.toFixed(2)} ms, loop ${res.loopMs.toFixed(2)} ms, ratio ${res.ratio.toFixed(4)}, CPU ${res.engineCpuMs.toFixed(2)} / ${res.loopCpuMs.toFixed(2)} ms = ${res.cpuRatio.toFixed(4)}, paired ${res.pairedRatio.toFixed(4)} (p10 ${res.pairedRatioP10.toFixed(3)}, p90 ${res.pairedRatioP90.toFixed(3)}); outside onnxruntime: engine ${res.engineOutsideMs.toFixed(2)} ms, loop ${res.loopOutsideMs.toFixed(2)} ms (onnx: engine ${res.engineOnnxMs.toFixed(2)} ms, loop ${res.loopOnnxMs.toFixed(2)} ms)`);
     results.push(res);
   }
   await store.close();
@@ -313,12 +244,16 @@ async function main(): Promise<void> {
     log('re-rendered docs/benchmarks-models.md from bench/models-results.json');
     return;
   }
-  if (process.argv.includes('--precision-only') || process.argv.includes('--layouts-only')) {
+  if (process.argv.includes('--precision-only') || process.argv.includes('--layouts-only') || process.argv.includes('--overhead-only')) {
     // Re-measures one section; the others keep their committed figures.
     const previous = JSON.parse(readFileSync(resultsFile, 'utf8'));
     const results = process.argv.includes('--precision-only')
       ? { ...previous, precision: await measurePrecision() }
-      : { ...previous, layouts: await measureLayouts() };
+      : process.argv.includes('--layouts-only')
+        ? { ...previous, layouts: await measureLayouts() }
+        : process.argv.includes('--baseline')
+          ? { ...previous, overheadBaseline: { commit: gitCommit(), ...(await measureOverhead()) } }
+          : { ...previous, ...(await measureOverhead()) };
     writeFileSync(resultsFile, JSON.stringify(results, null, 1) + '\n');
     writeFileSync(join(ROOT, 'docs', 'benchmarks-models.md'), render(results));
     log('wrote docs/benchmarks-models.md and bench/models-results.json');
@@ -326,9 +261,7 @@ async function main(): Promise<void> {
   }
   const started = performance.now();
   const load = os.loadavg()[0];
-  log(`Engine overhead: txt2img, batch ${BATCH}, CFG ${CFG}, DPM-Solver++ 2M, ${STEPS} trailing steps; median of ${REPEATS} interleaved repeats`);
-  const over: OverheadResult[] = [];
-  for (const t of OVERHEAD_THREADS) over.push(...(await overhead(t)));
+  const over = (await measureOverhead()).overhead;
   log(`Latency per call, median of ${LATENCY_RUNS} runs after 20 warm-up`);
   const lat: LatencyRow[] = [];
   for (const t of [1, 2]) lat.push(...(await latencies(t)));
@@ -344,6 +277,18 @@ async function main(): Promise<void> {
   log(`wrote docs/benchmarks-models.md and bench/models-results.json (${seconds.toFixed(1)} s)`);
 }
 
+function gitCommit(): string {
+  return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+}
+
+async function measureOverhead() {
+  const loadavgBefore = os.loadavg()[0];
+  log(`Engine overhead: txt2img, batch ${BATCH}, CFG ${CFG}, DPM-Solver++ 2M, ${STEPS} trailing steps; median of ${REPEATS} interleaved repeats`);
+  const rows: OverheadResult[] = [];
+  for (const t of OVERHEAD_THREADS) rows.push(...(await overhead(t)));
+  return { overhead: rows, overheadMeasured: { generated: new Date().toISOString(), loadavgBefore, loadavgAfter: os.loadavg()[0], repeats: REPEATS } };
+}
+
 async function measurePrecision() {
   log('Precision: fp16 exports of the pack');
   return { generated: new Date().toISOString(), loadavg: os.loadavg()[0], ...(await precision(log)) };
@@ -354,18 +299,60 @@ async function measureLayouts() {
   return { generated: new Date().toISOString(), loadavg: os.loadavg()[0], ...(await layoutOverhead(log)) };
 }
 
-/** The cost of the latent previews, from the two cold rows of each thread count. */
+/** The two cold rows of each thread count differ only in Sample's preview_every. */
 function previewNote(rows: OverheadResult[]): string {
-  const parts = OVERHEAD_THREADS.map((t) => {
+  const parts = [...new Set(rows.map((o) => o.threads))].map((t) => {
     const withPreview = rows.find((o) => o.threads === t && o.mode.startsWith('cold') && !o.mode.includes('preview_every 0'));
     const without = rows.find((o) => o.threads === t && o.mode.startsWith('cold') && o.mode.includes('preview_every 0'));
     return withPreview && without ? `${(withPreview.engineOutsideMs - without.engineOutsideMs).toFixed(2)} ms at ${t} thread${t > 1 ? 's' : ''}` : '';
   }).filter(Boolean);
-  return `The latent previews (\`Sample\` preview_every 4: five small PNGs per run, encoded whether or not anyone listens) are the largest single item of the cold overhead: ${parts.join(', ')} of JavaScript per run. ` +
-    'Without them a cold run adds about 2.5–3.5 ms (the pipeline node re-reads its config files and tokenizer, ~0.6 ms; Sample\'s per-step tensor plumbing, ~0.1 ms a step), a warm run ~1.5–2.5 ms.';
+  return 'Latent previews (`Sample` preview_every 4) are encoded only when someone subscribes to `node.preview` (`NodeContext.previewing`); nobody does here, ' +
+    `so the two cold rows differ by noise alone (${parts.join(', ')} outside onnxruntime).`;
 }
 
-function render(r: { generated: string; cpu: string; cores: number; loadavgBefore: number; loadavgAfter: number; seconds: number; overhead: OverheadResult[]; latency: LatencyRow[]; e2e: { processSeconds: number[] }; precision?: PrecisionResult & { generated?: string; loadavg?: number }; layouts?: { generated: string; loadavg: number; steps: number; repeats: number; rows: LayoutRow[] } }): string {
+type OverheadRun = { overhead: OverheadResult[]; overheadMeasured?: { generated: string; loadavgBefore: number; loadavgAfter: number; repeats: number } };
+
+/** Before/after table of the engine-overhead work: the baseline run (`--overhead-only --baseline`) against the current one. */
+function renderBeforeAfter(before: (OverheadRun & { commit: string }) | undefined, after: OverheadRun): string[] {
+  if (!before) return [];
+  const f = (x: number | undefined, d = 3) => (x === undefined ? '–' : x.toFixed(d));
+  const spread = (o: OverheadResult, m: 'pairedRatio' | 'pairedCpuRatio') =>
+    o[m] === undefined ? '–' : `${f(o[m])} (${f(o[`${m}P10`])}–${f(o[`${m}P90`])})`;
+  const mode = (o: OverheadResult) => `${o.mode.split(':')[0]}${o.mode.startsWith('cold') ? (o.mode.includes('preview_every 0') ? ', preview_every 0' : ', preview_every 4') : ''}`;
+  const when = (m: OverheadRun['overheadMeasured']) => (m ? `${m.generated.slice(0, 16).replace('T', ' ')} UTC, ${m.repeats} repeats, load average ${f(m.loadavgBefore, 1)} → ${f(m.loadavgAfter, 1)}` : '–');
+  const rows = after.overhead.map((a) => {
+    const b = before.overhead.find((o) => o.threads === a.threads && o.mode === a.mode);
+    const pair = (x: (o: OverheadResult) => string) => `${b ? x(b) : '–'} → ${x(a)}`;
+    return `| ${a.threads} | ${mode(a)} | ${pair((o) => f(o.ratio))} | ${pair((o) => spread(o, 'pairedRatio'))} | ${pair((o) => f(o.cpuRatio))} | ${pair((o) => spread(o, 'pairedCpuRatio'))} | ${pair((o) => `${f(o.engineOutsideMs, 2)} / ${f(o.loopOutsideMs, 2)}`)} |`;
+  });
+  return [
+    '### Before and after the overhead work',
+    '',
+    `Before: commit ${before.commit} (${when(before.overheadMeasured)}). After: this tree (${when(after.overheadMeasured)}). ` +
+      'Both with `pnpm bench:models --overhead-only` (the before side with `--baseline`), before then after for each thread count, on the same machine.',
+    '',
+    '| intra-op threads | mode | ratio of medians (wall) | paired wall ratio: median (p10–p90) | ratio of median CPU times | paired CPU ratio: median (p10–p90) | outside onnxruntime, Executor / loop (ms) |',
+    '|---:|---|---|---|---|---|---|',
+    ...rows,
+    '',
+    'The paired ratios divide the two sides of each repeat (they run back to back); CPU time is the process\'s user + system time per run (`process.cpuUsage`), ' +
+      'which, unlike wall time, does not count the time other jobs hold the CPUs. On a machine as loaded as this one (the load average is several times the core count) the wall ratios ' +
+      'swing by tens of percent from run to run and even CPU time (steal and shared caches) by ±10% (see the p10–p90 spreads): where a spread is wider than the difference it measures, the run does not decide it. ' +
+      'The steadiest figure is the time outside onnxruntime at 1 intra-op thread (with 2, onnxruntime\'s second thread competes with the JavaScript for the two cores).',
+    '',
+    'Where the time went (CPU profiles of 200 cold and 200 warm runs, `node --cpu-prof` and the inspector\'s profiler): per step, the UNet wrapper stacked the CFG conditioning ' +
+      'again through an `await` and re-wrapped it as onnxruntime tensors, stacked the states through the generic concatenation, and every progress event built an event object and copied the ' +
+      'subscriber list with nobody subscribed; per node, the executor raced the node against an abort signal no caller could fire (an event listener added and removed), ' +
+      'and cloned every primitive literal with `structuredClone`; per run, validation listed the registry\'s node types for suggestions it never made; ' +
+      'on a cold run, `LoadPipeline` re-read and re-parsed every config file and the tokenizer and rebuilt the schedule tables, and confined each file with a JavaScript ' +
+      '`realpathSync` (one `lstat` per path component). Now the model store shares a loaded pipeline while the folder\'s files are unchanged, and paths resolve with one `realpath` call. ' +
+      'What remains: validation and signature hashing, the generic tensor plumbing of the solver and guider (a new buffer per linear combination, one async layer per wrapper), ' +
+      'and the cold run\'s other nodes (the text encodings, the time grid).',
+    '',
+  ];
+}
+
+function render(r: OverheadRun & { overheadBaseline?: OverheadRun & { commit: string }; generated: string; cpu: string; cores: number; loadavgBefore: number; loadavgAfter: number; seconds: number; overhead: OverheadResult[]; latency: LatencyRow[]; e2e: { processSeconds: number[] }; precision?: PrecisionResult & { generated?: string; loadavg?: number }; layouts?: { generated: string; loadavg: number; steps: number; repeats: number; rows: LayoutRow[] } }): string {
   const f = (x: number, d = 2) => x.toFixed(d);
   const primary = r.overhead.filter((o) => o.mode.startsWith('cold') && !o.mode.includes('preview_every 0'));
   const lines: string[] = [
@@ -380,8 +367,10 @@ function render(r: { generated: string; cpu: string; cores: number; loadavgBefor
     `\`workflows/txt2img.json\` with batch ${BATCH}, CFG ${CFG}, DPM-Solver++ 2M on ${STEPS} trailing steps, run through the \`Executor\` (outputs: \`decode\`, so no PNG is written), ` +
       `against a hand-written loop in the same process that calls the same \`onnxruntime\` sessions (borrowed from the same \`ModelStore\`, so the same intra-op threads) with the same inputs: ` +
       'the tokenizer and text encoder once per prompt, one batch-4 UNet call per step (the CFG pair), DPM-Solver++ 2M written out by hand on the same time grid, the VAE decoder, the clamp. ' +
-      `The loop's images equal the workflow's to ${primary[0] ? primary[0].maxAbsDiff.toExponential(1) : '–'} (max abs difference on [0, 1]). ` +
-      `Median of ${REPEATS} repeats after ${WARMUP} warm-up; engine and loop alternate within each repeat.`,
+      (primary[0]?.maxAbsDiff === 0 ? 'The loop rounds to float32 where the engine stores a tensor, and its images equal the workflow\'s bit for bit (bench/hand-loop.test.ts checks this). '
+        : `The loop's images equal the workflow's to ${primary[0] ? primary[0].maxAbsDiff.toExponential(1) : '–'} (max abs difference on [0, 1]). `) +
+      `Median of ${r.overheadMeasured?.repeats ?? REPEATS} repeats after ${WARMUP} warm-up; engine and loop alternate within each repeat` +
+      (r.overheadMeasured ? ` (measured ${r.overheadMeasured.generated.slice(0, 16).replace('T', ' ')} UTC, load average ${f(r.overheadMeasured.loadavgBefore)} before, ${f(r.overheadMeasured.loadavgAfter)} after; \`pnpm bench:models --overhead-only\` re-measures this section alone).` : '.'),
     '',
     '| intra-op threads | mode | Executor (ms) | hand-written loop (ms) | **ratio of medians** | fastest run: Executor / loop (ms) | outside onnxruntime: Executor / loop (ms) | inside onnxruntime (ms) | ratio from the split: (onnx + Executor outside) / (onnx + loop outside) |',
     '|---:|---|---:|---:|---:|---|---|---:|---:|',
@@ -392,9 +381,10 @@ function render(r: { generated: string; cpu: string; cores: number; loadavgBefor
     '',
     previewNote(r.overhead),
     '',
-    'What the engine adds per run: workflow validation (ajv), planning and signature hashing, one event-loop yield per node and per model call ' +
-      '(so a server stays responsive and a cancel lands within a step), progress events, per-node output caching, the pipeline and tokenizer re-read on a cold run, and in the workflow as written a latent preview PNG every 4 steps.',
+    'What the engine adds per run: workflow validation (ajv), planning and signature hashing, one event-loop yield per node and a throttled one between model calls ' +
+      '(so a server stays responsive and a cancel lands within a step), per-node output caching, and on a cold run the pipeline and tokenizer re-read.',
     '',
+    ...renderBeforeAfter(r.overheadBaseline, r),
     '## Latency per model call',
     '',
     `Median over ${LATENCY_RUNS} \`session.run\` calls after 20 warm-up calls (p10–p90 in brackets), random inputs, batch as given.`,

@@ -59,6 +59,8 @@ export class EventBus {
   }
 
   emit(body: EventBody): void {
+    // Progress events come every step: with no subscriber, build nothing.
+    if (this.listeners.size === 0) return;
     const event = { ...body, time: Date.now() } as EngineEvent;
     for (const [listener, types] of [...this.listeners]) {
       if (types !== null && !types.has(event.type)) continue;

@@ -98,6 +98,9 @@ export class Executor<Services extends object = NoServices> {
     if (!validation.ok) throw new InvalidWorkflowError(validation.errors);
     const { workflow, outputs: targets } = validation;
     const runId = options.runId ?? randomUUID();
+    // Without a caller's signal nothing can cancel the run: nodes get one of their own (nodes may leave
+    // listeners on it), and the executor does not race each node against it.
+    const cancellable = options.signal !== undefined;
     const signal = options.signal ?? new AbortController().signal;
     const services: Readonly<Record<string, unknown>> = { ...options.services };
     const definitionOf = (type: string) => this.registry.get(type);
@@ -153,7 +156,8 @@ export class Executor<Services extends object = NoServices> {
         try {
           const inputs = resolveInputs(node.inputs ?? {}, values);
           executed.push(nodeId);
-          const result = await untilAborted(Promise.resolve().then(() => def.run(inputs, ctx)), signal);
+          const work = Promise.resolve().then(() => def.run(inputs, ctx));
+          const result = await (cancellable ? untilAborted(work, signal) : work);
           checkOutputs(nodeType, def.outputs, result);
           values.set(nodeId, result);
           this.cache.set(signature, result);
@@ -199,8 +203,9 @@ export class Executor<Services extends object = NoServices> {
 function resolveInputs(inputs: Record<string, unknown>, values: Map<string, NodeOutputs>): NodeInputs {
   const resolved: NodeInputs = {};
   for (const [name, value] of Object.entries(inputs)) {
-    // Literals are cloned so a node that mutates its input cannot alter the workflow or the cache key.
-    resolved[name] = isLink(value) ? values.get(value.from)![value.output] : structuredClone(value);
+    // Literal objects are cloned so a node that mutates its input cannot alter the workflow or the
+    // cache key; numbers, strings and booleans are immutable already.
+    resolved[name] = isLink(value) ? values.get(value.from)![value.output] : typeof value === 'object' && value !== null ? structuredClone(value) : value;
   }
   return resolved;
 }

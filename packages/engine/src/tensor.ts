@@ -10,11 +10,13 @@ export class Tensor {
   readonly data: TensorData;
 
   constructor(shape: readonly number[], data: TensorData) {
-    const size = shape.reduce((a, b) => a * b, 1);
+    let size = 1;
+    for (let i = 0; i < shape.length; i++) size *= shape[i];
     if (data.length !== size) {
       throw new Error(`Tensor shape [${shape.join(', ')}] needs ${size} values, got ${data.length}`);
     }
-    this.shape = Object.freeze([...shape]);
+    // A frozen shape (another tensor's) can be shared as is; anything else is copied so no caller can change it.
+    this.shape = Array.isArray(shape) && Object.isFrozen(shape) ? shape : Object.freeze([...shape]);
     this.data = data;
   }
 

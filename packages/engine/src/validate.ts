@@ -228,7 +228,7 @@ function withDefaults(workflow: Workflow, registry: NodeRegistry): Workflow {
     for (const [name, spec] of Object.entries(def.inputs)) {
       const value = node.inputs?.[name];
       if (value !== undefined) inputs[name] = value;
-      else if (spec.default !== undefined) inputs[name] = structuredClone(spec.default);
+      else if (spec.default !== undefined) inputs[name] = typeof spec.default === 'object' && spec.default !== null ? structuredClone(spec.default) : spec.default;
     }
     nodes[id] = { type: node.type, inputs };
   }
@@ -270,8 +270,8 @@ export function validateWorkflow(
     return { ok: false, errors: errors.result('') };
   }
   const workflow = value as Workflow;
-  const typeNames = registry.list().map((d) => d.type);
   const nodeIds = Object.keys(workflow.nodes);
+  let typeNames: string[] | undefined; // for suggestions, listed only when a type is unknown
   let checked = 0;
   for (const nodeId of nodeIds) {
     if (errors.full) break;
@@ -279,7 +279,7 @@ export function validateWorkflow(
     const node = workflow.nodes[nodeId];
     const def = registry.get(node.type);
     if (!def) {
-      errors.add([{ nodeId, code: 'UNKNOWN_NODE_TYPE', message: `Unknown node type "${node.type}".${suggestion(node.type, typeNames)} Run \`diffgraph nodes\` to list the node types.` }]);
+      errors.add([{ nodeId, code: 'UNKNOWN_NODE_TYPE', message: `Unknown node type "${node.type}".${suggestion(node.type, (typeNames ??= registry.list().map((d) => d.type)))} Run \`diffgraph nodes\` to list the node types.` }]);
       continue;
     }
     checkNode(workflow, registry, nodeId, def, errors);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Executor, InvalidWorkflowError, type EngineEvent, type Workflow } from '../src/index.ts';
+import { EventBus, Executor, InvalidWorkflowError, NodeRegistry, type EngineEvent, type Workflow } from '../src/index.ts';
 import { arithmeticRegistry, sampleWorkflow } from './fixtures.ts';
 
 function setup(cacheBytes?: number) {
@@ -198,6 +198,17 @@ describe('Executor', () => {
     expect(events.map((e) => e.type)).toEqual(['run.started', 'node.cached', 'node.cached', 'run.finished']);
   });
 
+  it('delivers events to whoever subscribes between emits, and to no one after unsubscribing', () => {
+    const bus = new EventBus();
+    bus.emit({ type: 'run.queued', runId: 'r0' });
+    const seen: string[] = [];
+    const stop = bus.subscribe((e) => seen.push(e.runId));
+    bus.emit({ type: 'run.queued', runId: 'r1' });
+    stop();
+    bus.emit({ type: 'run.queued', runId: 'r2' });
+    expect(seen).toEqual(['r1']);
+  });
+
   it('delivers only the subscribed event types, and says whether previews are wanted', async () => {
     const fx = arithmeticRegistry();
     const seen: boolean[] = [];
@@ -217,6 +228,33 @@ describe('Executor', () => {
     expect(seen).toEqual([false, true]);
     expect(previews).toHaveLength(1);
     unsubscribe();
+  });
+
+  it('hands each run its own copy of object literals and defaults: a node that mutates them changes neither the workflow nor the cache key', async () => {
+    const registry = new NodeRegistry();
+    let runs = 0;
+    registry.register({
+      type: 'Mutator', category: 'test', description: 'mutates its inputs', version: 1,
+      inputs: { config: { type: 'JSON' }, options: { type: 'JSON', default: { depth: 1 } }, count: { type: 'INT', default: 2 }, label: { type: 'STRING' } },
+      outputs: { seen: { type: 'JSON' } },
+      output: true,
+      run: (i) => {
+        runs++;
+        const seen = { config: structuredClone(i.config), options: structuredClone(i.options), count: i.count, label: i.label };
+        i.config.touched = true;
+        i.options.depth = 99;
+        return { seen };
+      },
+    });
+    const workflow: Workflow = { format: 'diffgraph/workflow@1', nodes: { m: { type: 'Mutator', inputs: { config: { a: [1, 2] }, label: 'x' } } } };
+    const executor = new Executor(registry);
+    const first = await executor.run(workflow);
+    expect(valueOf(first, 'm')).toEqual({ seen: { config: { a: [1, 2] }, options: { depth: 1 }, count: 2, label: 'x' } });
+    expect(workflow.nodes.m.inputs).toEqual({ config: { a: [1, 2] }, label: 'x' });
+    expect((await executor.run(workflow)).cached).toEqual(['m']);
+    const fresh = await new Executor(registry).run(workflow);
+    expect(valueOf(fresh, 'm')).toEqual({ seen: { config: { a: [1, 2] }, options: { depth: 1 }, count: 2, label: 'x' } });
+    expect(runs).toBe(2);
   });
 
   it('orders nodes deterministically, whatever the key order of the file', async () => {

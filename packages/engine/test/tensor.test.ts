@@ -11,6 +11,18 @@ describe('Tensor', () => {
     expect(sizeOf({ a: t })).toBe(16 + 48);
   });
 
+  it('keeps its shape immutable: the caller\'s array is copied, a frozen shape is shared', () => {
+    const shape = [2, 3];
+    const t = new Tensor(shape, new Float32Array(6));
+    shape[0] = 3;
+    expect(t.shape).toEqual([2, 3]);
+    expect(Object.isFrozen(t.shape)).toBe(true);
+    expect(() => (t.shape as number[]).push(1)).toThrow();
+    const u = new Tensor(t.shape, new Float32Array(6));
+    expect(u.shape).toBe(t.shape);
+    expect(new Tensor([], new Float32Array(1)).size).toBe(1);
+  });
+
   it('linear combinations keep the dtype and may write into one of their terms', () => {
     const x = Tensor.from([3], [1, 2, 3], 'float64');
     const y = Tensor.from([3], [10, 20, 30], 'float64');

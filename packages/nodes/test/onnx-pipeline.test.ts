@@ -142,6 +142,40 @@ describe('the UNet model', () => {
     expectClose(await p.model.predictX0(x, 0.5), Array.from(outs[2].data));
   });
 
+  it('reuses the stacked conditionings while a sampler asks with the same ones, and restacks when they or the batch change', async () => {
+    const p = await tiny();
+    const e = async (text: string) => ({ embeddings: (await p.textEncoder.encode([text])).embeddings });
+    const [red, blue] = [await e('a red circle'), await e('blue square on the left')];
+    const calls = [[state(2), [red, blue]], [state(2), [red, blue]], [state(2), [blue, red]], [state(1), [blue, red]], [state(2), [red]]] as const;
+    const times = [0.6, 0.4];
+    // Each conditioning alone first, so the calls below follow one another as a sampler's do.
+    const expected: number[][][] = [];
+    for (const [x, conditionings] of calls) {
+      for (const t of times) expected.push(await Promise.all(conditionings.map(async (c) => Array.from((await p.model.predictX0(x, t, c)).data))));
+    }
+    let k = 0;
+    for (const [x, conditionings] of calls) {
+      for (const t of times) {
+        const outs = await p.model.predictX0Many(x, t, conditionings);
+        const want = expected[k++];
+        conditionings.forEach((_, i) => expectClose(outs[i], want[i]));
+      }
+    }
+  });
+
+  it('shares a loaded pipeline between loads from one store while its files are unchanged, and reports it each time', async () => {
+    const p = await tiny();
+    const { store, log } = testStore([root]);
+    const first = await loadPipeline(store, p.name, (m) => log.push(m));
+    const summary = log.filter((l) => l.includes('eps prediction on a discrete schedule'));
+    expect(summary).toHaveLength(1);
+    const second = await loadPipeline(store, p.name, (m) => log.push(m));
+    expect(second).toBe(first);
+    expect(log.filter((l) => l.includes('eps prediction on a discrete schedule'))).toEqual([...summary, ...summary]);
+    // Another store (another host) reads the folder itself.
+    expect(await loadPipeline(testStore([root]).store, p.name)).not.toBe(first);
+  });
+
   it('CFGGuider: uncond + cfg·(cond − uncond) from one UNet run per step', async () => {
     const p = await tiny();
     const pos = { embeddings: (await p.textEncoder.encode(['a red circle'])).embeddings };

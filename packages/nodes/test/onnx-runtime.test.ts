@@ -1,5 +1,5 @@
 /** The model store: confinement to the model roots, session sharing and LRU, provider notice, clear load errors. */
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveModelPath } from '../src/runtime/model-paths.ts';
@@ -40,6 +40,22 @@ describe('model roots', () => {
   it('LoadPipeline refuses a pipeline outside the roots', async () => {
     const { store } = testStore([root]);
     await expect(loadPipeline(store, '../secret')).rejects.toThrow(/outside the model roots/);
+  });
+
+  it('reads a pipeline folder again once a file in it changes or is re-linked, and refuses a link swapped out of the roots after a load', async () => {
+    const dir = writeTinyPipeline(path.join(root, 'swapped'));
+    const elsewhere = writeTinyPipeline(path.join(outside, 'swapped-other'));
+    const { store } = testStore([root]);
+    const first = await loadPipeline(store, 'swapped');
+    expect(await loadPipeline(store, 'swapped')).toBe(first);
+    const config = path.join(dir, 'vae_decoder', 'config.json');
+    writeFileSync(config, JSON.stringify({ ...JSON.parse(readFileSync(config, 'utf8')), scaling_factor: 0.5 }));
+    const edited = await loadPipeline(store, 'swapped');
+    expect(edited).not.toBe(first);
+    expect(edited.vae.scalingFactor).toBe(0.5);
+    rmSync(path.join(dir, 'unet'), { recursive: true });
+    symlinkSync(path.join(elsewhere, 'unet'), path.join(dir, 'unet'));
+    await expect(loadPipeline(store, 'swapped')).rejects.toThrow(/leads outside the model roots .* through a symlink/);
   });
 
   it('refuses a component of a pipeline that is a symlink out of the roots', async () => {

@@ -68,6 +68,7 @@ export class ModelStore implements SessionSource {
   /** Sessions created (a reload after eviction counts again); tests check sharing with it. */
   loads = 0;
   private readonly entries = new Map<string, Entry>();
+  private readonly parsed = new Map<string, { fingerprint: string; value: Promise<unknown> }>();
   private readonly options: Required<Omit<ModelStoreOptions, 'log' | 'roots' | 'sessionOptions'>>;
   private readonly perModel?: SessionOptionsConfig;
   private readonly log?: Log;
@@ -137,6 +138,29 @@ export class ModelStore implements SessionSource {
     };
   }
 
+  /**
+   * What `load` builds from a model folder's files (a pipeline's configs, tokenizer and session
+   * wrappers), shared across runs and executors while the folder's `fingerprint` stays the same, so a
+   * fresh executor does not re-read and re-parse them. A failed load is not kept; at most `maxSessions`
+   * are, least recently used dropped first.
+   */
+  shared<T>(key: string, fingerprint: string, load: () => Promise<T>): Promise<T> {
+    const hit = this.parsed.get(key);
+    this.parsed.delete(key);
+    if (hit && hit.fingerprint === fingerprint) {
+      this.parsed.set(key, hit);
+      return hit.value as Promise<T>;
+    }
+    const entry = { fingerprint, value: load() };
+    this.parsed.set(key, entry);
+    entry.value.catch(() => this.parsed.get(key) === entry && this.parsed.delete(key));
+    for (const oldest of this.parsed.keys()) {
+      if (this.parsed.size <= this.options.maxSessions) break;
+      this.parsed.delete(oldest);
+    }
+    return entry.value;
+  }
+
   /** Files loaded now, least recently used first. */
   loaded(): string[] {
     return [...this.entries.keys()];
@@ -144,6 +168,7 @@ export class ModelStore implements SessionSource {
 
   /** Releases every session that is not running (the host calls this on shutdown). */
   async close(): Promise<void> {
+    this.parsed.clear();
     const entries = [...this.entries.values()];
     this.entries.clear();
     for (const e of entries) {

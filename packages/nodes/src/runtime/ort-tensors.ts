@@ -12,7 +12,7 @@ export const FLOAT_IO_DTYPES = ['float32', 'float16'] as const;
 export type FloatIoDtype = (typeof FLOAT_IO_DTYPES)[number];
 
 function floatIoDtype(dtype: string, what: string): FloatIoDtype {
-  if ((FLOAT_IO_DTYPES as readonly string[]).includes(dtype)) return dtype as FloatIoDtype;
+  if (dtype === 'float32' || dtype === 'float16') return dtype;
   throw new Error(`${what}: element type ${dtype} is not supported (diffgraph feeds and reads ${FLOAT_IO_DTYPES.join(' or ')})`);
 }
 
@@ -63,13 +63,22 @@ export function concatBatch(parts: readonly Tensor[], what: string): Tensor {
   return new Tensor([batch, ...item], out);
 }
 
+/** `t` stacked `count` times along the leading axis (a CFG batch: the same states under each conditioning). */
+export function repeatBatch(t: Tensor, count: number): Tensor {
+  const out = new Float32Array(count * t.size);
+  for (let i = 0; i < count; i++) out.set(t.data, i * t.size);
+  return new Tensor([count * t.shape[0], ...t.shape.slice(1)], out);
+}
+
 /** Splits a tensor along the leading axis into `count` equal parts. */
 export function splitBatch(t: Tensor, count: number): Tensor[] {
   const per = t.shape[0] / count;
   if (!Number.isInteger(per)) throw new Error(`cannot split a batch of ${t.shape[0]} into ${count} parts`);
   const size = t.size / count;
   const item = [per, ...t.shape.slice(1)];
-  return Array.from({ length: count }, (_, i) => new Tensor(item, t.data.slice(i * size, (i + 1) * size)));
+  const parts: Tensor[] = [];
+  for (let i = 0; i < count; i++) parts.push(new Tensor(item, t.data.slice(i * size, (i + 1) * size)));
+  return parts;
 }
 
 /** Repeats a batch-1 tensor `batch` times (or checks that its batch already is `batch`). */

@@ -12,6 +12,7 @@ import { Tensor } from '@diffgraph/engine';
 import type { Conditioning } from '../../contracts/sampling.ts';
 import type { ModelStore } from '../../runtime/model-store.ts';
 import type { OnnxSession } from '../../runtime/onnx-session.ts';
+import { folderFingerprint } from '../../runtime/folder-fingerprint.ts';
 import { numberField, readJson, readOptionalJson, type Json } from './config-files.ts';
 import { parameterizationOf } from './prediction-type.ts';
 import { schedulerFromConfig, type SchedulerInfo } from './scheduler-config.ts';
@@ -113,13 +114,25 @@ function checkWidths(name: string, encoder: OnnxTextEncoder | SdxlTextEncoder, u
   }
 }
 
+/**
+ * The pipeline in a model root's folder `name`. A folder whose files are unchanged since the store last
+ * loaded it is not read again: the store shares the parsed pipeline (its sessions are shared anyway).
+ */
 export async function loadPipeline(store: ModelStore, name: string, log?: Log): Promise<Pipeline> {
   const folder = store.resolve(name, 'pipeline');
   if (!statSync(folder).isDirectory()) throw new Error(`pipeline "${name}" (${folder}) is not a folder: LoadPipeline expects a diffusers ONNX folder; use LoadOnnxModel for a single .onnx file`);
+  const { pipeline, notes } = await store.shared(`pipeline ${name}\0${folder}`, folderFingerprint(folder), () => readPipeline(store, folder, name, log));
+  for (const note of notes) log?.(note);
+  return pipeline;
+}
+
+/** Reads and checks every file of the folder; `notes` are what each load of it reports. */
+async function readPipeline(store: ModelStore, folder: string, name: string, log?: Log): Promise<{ pipeline: Pipeline; notes: string[] }> {
+  const notes: string[] = [];
   const index = readJson(store.roots, path.join(folder, 'model_index.json'), `pipeline "${name}"`);
   const schedulerFile = path.join(folder, 'scheduler', 'scheduler_config.json');
   const scheduler = schedulerFromConfig(readJson(store.roots, schedulerFile, `pipeline "${name}"`), schedulerFile);
-  for (const note of scheduler.notes) log?.(note);
+  notes.push(...scheduler.notes);
 
   const unetConfigFile = path.join(folder, 'unet', 'config.json');
   const unetConfig = readOptionalJson(store.roots, unetConfigFile, `pipeline "${name}"`);
@@ -189,6 +202,6 @@ export async function loadPipeline(store: ModelStore, name: string, log?: Log): 
   model.schedulerGrid = scheduler.grid;
   let rgb: Promise<LatentRgb> | undefined;
   model.latentRgb = () => (rgb ??= fitLatentRgbFromDecoder((z) => vae.decode(z), model.sampleShape));
-  log?.(`pipeline "${name}": ${sdxl ? 'SDXL layout, ' : ''}${parameterization} prediction on a ${scheduler.schedule.kind} schedule (${scheduler.className}), latent [${model.sampleShape.join(', ')}], ${tokenizer.kind} tokenizer of ${tokenizer.length} tokens`);
-  return { folder, layout, model, textEncoder, textEncoder2, encoder: conditioningEncoder, vae, scheduler };
+  notes.push(`pipeline "${name}": ${sdxl ? 'SDXL layout, ' : ''}${parameterization} prediction on a ${scheduler.schedule.kind} schedule (${scheduler.className}), latent [${model.sampleShape.join(', ')}], ${tokenizer.kind} tokenizer of ${tokenizer.length} tokens`);
+  return { pipeline: { folder, layout, model, textEncoder, textEncoder2, encoder: conditioningEncoder, vae, scheduler }, notes };
 }

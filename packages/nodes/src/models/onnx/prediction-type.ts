@@ -1,6 +1,6 @@
 /**
  * diffusers' `prediction_type` names → our Parameterization (the conversion to x0 itself lives in
- * sampling/parameterization.ts, shared with every other model wrapper).
+ * contracts/parameterization.ts, shared with every other model wrapper).
  */
 import type { Parameterization } from '../../contracts/parameterization.ts';
 

@@ -12,7 +12,7 @@ import { Tensor } from '@diffgraph/engine';
 import * as ort from 'onnxruntime-node';
 import { formatShape, type IoContract } from '../../runtime/io-contract.ts';
 import type { OnnxSession } from '../../runtime/onnx-session.ts';
-import { broadcastBatch, concatBatch, floatTensor, FLOAT_IO_DTYPES, fromOrt, splitBatch } from '../../runtime/ort-tensors.ts';
+import { broadcastBatch, concatBatch, floatTensor, FLOAT_IO_DTYPES, fromOrt, repeatBatch, splitBatch } from '../../runtime/ort-tensors.ts';
 import type { Conditioning, DiffusionModel, NoiseSchedule } from '../../contracts/sampling.ts';
 import { x0FromPrediction, type Parameterization } from '../../contracts/parameterization.ts';
 import { DEFAULT_SIZES, timeIds, type SizeConditioning } from './sdxl.ts';
@@ -100,6 +100,12 @@ function pooledOf(conditioning: Conditioning): Tensor {
 /** The network inputs a conditioning supplies, by input name. */
 type ConditioningFeeds = Record<string, Tensor>;
 
+/** The conditionings of a call stacked along the batch, and (once fed whole) as onnxruntime tensors. */
+interface StackedFeeds {
+  tensors: ConditioningFeeds;
+  ort?: Record<string, ort.Tensor>;
+}
+
 export function createUnetModel(o: UnetModelOptions): OnnxDiffusionModel {
   const names = o.names ?? DIFFUSERS_UNET_NAMES;
   const { session, schedule } = o;
@@ -149,20 +155,27 @@ export function createUnetModel(o: UnetModelOptions): OnnxDiffusionModel {
   }
 
   /** One network evaluation of a stacked batch (split only if the export fixes a smaller batch). */
-  async function evaluate(x: Tensor, conditioning: ConditioningFeeds, t: number): Promise<Tensor> {
+  async function evaluate(x: Tensor, stacked: StackedFeeds, t: number): Promise<Tensor> {
     const total = x.shape[0];
     const chunk = typeof batchDecl === 'number' ? batchDecl : total;
     if (total % chunk !== 0) throw new Error(`${session.file}: input '${names.sample}' has a fixed batch of ${chunk}; cannot run a batch of ${total}`);
+    if (chunk === total) {
+      // The stacked conditioning is this model's own copy, unchanged between steps: convert it once.
+      const conditioning = (stacked.ort ??= Object.fromEntries(Object.entries(stacked.tensors).map(([name, value]) => [name, session.feed(name, value)])));
+      const out = await session.run({ ...conditioning, [names.sample]: session.feed(names.sample, x), [names.timestep]: timestepTensor(t, chunk) }, [names.output]);
+      return fromOrt(out[names.output], session.file, names.output);
+    }
+    const conditioning = stacked.tensors;
     const outs: Tensor[] = [];
-    const xs = chunk === total ? [x] : splitBatch(x, total / chunk);
-    const parts = Object.entries(conditioning).map(([name, value]) => [name, chunk === total ? [value] : splitBatch(value, total / chunk)] as const);
+    const xs = splitBatch(x, total / chunk);
+    const parts = Object.entries(conditioning).map(([name, value]) => [name, splitBatch(value, total / chunk)] as const);
     for (let i = 0; i < xs.length; i++) {
       const feeds: Record<string, ort.Tensor> = { [names.sample]: session.feed(names.sample, xs[i]), [names.timestep]: timestepTensor(t, chunk) };
       for (const [name, values] of parts) feeds[name] = session.feed(name, values[i]);
       const out = await session.run(feeds, [names.output]);
       outs.push(fromOrt(out[names.output], session.file, names.output));
     }
-    return outs.length === 1 ? outs[0] : concatBatch(outs, o.name);
+    return concatBatch(outs, o.name);
   }
 
   function checkState(x: Tensor): void {
@@ -173,29 +186,38 @@ export function createUnetModel(o: UnetModelOptions): OnnxDiffusionModel {
   }
 
   // A sampler asks with the same conditionings at every step: stack their inputs once.
-  let lastFeeds: { conditionings: readonly (Conditioning | undefined)[]; batch: number; output: string; feeds: ConditioningFeeds } | undefined;
-  async function stackedFeeds(conditionings: readonly (Conditioning | undefined)[], x: Tensor): Promise<ConditioningFeeds> {
-    if (!names.context) return {};
+  const NO_CONTEXT: StackedFeeds = { tensors: {}, ort: {} };
+  let lastFeeds: { conditionings: readonly (Conditioning | undefined)[]; batch: number; height: number; width: number; feeds: StackedFeeds } | undefined;
+
+  /** The stacked inputs of the previous call when this one asks with the same conditionings and state size. */
+  function reusableFeeds(conditionings: readonly (Conditioning | undefined)[], x: Tensor): StackedFeeds | undefined {
+    if (!names.context) return NO_CONTEXT;
+    const last = lastFeeds;
+    const rank = x.shape.length;
+    if (!last || last.batch !== x.shape[0] || last.height !== x.shape[rank - 2] || last.width !== x.shape[rank - 1] || last.conditionings.length !== conditionings.length) return undefined;
+    for (let i = 0; i < conditionings.length; i++) if (last.conditionings[i] !== conditionings[i]) return undefined;
+    return last.feeds;
+  }
+
+  async function stackFeeds(conditionings: readonly (Conditioning | undefined)[], x: Tensor): Promise<StackedFeeds> {
     const batch = x.shape[0];
+    const height = x.shape[x.shape.length - 2], width = x.shape[x.shape.length - 1];
     const scale = o.outputScale ?? 8;
-    const output: [number, number] = [x.shape[x.shape.length - 2] * scale, x.shape[x.shape.length - 1] * scale];
-    const same = lastFeeds && lastFeeds.batch === batch && lastFeeds.output === output.join('x') && lastFeeds.conditionings.length === conditionings.length
-      && lastFeeds.conditionings.every((c, i) => c === conditionings[i]);
-    if (!same) {
-      const borrowed = conditionings.find((c) => c?.sizes !== undefined)?.sizes as SizeConditioning | undefined;
-      const each = await Promise.all(conditionings.map((c) => feedsFor(c, batch, output, borrowed)));
-      const feeds = Object.fromEntries(Object.keys(each[0]).map((name) => [name, concatBatch(each.map((f) => f[name]), `${o.name}: conditionings' '${name}'`)]));
-      lastFeeds = { conditionings: [...conditionings], batch, output: output.join('x'), feeds };
-    }
-    return lastFeeds!.feeds;
+    const borrowed = conditionings.find((c) => c?.sizes !== undefined)?.sizes as SizeConditioning | undefined;
+    const each = await Promise.all(conditionings.map((c) => feedsFor(c, batch, [height * scale, width * scale], borrowed)));
+    const tensors = Object.fromEntries(Object.keys(each[0]).map((name) => [name, concatBatch(each.map((f) => f[name]), `${o.name}: conditionings' '${name}'`)]));
+    const feeds: StackedFeeds = { tensors };
+    lastFeeds = { conditionings: [...conditionings], batch, height, width, feeds };
+    return feeds;
   }
 
   async function predictX0Many(x: Tensor, t: number, conditionings: readonly (Conditioning | undefined)[]): Promise<Tensor[]> {
     checkState(x);
     const k = conditionings.length;
     if (k === 0) return [];
-    const states = k === 1 ? x : concatBatch(Array.from({ length: k }, () => x), o.name);
-    const out = await evaluate(states, await stackedFeeds(conditionings, x), t);
+    const states = k === 1 ? x : repeatBatch(x, k);
+    const feeds = reusableFeeds(conditionings, x) ?? (await stackFeeds(conditionings, x));
+    const out = await evaluate(states, feeds, t);
     const alpha = schedule.alpha(t), sigma = schedule.sigma(t);
     // In x's dtype, so a float64 state keeps float64 arithmetic in the solver.
     const parts = splitBatch(out, k).map((part) => (x.dtype === 'float64' ? new Tensor(part.shape, Float64Array.from(part.data)) : part));
