@@ -3,20 +3,25 @@
  * diffgraph — run, validate and inspect workflows from the command line.
  * Exit codes: 0 success; 1 invalid workflow or a failed output; 2 unreadable input or bad usage;
  * 130 cancelled (Ctrl-C).
+ *
+ * Start-up time: only commander and dependency-free modules load here; each command imports what it
+ * needs (the engine's ajv, onnxruntime, express, SQLite, ws) when it runs, so `--help` and
+ * `--version` pay for none of them.
  */
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { checkWorkflowShape, EVENT_TYPES, Executor, InvalidWorkflowError, validateWorkflow, workflowSchema, type Workflow } from '@diffgraph/engine';
-import { createRegistry, modelCatalog, ModelStore } from '@diffgraph/nodes';
+import type { Workflow } from '@diffgraph/engine';
+import type { ModelStore } from '@diffgraph/nodes';
 import { deviceOption, formatCatalog, readSessionOptions, sessionOptionsOption } from './model-options.ts';
-import { applySets, readWorkflowFile, UnreadableFileError } from './workflow-file.ts';
 import { eventToJson, formatErrors, formatOutputs } from './format.ts';
-import { terminalReporter } from './progress.ts';
-import { runRemote } from './remote.ts';
-import { ConfigError, startServer } from './server.ts';
-import { DEFAULT_LIMITS, type Limits } from './guard.ts';
-import { acceptComfyWorkflow, ComfyImportError, convertComfyWorkflow } from './comfy/convert.ts';
+import { DEFAULT_LIMITS, type Limits } from './limits.ts';
+import { SERVER_VERSION } from './version.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
+
+const engine = () => import('@diffgraph/engine');
+const nodeLibrary = () => import('@diffgraph/nodes');
+const workflowFiles = () => import('./workflow-file.ts');
+const comfy = () => import('./comfy/convert.ts');
 
 class UsageError extends Error {}
 
@@ -39,14 +44,15 @@ function parseCount(text: string): number {
 const logComfy = (line: string) => process.stderr.write(`diffgraph: ${line}\n`);
 
 /** A workflow file's content, a ComfyUI workflow converted. */
-function readAnyWorkflowFile(file: string): ReturnType<typeof readWorkflowFile> {
+async function readAnyWorkflowFile(file: string) {
+  const [{ readWorkflowFile }, { acceptComfyWorkflow }] = await Promise.all([workflowFiles(), comfy()]);
   const read = readWorkflowFile(file);
-  return read.ok ? { ok: true, value: acceptComfyWorkflow(read.value, logComfy) } : read;
+  return read.ok ? { ok: true as const, value: acceptComfyWorkflow(read.value, logComfy) } : read;
 }
 
 /** The workflow of a file with --set applied; undefined (errors printed, exit code 1) when unusable. */
-function load(file: string, sets: string[], json?: boolean): unknown {
-  const read = readAnyWorkflowFile(file);
+async function load(file: string, sets: string[], json?: boolean): Promise<unknown> {
+  const [read, { checkWorkflowShape }, { applySets }] = await Promise.all([readAnyWorkflowFile(file), engine(), workflowFiles()]);
   // Size and nesting first: a server submission serializes the workflow, which recurses.
   const errors = read.ok ? checkWorkflowShape(read.value) : read.errors;
   if (!read.ok || errors.length > 0) {
@@ -66,10 +72,11 @@ function load(file: string, sets: string[], json?: boolean): unknown {
  * The model store of a local run, checked before anything runs: a bad --session-options or
  * --device cuda without the CUDA provider is a usage error (exit 2), not a failed node.
  */
-function localModelStore(opts: { models: string; device: 'auto' | 'cpu' | 'cuda'; sessionOptions?: string; json?: boolean }): ModelStore {
+async function localModelStore(opts: { models: string; device: 'auto' | 'cpu' | 'cuda'; sessionOptions?: string; json?: boolean }): Promise<ModelStore> {
+  const { ModelStore } = await nodeLibrary();
   try {
     const store = new ModelStore({
-      roots: [path.resolve(opts.models)], executionProvider: opts.device, sessionOptions: readSessionOptions(opts.sessionOptions),
+      roots: [path.resolve(opts.models)], executionProvider: opts.device, sessionOptions: await readSessionOptions(opts.sessionOptions),
     });
     store.providerPlan();
     return store;
@@ -81,6 +88,7 @@ function localModelStore(opts: { models: string; device: 'auto' | 'cpu' | 'cuda'
 export function buildProgram(): Command {
   const program = new Command('diffgraph')
     .description('A typed node-graph workflow engine for diffusion sampling')
+    .version(SERVER_VERSION)
     .showHelpAfterError()
     .exitOverride();
 
@@ -103,7 +111,7 @@ export function buildProgram(): Command {
         const local = ['device', 'sessionOptions', 'models'].filter((o) => command.getOptionValueSource(o) === 'cli');
         if (local.length > 0) throw new UsageError(`--${local.map((o) => o.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)).join(', --')} ${local.length > 1 ? 'apply' : 'applies'} to local runs only; the server's own options decide with --server`);
       }
-      const workflow = load(file, opts.set, opts.json);
+      const workflow = await load(file, opts.set, opts.json);
       if (workflow === undefined) return;
       const outputs = opts.outputs?.split(',').map((s) => s.trim()).filter(Boolean);
       if (opts.server) {
@@ -112,10 +120,12 @@ export function buildProgram(): Command {
         } catch {
           throw new UsageError(`--server "${opts.server}" is not a URL (e.g. http://127.0.0.1:8188)`);
         }
+        const { runRemote } = await import('./remote.ts');
         process.exitCode = await runRemote({ server: opts.server, token: opts.token ?? process.env.DIFFGRAPH_TOKEN, workflow, outputs, json: opts.json, label: file });
         return;
       }
-      const modelStore = localModelStore(opts);
+      const modelStore = await localModelStore(opts);
+      const [{ EVENT_TYPES, Executor, validateWorkflow }, { createRegistry }, { terminalReporter }] = await Promise.all([engine(), nodeLibrary(), import('./progress.ts')]);
       const registry = createRegistry();
       const validation = validateWorkflow(workflow, registry, outputs);
       if (!validation.ok) {
@@ -184,10 +194,11 @@ export function buildProgram(): Command {
       };
       let sessionOptions;
       try {
-        sessionOptions = readSessionOptions(opts.sessionOptions);
+        sessionOptions = await readSessionOptions(opts.sessionOptions);
       } catch (e) {
         throw new UsageError((e as Error).message);
       }
+      const { ConfigError, startServer } = await import('./server.ts');
       let server;
       try {
         server = await startServer({
@@ -219,7 +230,8 @@ export function buildProgram(): Command {
     .description('List the pipelines, single models and classifiers in the model folder (what GET /api/models answers)')
     .option('--models <dir>', 'model folder', 'models')
     .option('--json', 'print { models: [...] } as JSON')
-    .action((opts: { models: string; json?: boolean }) => {
+    .action(async (opts: { models: string; json?: boolean }) => {
+      const { modelCatalog } = await nodeLibrary();
       const models = modelCatalog([path.resolve(opts.models)]);
       process.stdout.write(opts.json ? `${JSON.stringify({ models }, null, 2)}\n` : formatCatalog(models, opts.models));
     });
@@ -229,8 +241,8 @@ export function buildProgram(): Command {
     .description('Check a workflow; exit 0 when valid, 1 when invalid (errors listed), 2 when unreadable')
     .argument('<workflow>', 'workflow JSON file')
     .option('--json', 'print the result as JSON')
-    .action((file: string, opts: { json?: boolean }) => {
-      const read = readAnyWorkflowFile(file);
+    .action(async (file: string, opts: { json?: boolean }) => {
+      const [read, { validateWorkflow }, { createRegistry }] = await Promise.all([readAnyWorkflowFile(file), engine(), nodeLibrary()]);
       const result = read.ok ? validateWorkflow(read.value, createRegistry()) : read;
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(result.ok ? { valid: true, outputs: result.outputs } : { valid: false, errors: result.errors }, null, 2)}\n`);
@@ -247,7 +259,8 @@ export function buildProgram(): Command {
     .description('Convert a ComfyUI workflow (API or UI format) into a diffgraph workflow')
     .argument('<file>', 'ComfyUI workflow JSON file')
     .option('--out <file>', 'write the workflow here instead of to stdout')
-    .action((file: string, opts: { out?: string }) => {
+    .action(async (file: string, opts: { out?: string }) => {
+      const [{ readWorkflowFile }, { convertComfyWorkflow }] = await Promise.all([workflowFiles(), comfy()]);
       const read = readWorkflowFile(file);
       if (!read.ok) {
         process.stderr.write(`${formatErrors(file, read.errors)}\n`);
@@ -268,7 +281,8 @@ export function buildProgram(): Command {
     .command('nodes')
     .description('List the node library; --json prints every definition and the workflow JSON Schema')
     .option('--json', 'print definitions and schema as JSON')
-    .action((opts: { json?: boolean }) => {
+    .action(async (opts: { json?: boolean }) => {
+      const [{ workflowSchema }, { createRegistry }] = await Promise.all([engine(), nodeLibrary()]);
       const registry = createRegistry();
       const defs = registry.list().map(({ run: _run, ...def }) => ({ ...def, pack: registry.pack(def.type) }));
       if (opts.json) {
@@ -290,7 +304,22 @@ export async function main(argv: string[]): Promise<number> {
     return Number(process.exitCode ?? 0);
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-    if (e instanceof UnreadableFileError || e instanceof UsageError) {
+    return reportError(e);
+  }
+}
+
+/** The exit code of an error a command threw, after printing it. */
+async function reportError(e: unknown): Promise<number> {
+  if (e instanceof UsageError) {
+    process.stderr.write(`diffgraph: ${e.message}\n`);
+    return 2;
+  }
+  // The classes of the lazily loaded modules: loaded already when one of them threw; a module that
+  // failed to load makes the error an unexpected one.
+  const loaded = await Promise.all([workflowFiles(), comfy(), engine()]).catch(() => undefined);
+  if (loaded) {
+    const [{ UnreadableFileError }, { ComfyImportError }, { InvalidWorkflowError }] = loaded;
+    if (e instanceof UnreadableFileError) {
       process.stderr.write(`diffgraph: ${e.message}\n`);
       return 2;
     }
@@ -302,13 +331,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`${formatErrors('workflow', e.errors)}\n`);
       return 1;
     }
-    process.stderr.write(`diffgraph: unexpected error: ${(e as Error).message}\n${process.env.DIFFGRAPH_DEBUG ? (e as Error).stack : '(set DIFFGRAPH_DEBUG=1 for a stack trace)'}\n`);
-    return 1;
   }
-}
-
-if (import.meta.url === `file://${process.argv[1]}` || process.env.DIFFGRAPH_CLI === '1') {
-  main(process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
-  });
+  process.stderr.write(`diffgraph: unexpected error: ${(e as Error).message}\n${process.env.DIFFGRAPH_DEBUG ? (e as Error).stack : '(set DIFFGRAPH_DEBUG=1 for a stack trace)'}\n`);
+  return 1;
 }

@@ -1,6 +1,7 @@
 /** Starting and stopping the server: folders, SQLite, the run manager, HTTP and WebSocket. */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +13,7 @@ import { RunManager } from './runs.ts';
 import { isLoopbackHost, LOOPBACK_NAMES, type SecurityOptions } from './security.ts';
 import { RunStore } from './store.ts';
 import { EventHub } from './ws.ts';
+import { SERVER_VERSION } from './version.ts';
 import type { WsLimits } from './ws-client.ts';
 
 export interface ServerOptions {
@@ -39,7 +41,7 @@ export interface ServerOptions {
   executionProvider?: ProviderChoice;
   /** Per-model onnxruntime options (`--session-options`, docs/gpu.md). */
   sessionOptions?: SessionOptionsConfig;
-  /** The built editor to serve at `/` (default packages/editor/dist). */
+  /** The built editor to serve at `/` (default: dist/ of the @diffgraph/editor package, packages/editor/dist here). */
   editorDir?: string;
   /** The node library (default: every built-in pack); its nodes may read the services a run gets. */
   registry?: NodeRegistry<HostServices>;
@@ -63,8 +65,14 @@ export interface RunningServer {
 export class ConfigError extends Error {}
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-export const SERVER_VERSION: string = JSON.parse(readFileSync(path.join(here, '..', 'package.json'), 'utf8')).version;
-const EDITOR_DIST = path.resolve(here, '..', '..', 'editor', 'dist');
+/** The editor bundle: dist/ of the @diffgraph/editor package (built by vite), wherever it is installed. */
+function editorBundleDir(): string {
+  try {
+    return path.join(path.dirname(createRequire(import.meta.url).resolve('@diffgraph/editor/package.json')), 'dist');
+  } catch {
+    return path.resolve(here, '..', '..', 'editor', 'dist');
+  }
+}
 
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1';
@@ -123,7 +131,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       auth: token !== undefined,
     };
   };
-  const { app } = createApp({ registry, manager, security, limits, roots, editorDir: options.editorDir ?? EDITOR_DIST, version: SERVER_VERSION, health, workflowsDir: path.join(dataDir, 'workflows') });
+  const { app } = createApp({ registry, manager, security, limits, roots, editorDir: options.editorDir ?? editorBundleDir(), version: SERVER_VERSION, health, workflowsDir: path.join(dataDir, 'workflows') });
   const http = createServer(app);
   http.requestTimeout = 60_000;
   const hub = new EventHub(manager, security, { limits: options.wsLimits });
