@@ -39,19 +39,19 @@ function option(name: string, fallback: string): string {
   return at >= 0 && process.argv[at + 1] ? process.argv[at + 1]! : fallback;
 }
 
-/** Wall time of each run of the CLI with `args`; undefined when the command fails (e.g. no --version). */
-function time(args: string[]): Timing | undefined {
+/** Wall time of each run of `node <argv>`; undefined when the command fails (e.g. no --version). */
+function time(command: string, argv: string[]): Timing | undefined {
   const seconds: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     const start = process.hrtime.bigint();
-    const result = spawnSync(process.execPath, ['packages/server/bin/diffgraph.js', ...args], { cwd: root, stdio: 'ignore' });
+    const result = spawnSync(process.execPath, argv, { cwd: root, stdio: 'ignore' });
     seconds.push(Number(process.hrtime.bigint() - start) / 1e9);
     if (result.status !== 0) return undefined;
   }
   seconds.sort((a, b) => a - b);
   const mid = seconds.length >> 1;
   const median = seconds.length % 2 ? seconds[mid]! : (seconds[mid - 1]! + seconds[mid]!) / 2;
-  return { command: `diffgraph ${args.join(' ')}`, runs: RUNS, medianS: median, minS: seconds[0]!, maxS: seconds.at(-1)! };
+  return { command, runs: RUNS, medianS: median, minS: seconds[0]!, maxS: seconds.at(-1)! };
 }
 
 function render(measurements: Measurement[]): string {
@@ -64,7 +64,8 @@ function render(measurements: Measurement[]): string {
     '',
     'Wall time from starting `node packages/server/bin/diffgraph.js <args>` to its exit, each command run',
     `${RUNS} times in a row (the first run included), on a machine shared with other work: the 1-minute`,
-    'load average before and after each series is listed, as it moves the figures.',
+    'load average before and after each series is listed, as it moves the figures. `node -e 0`, Node',
+    'starting with nothing to load, is the floor in the same conditions. The CLI before had no `--version`.',
     '',
     '| CLI | command | median | min–max | runs | load average | date |',
     '|---|---|---|---|---|---|---|',
@@ -78,7 +79,13 @@ function render(measurements: Measurement[]): string {
 const label = option('as', 'after');
 const note = option('note', 'the built JavaScript (tsc -b); each command imports its heavy modules when it runs');
 const loadBefore = os.loadavg()[0]!;
-const timings = [time(['--help']), time(['--version'])].filter((t): t is Timing => t !== undefined);
+const cli = 'packages/server/bin/diffgraph.js';
+const timings = [
+  time('diffgraph --help', [cli, '--help']),
+  time('diffgraph --version', [cli, '--version']),
+  // The floor: Node starting and exiting with nothing to load, in the same conditions.
+  time('node -e 0', ['-e', '0']),
+].filter((t): t is Timing => t !== undefined);
 const measurement: Measurement = {
   label, note, date: new Date().toISOString().slice(0, 10), node: process.version,
   machine: `${cpuModel()}, ${os.cpus().length} cores, ${os.platform()} ${os.arch()}`,
