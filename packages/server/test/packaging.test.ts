@@ -66,6 +66,28 @@ describe('package.json of each package', () => {
   });
 });
 
+describe('the published declarations', () => {
+  /** The packages a package's dist/**\/*.d.ts import (Node's built-ins left out). */
+  function declarationImports(name: string): string[] {
+    const dist = path.join(repoRoot, 'packages', name, 'dist');
+    const files = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.d.ts'));
+    const specifiers = files.flatMap((f) => [...readFileSync(path.join(dist, f), 'utf8').matchAll(/(?:from|import\()\s*['"]([^'"]+)['"]/g)].map((m) => m[1]!));
+    const packages = specifiers.filter((s) => !s.startsWith('.') && !s.startsWith('node:')).map((s) => s.split('/').slice(0, s.startsWith('@') ? 2 : 1).join('/'));
+    return [...new Set(packages)];
+  }
+
+  it.each(['engine', 'nodes', 'server'])('@diffgraph/%s depends on every library its types name (or on its @types package)', (name) => {
+    const dependencies = Object.keys(manifest(name).dependencies ?? {});
+    /** A library without its own types has them in an @types package, installed beside it here. */
+    const typesPackage = (pkg: string) => {
+      const types = `@types/${pkg.startsWith('@') ? pkg.slice(1).replace('/', '__') : pkg}`;
+      return existsSync(path.join(repoRoot, 'packages', name, 'node_modules', types)) ? types : undefined;
+    };
+    const missing = declarationImports(name).flatMap((pkg) => [pkg, typesPackage(pkg)]).filter((pkg): pkg is string => pkg !== undefined && !dependencies.includes(pkg));
+    expect(missing).toEqual([]);
+  });
+});
+
 describe('packed and installed into an empty folder', () => {
   it('@diffgraph/engine and @diffgraph/nodes import and run a workflow from plain Node, and typecheck with tsc', async () => {
     const pnpmPath = suitePnpm() ?? onPath('pnpm');
