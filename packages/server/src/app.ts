@@ -84,7 +84,7 @@ const PLACEHOLDER = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>diffgraph</title></head>
 <body style="font-family: system-ui, sans-serif; max-width: 40em; margin: 3em auto">
 <h1>diffgraph server</h1>
-<p>The editor is not built (packages/editor/dist is missing). The API is running: see
+<p>The editor is not built (packages/editor/dist is missing: <code>pnpm build:editor</code>). The API is running: see
 <a href="/api/openapi.json">/api/openapi.json</a> and <a href="/api/health">/api/health</a>.</p>
 </body></html>
 `;
@@ -237,13 +237,14 @@ export function createApp(options: AppOptions): { app: express.Express; api: exp
   app.use('/api', api);
   app.use('/api', (req, res) => fail(res, 404, 'NOT_FOUND', `No route ${req.method} ${req.originalUrl}.`));
 
-  if (existsSync(path.join(options.editorDir, 'index.html'))) {
-    app.use(express.static(options.editorDir, { index: 'index.html', dotfiles: 'deny' }));
-  } else {
-    app.get('/', (_req, res) => {
-      res.type('html').send(PLACEHOLDER);
-    });
-  }
+  // Looked up per request, not once at start: an editor built after the server started (a build that
+  // runs beside `diffgraph serve`, which starts in a fraction of a second) is served as soon as it exists.
+  const editor = express.static(options.editorDir, { index: 'index.html', dotfiles: 'deny' });
+  app.use((req, res, next) => {
+    if (existsSync(path.join(options.editorDir, 'index.html'))) return editor(req, res, next);
+    if (req.method === 'GET' && req.path === '/') return void res.type('html').send(PLACEHOLDER);
+    next();
+  });
   app.use((req, res) => fail(res, 404, 'NOT_FOUND', `No route ${req.method} ${req.originalUrl}.`));
 
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
