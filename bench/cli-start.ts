@@ -2,7 +2,8 @@
  * `pnpm bench:cli`: how long `diffgraph --help` and `--version` take, from process start to exit
  * (`node packages/server/bin/diffgraph.js …`, the built CLI). Records the measurement in
  * bench/cli-start.json under `--as <label>` (default "after"; other labels are kept, so the page keeps
- * the figures of the CLI as it was before a change) and rewrites docs/benchmarks-cli.md from it.
+ * the figures of the CLI as it was before a change) and rewrites docs/benchmarks-cli.md from it;
+ * `--render` only rewrites the page.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -76,23 +77,29 @@ function render(measurements: Measurement[]): string {
   ].join('\n');
 }
 
-const label = option('as', 'after');
-const note = option('note', 'the built JavaScript (tsc -b); each command imports its heavy modules when it runs');
-const loadBefore = os.loadavg()[0]!;
 const cli = 'packages/server/bin/diffgraph.js';
-const timings = [
-  time('diffgraph --help', [cli, '--help']),
-  time('diffgraph --version', [cli, '--version']),
-  // The floor: Node starting and exiting with nothing to load, in the same conditions.
-  time('node -e 0', ['-e', '0']),
-].filter((t): t is Timing => t !== undefined);
-const measurement: Measurement = {
-  label, note, date: new Date().toISOString().slice(0, 10), node: process.version,
-  machine: `${cpuModel()}, ${os.cpus().length} cores, ${os.platform()} ${os.arch()}`,
-  loadBefore, loadAfter: os.loadavg()[0]!, timings,
-};
-const previous: Measurement[] = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, 'utf8')) : [];
-const measurements = [...previous.filter((m) => m.label !== label), measurement].sort((a, b) => (a.label === 'before' ? -1 : b.label === 'before' ? 1 : 0));
-writeFileSync(resultsFile, `${JSON.stringify(measurements, null, 2)}\n`);
+
+function measure(label: string, note: string): Measurement {
+  const loadBefore = os.loadavg()[0]!;
+  const timings = [
+    time('diffgraph --help', [cli, '--help']),
+    time('diffgraph --version', [cli, '--version']),
+    // The floor: Node starting and exiting with nothing to load, in the same conditions.
+    time('node -e 0', ['-e', '0']),
+  ].filter((t): t is Timing => t !== undefined);
+  for (const t of timings) console.log(`${label}: ${t.command}: median ${t.medianS.toFixed(3)} s (${t.minS.toFixed(3)}–${t.maxS.toFixed(3)} s, ${t.runs} runs)`);
+  return {
+    label, note, date: new Date().toISOString().slice(0, 10), node: process.version,
+    machine: `${cpuModel()}, ${os.cpus().length} cores, ${os.platform()} ${os.arch()}`,
+    loadBefore, loadAfter: os.loadavg()[0]!, timings,
+  };
+}
+
+let measurements: Measurement[] = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, 'utf8')) : [];
+if (!process.argv.includes('--render')) {
+  const label = option('as', 'after');
+  const measurement = measure(label, option('note', 'the built JavaScript (tsc -b); each command imports its heavy modules when it runs'));
+  measurements = [...measurements.filter((m) => m.label !== label), measurement];
+  writeFileSync(resultsFile, `${JSON.stringify(measurements, null, 2)}\n`);
+}
 writeFileSync(join(root, 'docs', 'benchmarks-cli.md'), render(measurements));
-for (const t of timings) console.log(`${label}: ${t.command}: median ${t.medianS.toFixed(3)} s (${t.minS.toFixed(3)}–${t.maxS.toFixed(3)} s, ${t.runs} runs)`);
