@@ -1,6 +1,6 @@
 /**
  * Writes the small inputs of the guidance workflows into workflows/data/guidance/ (run once:
- * `npx tsx bench/guidance-data.ts`; deterministic). All made with the shapes-32 pack itself:
+ * `npx tsx --conditions=@diffgraph/source bench/guidance-data.ts`; deterministic). All made with the shapes-32 pack itself:
  * - tpm-latents.npy: 48 scaled latents [48, 4, 8, 8] float32 of one-object prompts (LearnTPM data);
  * - inpaint-source.png: "a big red circle in the center" with the right half transparent (alpha 0 =
  *   the MASK LoadImage gives: repaint);

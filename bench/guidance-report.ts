@@ -1,6 +1,6 @@
 /**
  * docs/benchmarks-guidance.md from bench/guidance-results.json's content (written by bench/guidance.ts).
- * Run alone (`npx tsx bench/guidance-report.ts`) it rewrites the page from the committed JSON without
+ * Run alone (`npx tsx --conditions=@diffgraph/source bench/guidance-report.ts`) it rewrites the page from the committed JSON without
  * re-running the benchmark.
  */
 import { readFileSync, writeFileSync } from 'node:fs';

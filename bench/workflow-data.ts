@@ -1,7 +1,7 @@
 /**
  * Writes the example inputs of workflows/img2img.json and workflows/inpaint.json into workflows/data/:
  * scenes drawn procedurally like the pack's training data (bench/scenes.ts), plus a mask PNG.
- * Run: pnpm exec tsx bench/workflow-data.ts
+ * Run: pnpm exec tsx --conditions=@diffgraph/source bench/workflow-data.ts
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -33,8 +33,12 @@ while [ $# -gt 0 ]; do
   esac
 done
 
+# The CLI runs the packages' built JavaScript: bring it up to date first (incremental, quick when it is).
+(cd "$repo" && node node_modules/typescript/bin/tsc -b tsconfig.build.json)
 diffgraph() { node "$repo/packages/server/bin/diffgraph.js" "$@"; }
-helper() { "$repo/node_modules/.bin/tsx" "$repo/scripts/gpu-compare.ts" "$@"; }
+# The helper runs the TypeScript sources through tsx; the workspace packages' source export condition
+# keeps @diffgraph/engine on its sources too, not dist/.
+helper() { "$repo/node_modules/.bin/tsx" --conditions=@diffgraph/source "$repo/scripts/gpu-compare.ts" "$@"; }
 work="$(mktemp -d "${TMPDIR:-/tmp}/diffgraph-gpu-check.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 

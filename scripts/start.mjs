@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
- * `pnpm start`: serve the editor with the default model pack. Builds the editor bundle first when
- * packages/editor/dist is missing (vite, `pnpm --filter @diffgraph/editor build`), then runs
- * `diffgraph serve --models models`. Extra arguments go to `diffgraph serve` (`pnpm start --port 8190`).
+ * `pnpm start`: serve the editor with the default model pack. Brings the packages' JavaScript up to
+ * date (`tsc -b`, incremental), builds the editor bundle when packages/editor/dist is missing (vite,
+ * `pnpm --filter @diffgraph/editor build`), then runs `diffgraph serve --models models`. Extra
+ * arguments go to `diffgraph serve` (`pnpm start --port 8190`).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -11,6 +12,13 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'packages', 'editor', 'dist', 'index.html');
+
+const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+const compiled = spawnSync(process.execPath, [tsc, '-b', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+if (compiled.status !== 0) {
+  console.error('pnpm start: the packages did not build (run `pnpm install` first?)');
+  process.exit(compiled.status ?? 1);
+}
 
 if (!existsSync(dist)) {
   console.log('pnpm start: packages/editor/dist is missing; building the editor (vite) …');

@@ -4,6 +4,9 @@ import { defineConfig } from 'vite';
 export default defineConfig({
   root: import.meta.dirname,
   base: '/',
+  // The workspace packages' TypeScript sources (their exports' "@diffgraph/source" condition), so the
+  // bundle builds without their dist/ first; then vite's default browser conditions.
+  resolve: { conditions: ['@diffgraph/source', 'module', 'browser', 'development|production'] },
   logLevel: 'warn',
   build: {
     outDir: 'dist',

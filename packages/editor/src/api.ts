@@ -1,6 +1,6 @@
 /**
  * The server's HTTP API (docs/api.md): the node library, runs, uploads, output files, and the
- * workflow library (server-routes.ts; optional: the editor works without it).
+ * workflow library (the server's /api/workflows; optional: the editor works without it).
  */
 import type { InputChoice, ModelChoice, NodeLibrary } from './catalog.ts';
 

@@ -3,21 +3,27 @@
  * diffgraph — run, validate and inspect workflows from the command line.
  * Exit codes: 0 success; 1 invalid workflow or a failed output; 2 unreadable input or bad usage;
  * 130 cancelled (Ctrl-C).
+ *
+ * Start-up time: only commander and dependency-free modules load here; each command imports what it
+ * needs (the engine's ajv, onnxruntime, express, SQLite, ws) when it runs, so `--help` and
+ * `--version` pay for none of them.
  */
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { checkWorkflowShape, EVENT_TYPES, Executor, InvalidWorkflowError, validateWorkflow, workflowSchema, type Workflow } from '@diffgraph/engine';
-import { modelCatalog, ModelStore } from '@diffgraph/nodes';
+import type { Workflow } from '@diffgraph/engine';
+import type { ModelStore } from '@diffgraph/nodes';
 import { deviceOption, formatCatalog, readSessionOptions, sessionOptionsOption } from './model-options.ts';
-import { applySets, readImportedWorkflowFile, type readWorkflowFile, UnreadableFileError } from './workflow-file.ts';
-import { WorkflowImportError } from './workflow-import.ts';
 import { eventToJson, formatErrors, formatOutputs } from './format.ts';
-import { terminalReporter } from './progress.ts';
-import { runRemote } from './remote.ts';
-import { DEFAULT_LIMITS, type Limits } from './guard.ts';
-import { ComfyImportError } from './comfy/convert.ts';
+import { DEFAULT_LIMITS, type Limits } from './limits.ts';
+import { SERVER_VERSION } from './version.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { buildRegistry, formatPackFailure, nodeDescriptions, nodeDirsFromEnv, type BuiltRegistry } from './plugins.ts';
+import type { BuiltRegistry } from './plugins.ts';
+
+const engine = () => import('@diffgraph/engine');
+const nodeLibrary = () => import('@diffgraph/nodes');
+const workflowFiles = () => import('./workflow-file.ts');
+const comfy = () => import('./comfy/convert.ts');
+const pluginLoader = () => import('./plugins.ts');
 
 class UsageError extends Error {}
 
@@ -41,6 +47,7 @@ const NODES_HELP = 'a folder of node packs, a pack\'s package folder or a .js/.m
 
 /** Built-in nodes plus the packs of --nodes and $DIFFGRAPH_NODES; a pack that fails is reported on stderr and skipped. */
 async function commandRegistry(nodes: string[]): Promise<BuiltRegistry> {
+  const { buildRegistry, formatPackFailure, nodeDirsFromEnv } = await pluginLoader();
   const built = await buildRegistry([...nodes, ...nodeDirsFromEnv(process.env.DIFFGRAPH_NODES)]);
   for (const failure of built.plugins.failed) process.stderr.write(`diffgraph: ${formatPackFailure(failure)}\n`);
   return built;
@@ -49,18 +56,19 @@ async function commandRegistry(nodes: string[]): Promise<BuiltRegistry> {
 const logComfy = (line: string) => process.stderr.write(`diffgraph: ${line}\n`);
 
 /** A workflow file's content: a ComfyUI workflow converted, a PNG's embedded workflow extracted. */
-function readAnyWorkflowFile(file: string): ReturnType<typeof readWorkflowFile> {
+async function readAnyWorkflowFile(file: string) {
+  const { readImportedWorkflowFile } = await workflowFiles();
   const read = readImportedWorkflowFile(file);
   if (!read.ok) return read;
   const { workflow, source, notes } = read.imported;
   if (source !== 'diffgraph') logComfy(`this is a ComfyUI workflow (${source === 'comfyui-api' ? 'API' : 'UI'} format), converted`);
   for (const note of notes) logComfy(`  note: ${note}`);
-  return { ok: true, value: workflow };
+  return { ok: true as const, value: workflow };
 }
 
 /** The workflow of a file with --set applied; undefined (errors printed, exit code 1) when unusable. */
-function load(file: string, sets: string[], json?: boolean): unknown {
-  const read = readAnyWorkflowFile(file);
+async function load(file: string, sets: string[], json?: boolean): Promise<unknown> {
+  const [read, { checkWorkflowShape }, { applySets }] = await Promise.all([readAnyWorkflowFile(file), engine(), workflowFiles()]);
   // Size and nesting first: a server submission serializes the workflow, which recurses.
   const errors = read.ok ? checkWorkflowShape(read.value) : read.errors;
   if (!read.ok || errors.length > 0) {
@@ -80,10 +88,11 @@ function load(file: string, sets: string[], json?: boolean): unknown {
  * The model store of a local run, checked before anything runs: a bad --session-options or
  * --device cuda without the CUDA provider is a usage error (exit 2), not a failed node.
  */
-function localModelStore(opts: { models: string; device: 'auto' | 'cpu' | 'cuda'; sessionOptions?: string; json?: boolean }): ModelStore {
+async function localModelStore(opts: { models: string; device: 'auto' | 'cpu' | 'cuda'; sessionOptions?: string; json?: boolean }): Promise<ModelStore> {
+  const { ModelStore } = await nodeLibrary();
   try {
     const store = new ModelStore({
-      roots: [path.resolve(opts.models)], executionProvider: opts.device, sessionOptions: readSessionOptions(opts.sessionOptions),
+      roots: [path.resolve(opts.models)], executionProvider: opts.device, sessionOptions: await readSessionOptions(opts.sessionOptions),
     });
     store.providerPlan();
     return store;
@@ -95,6 +104,7 @@ function localModelStore(opts: { models: string; device: 'auto' | 'cpu' | 'cuda'
 export function buildProgram(): Command {
   const program = new Command('diffgraph')
     .description('A typed node-graph workflow engine for diffusion sampling')
+    .version(SERVER_VERSION)
     .showHelpAfterError()
     .exitOverride();
 
@@ -118,7 +128,7 @@ export function buildProgram(): Command {
         const local = ['device', 'sessionOptions', 'models', 'nodes'].filter((o) => command.getOptionValueSource(o) === 'cli');
         if (local.length > 0) throw new UsageError(`--${local.map((o) => o.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)).join(', --')} ${local.length > 1 ? 'apply' : 'applies'} to local runs only; the server's own options decide with --server`);
       }
-      const workflow = load(file, opts.set, opts.json);
+      const workflow = await load(file, opts.set, opts.json);
       if (workflow === undefined) return;
       const outputs = opts.outputs?.split(',').map((s) => s.trim()).filter(Boolean);
       if (opts.server) {
@@ -127,11 +137,12 @@ export function buildProgram(): Command {
         } catch {
           throw new UsageError(`--server "${opts.server}" is not a URL (e.g. http://127.0.0.1:8188)`);
         }
+        const { runRemote } = await import('./remote.ts');
         process.exitCode = await runRemote({ server: opts.server, token: opts.token ?? process.env.DIFFGRAPH_TOKEN, workflow, outputs, json: opts.json, label: file });
         return;
       }
-      const modelStore = localModelStore(opts);
-      const { registry } = await commandRegistry(opts.nodes);
+      const modelStore = await localModelStore(opts);
+      const [{ EVENT_TYPES, Executor, validateWorkflow }, { registry }, { terminalReporter }] = await Promise.all([engine(), commandRegistry(opts.nodes), import('./progress.ts')]);
       const validation = validateWorkflow(workflow, registry, outputs);
       if (!validation.ok) {
         if (opts.json) for (const error of validation.errors) process.stdout.write(`${JSON.stringify({ type: 'validation.error', ...error })}\n`);
@@ -200,12 +211,12 @@ export function buildProgram(): Command {
       };
       let sessionOptions;
       try {
-        sessionOptions = readSessionOptions(opts.sessionOptions);
+        sessionOptions = await readSessionOptions(opts.sessionOptions);
       } catch (e) {
         throw new UsageError((e as Error).message);
       }
       // Loaded here: the server (express, SQLite, ws, the ComfyUI API) is not needed by the other commands.
-      const [{ ConfigError, startServer }, { EDITOR_BUILD_COMMAND }] = await Promise.all([import('./server.ts'), import('./app.ts')]);
+      const [{ ConfigError, startServer }, { EDITOR_BUILD_COMMAND }, { nodeDirsFromEnv }] = await Promise.all([import('./server.ts'), import('./app.ts'), pluginLoader()]);
       let server;
       try {
         server = await startServer({
@@ -239,7 +250,8 @@ export function buildProgram(): Command {
     .description('List the pipelines, single models and classifiers in the model folder (what GET /api/models answers)')
     .option('--models <dir>', 'model folder', 'models')
     .option('--json', 'print { models: [...] } as JSON')
-    .action((opts: { models: string; json?: boolean }) => {
+    .action(async (opts: { models: string; json?: boolean }) => {
+      const { modelCatalog } = await nodeLibrary();
       const models = modelCatalog([path.resolve(opts.models)]);
       process.stdout.write(opts.json ? `${JSON.stringify({ models }, null, 2)}\n` : formatCatalog(models, opts.models));
     });
@@ -251,8 +263,8 @@ export function buildProgram(): Command {
     .option('--json', 'print the result as JSON')
     .option('--nodes <dir>', NODES_HELP, collect, [])
     .action(async (file: string, opts: { json?: boolean; nodes: string[] }) => {
-      const read = readAnyWorkflowFile(file);
-      const result = read.ok ? validateWorkflow(read.value, (await commandRegistry(opts.nodes)).registry) : read;
+      const [read, { validateWorkflow }, { registry }] = await Promise.all([readAnyWorkflowFile(file), engine(), commandRegistry(opts.nodes)]);
+      const result = read.ok ? validateWorkflow(read.value, registry) : read;
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(result.ok ? { valid: true, outputs: result.outputs } : { valid: false, errors: result.errors }, null, 2)}\n`);
       } else if (result.ok) {
@@ -268,7 +280,8 @@ export function buildProgram(): Command {
     .description('Convert a ComfyUI workflow (API or UI format JSON, or a PNG ComfyUI saved) into a diffgraph workflow; a PNG of ours gives back its workflow')
     .argument('<file>', 'ComfyUI workflow JSON file, or a PNG with a workflow embedded')
     .option('--out <file>', 'write the workflow here instead of to stdout')
-    .action((file: string, opts: { out?: string }) => {
+    .action(async (file: string, opts: { out?: string }) => {
+      const [{ readImportedWorkflowFile }, { ComfyImportError }] = await Promise.all([workflowFiles(), comfy()]);
       const read = readImportedWorkflowFile(file);
       if (!read.ok) {
         process.stderr.write(`${formatErrors(file, read.errors)}\n`);
@@ -294,7 +307,7 @@ export function buildProgram(): Command {
     .option('--json', 'print definitions, packs and schema as JSON')
     .option('--nodes <dir>', NODES_HELP, collect, [])
     .action(async (opts: { json?: boolean; nodes: string[] }) => {
-      const { registry, plugins } = await commandRegistry(opts.nodes);
+      const [{ workflowSchema }, { registry, plugins }, { nodeDescriptions }] = await Promise.all([engine(), commandRegistry(opts.nodes), pluginLoader()]);
       const defs = nodeDescriptions(registry);
       process.exitCode = plugins.failed.length > 0 ? 1 : 0;
       if (opts.json) {
@@ -316,7 +329,22 @@ export async function main(argv: string[]): Promise<number> {
     return Number(process.exitCode ?? 0);
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-    if (e instanceof UnreadableFileError || e instanceof UsageError) {
+    return reportError(e);
+  }
+}
+
+/** The exit code of an error a command threw, after printing it. */
+async function reportError(e: unknown): Promise<number> {
+  if (e instanceof UsageError) {
+    process.stderr.write(`diffgraph: ${e.message}\n`);
+    return 2;
+  }
+  // The classes of the lazily loaded modules: loaded already when one of them threw; a module that
+  // failed to load makes the error an unexpected one.
+  const loaded = await Promise.all([workflowFiles(), comfy(), engine(), import('./workflow-import.ts')]).catch(() => undefined);
+  if (loaded) {
+    const [{ UnreadableFileError }, { ComfyImportError }, { InvalidWorkflowError }, { WorkflowImportError }] = loaded;
+    if (e instanceof UnreadableFileError) {
       process.stderr.write(`diffgraph: ${e.message}\n`);
       return 2;
     }
@@ -328,13 +356,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`${formatErrors('workflow', e.errors)}\n`);
       return 1;
     }
-    process.stderr.write(`diffgraph: unexpected error: ${(e as Error).message}\n${process.env.DIFFGRAPH_DEBUG ? (e as Error).stack : '(set DIFFGRAPH_DEBUG=1 for a stack trace)'}\n`);
-    return 1;
   }
-}
-
-if (import.meta.url === `file://${process.argv[1]}` || process.env.DIFFGRAPH_CLI === '1') {
-  main(process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
-  });
+  process.stderr.write(`diffgraph: unexpected error: ${(e as Error).message}\n${process.env.DIFFGRAPH_DEBUG ? (e as Error).stack : '(set DIFFGRAPH_DEBUG=1 for a stack trace)'}\n`);
+  return 1;
 }

@@ -6,39 +6,9 @@ import path from 'node:path';
 import { isInside, realpathOfNearest } from '@diffgraph/nodes';
 import type { InputRole, NodeRegistry, Workflow } from '@diffgraph/engine';
 import { isLink } from '@diffgraph/engine';
+import type { Limits } from './limits.ts';
 
-export interface Limits {
-  /** Largest JSON request body (bytes). */
-  bodyBytes: number;
-  /** Largest upload (bytes). */
-  uploadBytes: number;
-  /** Largest workflow, as JSON text (bytes). */
-  workflowBytes: number;
-  /** Most nodes in one workflow. */
-  maxNodes: number;
-  /** Any literal input with the role `steps`. */
-  maxSteps: number;
-  /** Any literal input with the role `batch`. */
-  maxBatch: number;
-  /** Any literal input with the role `width` / `height`, and each dimension of one with the role `shape`. */
-  maxResolution: number;
-  /** Any literal input with the role `particles`. */
-  maxParticles: number;
-  /** Runs waiting in the queue; a submit beyond this is refused with 503. */
-  maxQueued: number;
-}
-
-export const DEFAULT_LIMITS: Limits = {
-  bodyBytes: 2 * 1024 ** 2,
-  uploadBytes: 32 * 1024 ** 2,
-  workflowBytes: 1024 ** 2,
-  maxNodes: 256,
-  maxSteps: 1000,
-  maxBatch: 4096,
-  maxResolution: 2048,
-  maxParticles: 64,
-  maxQueued: 100_000,
-};
+export { DEFAULT_LIMITS, type Limits } from './limits.ts';
 
 export interface GuardError {
   nodeId: string | null;

@@ -1,7 +1,7 @@
 /** The model options `diffgraph run` and `serve` share: --device, --session-options, and the catalog's table. */
 import { readFileSync } from 'node:fs';
 import { Option } from 'commander';
-import { parseSessionOptions, type CatalogEntry, type SessionOptionsConfig } from '@diffgraph/nodes';
+import type { CatalogEntry, SessionOptionsConfig } from '@diffgraph/nodes';
 
 export const deviceOption = () =>
   new Option('--device <device>', 'where models run: auto (CUDA when its provider is installed, else CPU), cpu, or cuda (refuse if not installed)')
@@ -11,8 +11,11 @@ export const deviceOption = () =>
 export const sessionOptionsOption = () =>
   new Option('--session-options <json|@file>', 'onnxruntime options: {"default": {...}, "models": {"<model name>": {...}}} (docs/gpu.md)');
 
-/** `--session-options` as JSON text, or `@file` holding it; throws a message fit for a usage error. */
-export function readSessionOptions(text: string | undefined): SessionOptionsConfig | undefined {
+/**
+ * `--session-options` as JSON text, or `@file` holding it; throws a message fit for a usage error.
+ * Async because the node library (onnxruntime) is loaded only by the commands that use it.
+ */
+export async function readSessionOptions(text: string | undefined): Promise<SessionOptionsConfig | undefined> {
   if (text === undefined) return undefined;
   let source = text;
   if (text.startsWith('@')) {
@@ -28,6 +31,7 @@ export function readSessionOptions(text: string | undefined): SessionOptionsConf
   } catch (e) {
     throw new Error(`--session-options is not valid JSON (${(e as Error).message})`);
   }
+  const { parseSessionOptions } = await import('@diffgraph/nodes');
   try {
     return parseSessionOptions(value);
   } catch (e) {

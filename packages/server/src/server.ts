@@ -1,6 +1,7 @@
 /** Starting and stopping the server: folders, SQLite, the run manager, HTTP and WebSocket. */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +17,7 @@ import { RunStore } from './store.ts';
 import { EventHub } from './ws.ts';
 import { ComfyBridge } from './comfy/bridge.ts';
 import { COMFY_WS_PATH, ComfyHub } from './comfy/comfy-ws.ts';
+import { SERVER_VERSION } from './version.ts';
 import type { WsLimits } from './ws-client.ts';
 
 export interface ServerOptions {
@@ -43,7 +45,7 @@ export interface ServerOptions {
   executionProvider?: ProviderChoice;
   /** Per-model onnxruntime options (`--session-options`, docs/gpu.md). */
   sessionOptions?: SessionOptionsConfig;
-  /** The built editor to serve at `/` (default: $DIFFGRAPH_EDITOR_DIR, else packages/editor/dist). */
+  /** The built editor to serve at `/` (default: $DIFFGRAPH_EDITOR_DIR, else dist/ of the @diffgraph/editor package, packages/editor/dist here). */
   editorDir?: string;
   /** Folders of node packs to load besides `<data>/nodes` (`--nodes`, `DIFFGRAPH_NODES`; docs/custom-nodes.md). */
   nodeDirs?: string[];
@@ -78,8 +80,14 @@ export interface RunningServer {
 export class ConfigError extends Error {}
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-export const SERVER_VERSION: string = JSON.parse(readFileSync(path.join(here, '..', 'package.json'), 'utf8')).version;
-const EDITOR_DIST = path.resolve(here, '..', '..', 'editor', 'dist');
+/** The editor bundle: dist/ of the @diffgraph/editor package (built by vite), wherever it is installed. */
+function editorBundleDir(): string {
+  try {
+    return path.join(path.dirname(createRequire(import.meta.url).resolve('@diffgraph/editor/package.json')), 'dist');
+  } catch {
+    return path.resolve(here, '..', '..', 'editor', 'dist');
+  }
+}
 const EXAMPLE_INPUTS = path.resolve(here, '..', '..', '..', 'workflows', 'data');
 
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
@@ -142,7 +150,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       auth: token !== undefined,
     };
   };
-  const editorDir = options.editorDir ?? (process.env.DIFFGRAPH_EDITOR_DIR || EDITOR_DIST);
+  const editorDir = options.editorDir ?? (process.env.DIFFGRAPH_EDITOR_DIR || editorBundleDir());
   const bridge = new ComfyBridge(manager, path.join(dataDir, 'temp'), log);
   const comfy = { bridge, device: () => modelStore.activeDevice() };
   const { app } = createApp({ registry, manager, security, limits, roots, editorDir, version: SERVER_VERSION, health, workflowsDir: path.join(dataDir, 'workflows'), plugins, comfy });

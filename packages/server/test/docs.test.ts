@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Executor, validateWorkflow } from '@diffgraph/engine';
 import { createRegistry } from '@diffgraph/nodes';
 import { repoRoot } from './helpers.ts';
+import { pnpmCommand, suitePnpm } from './pnpm.ts';
 
 interface Block {
   file: string;
@@ -98,11 +99,7 @@ function words(command: string): string[] {
 const scripts = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).scripts as Record<string, string>;
 const PNPM_BUILTINS = new Set(['install', 'test', 'add', 'run', 'exec']);
 /** Long-running or recursive commands: checked to exist, not run here (CI runs the install and the tests). */
-const NOT_RUN = new Set(['install', 'test', 'start', 'bench', 'bench:server', 'bench:guidance', 'bench:pack', 'bench:models']);
-
-function onPath(command: string): string | undefined {
-  return (process.env.PATH ?? '').split(path.delimiter).map((dir) => path.join(dir, command)).find((file) => existsSync(file));
-}
+const NOT_RUN = new Set(['install', 'test', 'start', 'bench', 'bench:server', 'bench:guidance', 'bench:pack', 'bench:models', 'bench:cli']);
 
 interface Outcome {
   code: number | null;
@@ -112,18 +109,11 @@ interface Outcome {
 
 /** Runs `pnpm <args>` the way the reader does: through the pnpm running this suite when there is one. */
 function pnpm(args: string[], opts: { untilOutput?: RegExp; env?: Record<string, string> } = {}): Promise<Outcome> {
-  // The pnpm running this suite: its own executable when npm_execpath names it (a script or pnpm 12's
-  // native binary), else the `pnpm` the quickstart put on PATH. Without one (vitest started directly, or
-  // pnpm through npx, which is on no PATH), the script's own command line runs, as pnpm would run it.
-  const execPath = process.env.npm_execpath ?? '';
-  const underPnpm = /^pnpm\//.test(process.env.npm_config_user_agent ?? '');
-  const pnpmPath = /pnpm/.test(execPath) ? execPath : underPnpm ? onPath('pnpm') : undefined;
+  // Without a pnpm running the suite (vitest started directly, or pnpm through npx, which is on no
+  // PATH), the script's own command line runs, as pnpm would run it.
+  const pnpmPath = suitePnpm();
   const quoted = args.slice(1).map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  const [cmd, argv]: [string, string[]] = !pnpmPath
-    ? ['sh', ['-c', `${scripts[args[0]!]} ${quoted}`]]
-    : /\.[cm]?js$/.test(pnpmPath)
-      ? [process.execPath, [pnpmPath, '--silent', ...args]]
-      : [pnpmPath, ['--silent', ...args]];
+  const [cmd, argv]: [string, string[]] = !pnpmPath ? ['sh', ['-c', `${scripts[args[0]!]} ${quoted}`]] : pnpmCommand(pnpmPath, ['--silent', ...args]);
   const pathWithBins = `${path.join(repoRoot, 'node_modules/.bin')}${path.delimiter}${process.env.PATH}`;
   return new Promise((resolve) => {
     const child = spawn(cmd, argv, { cwd: repoRoot, env: { ...process.env, PATH: pathWithBins, FORCE_COLOR: '0', ...opts.env }, detached: true });
@@ -167,8 +157,8 @@ describe('every command in the README', () => {
     const script = argv[1]!;
     expect(PNPM_BUILTINS.has(script) || script in scripts, `pnpm ${script} is neither a package.json script nor a pnpm command`).toBe(true);
     if (NOT_RUN.has(script)) return;
-    if (script === 'demo') {
-      const r = await pnpm(['demo']);
+    if (script === 'build' || script === 'demo') {
+      const r = await pnpm([script]);
       expect(r.code, r.stderr).toBe(0);
       return;
     }

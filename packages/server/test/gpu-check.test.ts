@@ -50,7 +50,7 @@ describe('scripts/gpu-check.sh', () => {
       writeFileSync(path.join(base, side, 'events.jsonl'), '');
     }
     const tsx = path.join(repoRoot, 'node_modules', '.bin', 'tsx');
-    const compare = (tolerance: string) => run(tsx, ['scripts/gpu-compare.ts', 'compare', path.join(base, 'a'), 'cuda', path.join(base, 'b'), 'cpu', tolerance, '0.01']);
+    const compare = (tolerance: string) => run(tsx, ['--conditions=@diffgraph/source', 'scripts/gpu-compare.ts', 'compare', path.join(base, 'a'), 'cuda', path.join(base, 'b'), 'cpu', tolerance, '0.01']);
     const within = await compare('0.3');
     expect(within.code, within.stderr).toBe(0);
     const over = await compare('0.1');
