@@ -18,14 +18,13 @@ import type { InputSpec, NodeContext, NodeDefinition, NodePack, OutputSpec } fro
 // eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface SocketTypes {}
 
-/** Type-level only: the value type of a JSON input made with `jsonInput<T>()` (never set). */
-declare const jsonValue: unique symbol;
-
 /**
  * A JSON input whose literal `run()` receives as `T`: for inputs whose `schema` pins the shape down
- * (validation checks it before any node runs). Optional without a default: `T | undefined`.
+ * (validation checks it before any node runs). Optional without a default: `T | undefined`. The
+ * `~jsonValue` key is type-level only (never set); a string key, not a unique symbol, so a pack's
+ * emitted declarations can name the specs that carry it.
  */
-export type JsonInputSpec<T> = InputSpec & { type: 'JSON'; readonly [jsonValue]?: T };
+export type JsonInputSpec<T> = InputSpec & { type: 'JSON'; readonly ['~jsonValue']?: T };
 
 type JsonSpecFields<T> = Omit<InputSpec, 'type' | 'default' | 'optional'> & { default?: T };
 
@@ -46,7 +45,7 @@ export type ValueOfType<T extends string> =
 
 /** The value one input spec delivers, before optionality. */
 type ValueOfInput<S extends InputSpec> =
-  S extends { readonly [jsonValue]?: infer J } ? (unknown extends J ? ValueOfType<S['type']> : J)
+  S extends { readonly ['~jsonValue']?: infer J } ? (unknown extends J ? ValueOfType<S['type']> : J)
   : S extends { type: 'STRING'; enum: readonly (infer E extends string)[] } ? E
   : ValueOfType<S['type']>;
 
