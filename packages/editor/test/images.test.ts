@@ -3,7 +3,7 @@
  * dropdown of the server's inputs, dropping image files on the canvas and on a loader, the mask
  * editor (its saved mask checked pixel by pixel through the API), and every bundled example that
  * loads an input file, opened from the Examples menu and run. Any console error fails a test.
- * The mask editor's screenshot goes to docs/editor/mask-editor.png.
+ * Screenshots go to packages/editor/test-output/ (docs/editor/ holds copies of them).
  */
 import { createHash } from 'node:crypto';
 import { type ChildProcess } from 'node:child_process';
@@ -15,6 +15,9 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { Tensor } from '@diffgraph/engine';
 import { decodePng, encodePng, insertPngText } from '@diffgraph/nodes';
 import { buildEditor, CHROMIUM, dropFile as dropOnCanvas, FLAGS, haveChromium, locate, replacing, repo, startServer, waitForRunStatus } from './harness.ts';
+
+/** Screenshots; the ones in docs/editor/ are copies of these. */
+const shots = path.join(repo, 'packages/editor/test-output/images');
 
 let server: ChildProcess;
 let baseUrl = '';
@@ -56,6 +59,7 @@ async function openExample(name: string): Promise<void> {
 describe.skipIf(!haveChromium)('images in: upload, drop, mask painting, the examples that load inputs', () => {
   beforeAll(async () => {
     dataDir = mkdtempSync(path.join(tmpdir(), 'diffgraph-images-'));
+    mkdirSync(shots, { recursive: true });
     dist = await buildEditor();
     const started = startServer(dataDir, dist);
     server = started.child;
@@ -121,7 +125,7 @@ describe.skipIf(!haveChromium)('images in: upload, drop, mask painting, the exam
     await expect.poll(async () => (await workflow()).nodes.load_image.inputs).toEqual({ path: uploadName(red) });
     expect(await nodeIds()).toEqual(['load_image']);
     await page.waitForTimeout(200);
-    await page.screenshot({ path: path.join(repo, 'docs/editor/dropped-image.png') });
+    await page.screenshot({ path: path.join(shots, 'dropped-image.png') });
 
     // On a LoadMask that reads alpha, an opaque image would be an empty mask: it reads the luminance instead.
     const mask: string = await page.evaluate(() => (window as any).diffgraph.app.addNode('LoadMask'));
@@ -170,8 +174,7 @@ describe.skipIf(!haveChromium)('images in: upload, drop, mask painting, the exam
     await paint([8, 6], [8, 10]); // a gap erased in the kept stroke
     await page.getByTestId('mask-brush').click();
     await paint([4, 16], [4, 16]); // a dot
-    mkdirSync(path.join(repo, 'docs/editor'), { recursive: true });
-    await page.screenshot({ path: path.join(repo, 'docs/editor/mask-editor.png') });
+    await page.screenshot({ path: path.join(shots, 'mask-editor.png') });
     await page.getByTestId('mask-invert').click();
     await page.getByTestId('mask-save').click();
     await editor.waitFor({ state: 'detached' });
