@@ -20,6 +20,7 @@ function run(file: string, args: string[]): Promise<{ code: number; stdout: stri
 }
 
 describe('scripts/gpu-check.sh', () => {
+  // Each test runs the script, which runs the CLI several times: seconds alone, half a minute and more on a loaded machine.
   it('compares the pack\'s txt2img and the SDXL-layout fixture on both devices (CPU with CPU here, saying why)', async () => {
     const r = await run(path.join(repoRoot, 'scripts', 'gpu-check.sh'), ['--steps', '2', '--batch', '1']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
@@ -31,7 +32,7 @@ describe('scripts/gpu-check.sh', () => {
     expect(r.stdout).toMatch(/^sdxl-layout: fixtures\/sdxl-tiny \(2 steps, batch 1\), (cuda|cpu) vs cpu$/m);
     expect(r.stdout).toMatch(/^ {2}ok {3}sdxl-layout-smoke_00001\.png: max \|.+\| = \S+ \(tolerance 0\.05\)$/m);
     expect(r.stdout).toMatch(/gpu-check: all comparisons within tolerance\n$/);
-  });
+  }, 120_000);
 
   it('skips the SDXL-layout run, saying why, when the models folder has no SDXL-layout pipeline', async () => {
     const models = mkdtempSync(path.join(tmpdir(), 'diffgraph-gpu-models-'));
@@ -40,7 +41,7 @@ describe('scripts/gpu-check.sh', () => {
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^sdxl-layout: skipped \(no SDXL-layout pipeline under /m);
     expect(r.stdout).toMatch(/gpu-check: all comparisons within tolerance\n$/);
-  });
+  }, 120_000);
 
   it('its comparison fails when two runs\' latents differ by more than the tolerance', async () => {
     const base = mkdtempSync(path.join(tmpdir(), 'diffgraph-gpu-compare-'));
@@ -55,5 +56,5 @@ describe('scripts/gpu-check.sh', () => {
     expect(within.code, within.stderr).toBe(0);
     const over = await compare('0.1');
     expect(over).toMatchObject({ code: 1, stdout: '  FAIL latent_sample.npy: max |cuda − cpu| = 2.500e-1 (tolerance 0.1)\n' });
-  });
+  }, 120_000);
 });
