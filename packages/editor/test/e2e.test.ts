@@ -104,6 +104,16 @@ async function dropOnCanvas(name: string, png: Buffer): Promise<void> {
   await dropFile(page, name, 'image/png', png, [box.x + 300, box.y + 300]);
 }
 
+/** The solver lab made slow (64 components, 4096 samples, 1000 steps): a run that stays running for a while. */
+function slowWorkflow(): any {
+  const wf = JSON.parse(readFileSync(path.join(repo, 'workflows/gmm-solver-lab.json'), 'utf8'));
+  const K = 64;
+  wf.nodes.model.inputs.mixture = { weights: Array(K).fill(1), means: Array.from({ length: K }, (_, i) => [Math.cos(i), Math.sin(i)]), stds: Array(K).fill(0.2) };
+  wf.nodes.schedule.inputs.steps = 1000;
+  wf.nodes.latent.inputs.batch = 4096;
+  return wf;
+}
+
 async function openFile(name: string, content: string | Buffer, options: { refused?: boolean } = {}): Promise<void> {
   await replacing(() => page.locator('[data-testid="file-input"]').setInputFiles({ name, mimeType: name.endsWith('.png') ? 'image/png' : 'application/json', buffer: Buffer.from(content) }), options);
 }
@@ -365,11 +375,7 @@ describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () 
   }, 30_000);
 
   it('cancels a running run with the Cancel button: the run stops and stays in the history', async () => {
-    const wf = JSON.parse(readFileSync(path.join(repo, 'workflows/gmm-solver-lab.json'), 'utf8'));
-    const K = 64;
-    wf.nodes.model.inputs.mixture = { weights: Array(K).fill(1), means: Array.from({ length: K }, (_, i) => [Math.cos(i), Math.sin(i)]), stds: Array(K).fill(0.2) };
-    wf.nodes.schedule.inputs.steps = 1000;
-    wf.nodes.latent.inputs.batch = 4096;
+    const wf = slowWorkflow();
     await openFile('slow.json', JSON.stringify(wf));
     await expect.poll(() => page.evaluate(() => (window as any).diffgraph.editor.nodeIds().length)).toBe(8);
     await page.getByTestId('run').click();
@@ -578,11 +584,7 @@ describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () 
   }, 60_000);
 
   it('the Queue tab: live running/queued/history, cancel, re-attach after a reload, gallery rebuilt, open and delete a finished run', async () => {
-    const wf = JSON.parse(readFileSync(path.join(repo, 'workflows/gmm-solver-lab.json'), 'utf8'));
-    const K = 64;
-    wf.nodes.model.inputs.mixture = { weights: Array(K).fill(1), means: Array.from({ length: K }, (_, i) => [Math.cos(i), Math.sin(i)]), stds: Array(K).fill(0.2) };
-    wf.nodes.schedule.inputs.steps = 1000;
-    wf.nodes.latent.inputs.batch = 4096;
+    const wf = slowWorkflow();
     await openFile('slow.json', JSON.stringify(wf));
     await page.getByTestId('tab-queue').click();
     await page.getByTestId('run').click();
