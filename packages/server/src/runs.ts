@@ -12,6 +12,7 @@ import type { HostServices, ModelStore } from '@diffgraph/nodes';
 import { guardWorkflow, type GuardError, type Limits, type RootKind } from './guard.ts';
 import { encodePreview, previewFrame } from './preview.ts';
 import { pathScrubber, scrubDeep } from './public-paths.ts';
+import { RemoteRunError, type RunDispatcher } from './run-dispatch.ts';
 import { RunOutputs } from './run-outputs.ts';
 import { RunStore, TERMINAL_STATUSES, type NodeRecord, type RunRecord, type RunStatus } from './store.ts';
 import { serializeOutputs } from './values.ts';
@@ -36,6 +37,8 @@ export interface RunManagerOptions {
   maxRequeues: number;
   /** Loaded models shared by every run (default: one store for the models root). */
   modelStore?: ModelStore;
+  /** Runs elsewhere instead of on this process's executor (`serve --queue`); default: here. */
+  dispatcher?: RunDispatcher;
   log?: (line: string) => void;
 }
 
@@ -215,11 +218,14 @@ export class RunManager {
     if (active) {
       active.requeueOnAbort = true;
       active.controller.abort(new Error('the server is shutting down'));
+      // A worker elsewhere may never answer; the dispatcher gives the run up and it is re-queued.
+      await this.options.dispatcher?.close();
       await new Promise<void>((resolve) => {
         const check = () => (this.active ? setTimeout(check, 5) : resolve());
         check();
       });
     }
+    await this.options.dispatcher?.close();
   }
 
   /** The folder a run's files are committed to (outputs/<runId>). */
@@ -254,6 +260,12 @@ export class RunManager {
     this.active = active;
     try {
       const outputDir = this.outputs.begin(run.id);
+      const { dispatcher } = this.options;
+      if (dispatcher) {
+        const dispatched = { runId: run.id, workflow: run.workflow, outputs: run.outputs, stagingDir: outputDir };
+        await dispatcher.run(dispatched, active.controller.signal, (e) => this.onEngineEvent(e));
+        return;
+      }
       await this.executor.run(run.workflow, {
         runId: run.id,
         outputs: run.outputs,
@@ -268,8 +280,10 @@ export class RunManager {
         },
       });
     } catch (e) {
+      // A dispatched run whose worker is still busy when the API node stops: it goes back to the queue.
+      if (active.requeueOnAbort && this.options.dispatcher) return this.requeueForShutdown(run.id);
       // The workflow was valid when queued; a node library that changed since (a restart) can refuse it.
-      const message = this.publicText(e instanceof InvalidWorkflowError ? e.message : `unexpected error: ${(e as Error).message}`);
+      const message = this.publicText(e instanceof InvalidWorkflowError || e instanceof RemoteRunError ? e.message : `unexpected error: ${(e as Error).message}`);
       this.finish(run.id, 'failed', message, Object.fromEntries(run.outputs.map((o) => [o, { status: 'failed', error: { nodeId: o, message } }])));
       this.publish(run.id, { type: 'run.failed', runId: run.id, time: Date.now(), message, outputs: this.store.get(run.id)?.results ?? {} });
     } finally {
@@ -292,6 +306,14 @@ export class RunManager {
       if (cancelled || p) this.store.setNode(id, { ...n, state: cancelled ? 'cancelled' : n.state, ...(p ? { progress: p } : {}) });
     }
     return results;
+  }
+
+  /** Puts a run the shutdown interrupted back in the queue, as if it had never started. */
+  private requeueForShutdown(runId: string): void {
+    this.store.db.prepare(`UPDATE runs SET status = 'queued', started_at = NULL, attempts = attempts - 1 WHERE id = ?`).run(runId);
+    this.outputs.discard(runId);
+    for (const n of this.store.nodes(runId)) this.store.setNode(runId, { nodeId: n.nodeId, nodeType: n.nodeType, state: 'pending' });
+    this.publish(runId, { type: 'run.interrupted', runId, time: Date.now(), requeued: true, reason: 'the server is shutting down' });
   }
 
   private onEngineEvent(e: EngineEvent): void {
@@ -328,13 +350,7 @@ export class RunManager {
       case 'run.finished':
       case 'run.failed':
       case 'run.cancelled': {
-        if (e.type === 'run.cancelled' && active.requeueOnAbort) {
-          this.store.db.prepare(`UPDATE runs SET status = 'queued', started_at = NULL, attempts = attempts - 1 WHERE id = ?`).run(runId);
-          this.outputs.discard(runId);
-          for (const n of this.store.nodes(runId)) this.store.setNode(runId, { nodeId: n.nodeId, nodeType: n.nodeType, state: 'pending' });
-          this.publish(runId, { type: 'run.interrupted', runId, time: e.time, requeued: true, reason: 'the server is shutting down' });
-          return;
-        }
+        if (e.type === 'run.cancelled' && active.requeueOnAbort) return this.requeueForShutdown(runId);
         const status: RunStatus = e.type === 'run.finished' ? 'succeeded' : e.type === 'run.failed' ? 'failed' : 'cancelled';
         const message = e.type === 'run.failed' ? this.publicText(e.message) : null;
         const results = this.finish(runId, status, message, e.outputs);

@@ -1,0 +1,113 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, slowWorkflow, smallWorkflow, submit, tempServer, waitForStatus, WsClient } from './helpers.ts';
+import { Redis } from 'ioredis';
+import { removeRedisDir, redisSkipReason, startRedis, type TestRedis } from './redis.ts';
+import { serve, spawnCli, stop } from './subprocess.ts';
+import type { ChildProcess } from 'node:child_process';
+
+const isTerminal = (runId: string) => (m: any) => m.runId === runId && ['run.finished', 'run.failed', 'run.cancelled'].includes(m.type);
+/** A run's event types as a WebSocket client sees them (live progress included, state snapshots not). */
+const eventTypes = (client: WsClient, runId: string) => client.of(runId).filter((m) => /^(run|node)\./.test(m.type) && m.type !== 'run.state').map((m) => m.type);
+
+/** Starts `diffgraph worker` and resolves once it takes jobs. */
+function startWorkerProcess(args: string[], cwd: string): Promise<ChildProcess> {
+  const child = spawnCli(['worker', ...args], cwd);
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (c) => {
+      out += c;
+      if (/worker ready/.test(out)) resolve(child);
+    });
+    child.stderr!.on('data', (c) => (err += c));
+    child.once('exit', (code) => reject(new Error(`worker exited with ${code}: ${err}`)));
+  });
+}
+
+describe.skipIf(redisSkipReason)(`scale-out through BullMQ on Redis${redisSkipReason ? ` (skipped: ${redisSkipReason})` : ''}`, () => {
+  let redis: TestRedis;
+  let data: string;
+  let apiNode: Awaited<ReturnType<typeof serve>>;
+  let worker: ChildProcess;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    data = mkdtempSync(path.join(tmpdir(), 'diffgraph-scale-'));
+    apiNode = await serve(['--data', data, '--models', path.join(data, 'models'), '--queue', redis.url]);
+    worker = await startWorkerProcess(['--queue', redis.url, '--data', data, '--models', path.join(data, 'models')], data);
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all([apiNode && stop(apiNode.child), worker && stop(worker)]);
+  });
+
+  it('serve --queue + worker --queue: a run succeeds on the worker, its history, file and WebSocket events match the embedded mode', async () => {
+    const ws = await WsClient.connect(apiNode.url, { query: '?all=1' });
+    await ws.next((m) => m.type === 'subscribed');
+    const runId = await submit(apiNode.url, smallWorkflow(5, 6));
+    await ws.next(isTerminal(runId), 30_000);
+    const run = await waitForStatus(apiNode.url, runId, ['succeeded'], 30_000);
+    expect(run).toMatchObject({ status: 'succeeded', attempts: 1, error: null });
+    expect(Object.values(run.nodes).map((n: any) => n.state)).not.toContain('pending');
+    const file = run.results.save.values.path;
+    expect(file.url).toMatch(new RegExp(`^/api/files/${runId}/`));
+    const download = await fetch(`${apiNode.url}${file.url}`);
+    expect(download.status).toBe(200);
+    expect((await download.arrayBuffer()).byteLength).toBeGreaterThan(0);
+
+    // The same workflow in the embedded mode: the same events in the same order, the same results.
+    const embedded = await tempServer();
+    try {
+      const local = await WsClient.connect(embedded.url, { query: '?all=1' });
+      await local.next((m) => m.type === 'subscribed');
+      const localId = await submit(embedded.url, smallWorkflow(5, 6));
+      await local.next(isTerminal(localId));
+      const types = eventTypes(ws, runId);
+      expect(types).toEqual(eventTypes(local, localId));
+      expect(types[0]).toBe('run.queued');
+      expect(types.at(-1)).toBe('run.finished');
+      const seqs = ws.of(runId).filter((m) => typeof m.seq === 'number').map((m) => m.seq);
+      expect(seqs).toEqual(seqs.map((_: number, i: number) => i + 1));
+      const localRun = (await api(embedded.url, `/api/runs/${localId}`)).body;
+      expect(JSON.stringify(run.results).replaceAll(runId, 'ID')).toBe(JSON.stringify(localRun.results).replaceAll(localId, 'ID'));
+      const history = (await api(apiNode.url, `/api/runs/${runId}/events`)).body.events.map((e: any) => e.type);
+      expect(history).toEqual((await api(embedded.url, `/api/runs/${localId}/events`)).body.events.map((e: any) => e.type));
+      await local.close();
+    } finally {
+      await embedded.close();
+    }
+    await ws.close();
+  }, 60_000);
+
+  it('a cancel through the API node reaches the worker: the sampler stops and the run is recorded cancelled', async () => {
+    const ws = await WsClient.connect(apiNode.url, { query: '?all=1' });
+    await ws.next((m) => m.type === 'subscribed');
+    const runId = await submit(apiNode.url, slowWorkflow(400, 3));
+    await ws.next((m) => m.runId === runId && m.type === 'node.progress' && m.value >= 2, 30_000);
+    expect((await api(apiNode.url, `/api/runs/${runId}/cancel`, { method: 'POST' })).status).toBe(202);
+    const end = await ws.next(isTerminal(runId), 30_000);
+    expect(end.type).toBe('run.cancelled');
+    const run = await waitForStatus(apiNode.url, runId, ['cancelled'], 30_000);
+    expect(run.nodes.sample.progress.value).toBeLessThan(400);
+    // The worker is free again: the next run succeeds.
+    const next = await submit(apiNode.url, smallWorkflow(6, 4));
+    await waitForStatus(apiNode.url, next, ['succeeded'], 30_000);
+    await ws.close();
+  }, 60_000);
+
+  it('the test Redis with an append-only file keeps what was written across a restart (for the restart tests)', async () => {
+    const persistent = await startRedis({ persistent: true });
+    const client = new Redis(persistent.url, { lazyConnect: true, maxRetriesPerRequest: null });
+    await client.connect();
+    await client.set('diffgraph:probe', 'kept');
+    await persistent.stop();
+    await persistent.start();
+    await client.ping();
+    expect(await client.get('diffgraph:probe')).toBe('kept');
+    client.disconnect();
+    await persistent.stop();
+    removeRedisDir(persistent);
+  }, 30_000);
+});
