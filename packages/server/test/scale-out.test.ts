@@ -1,11 +1,13 @@
 import { mkdtempSync } from 'node:fs';
+import { PNG } from 'pngjs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, slowWorkflow, smallWorkflow, submit, tempServer, waitForStatus, WsClient } from './helpers.ts';
 import { Redis } from 'ioredis';
 import { removeRedisDir, redisSkipReason, startRedis, type TestRedis } from './redis.ts';
-import { serve, spawnCli, stop } from './subprocess.ts';
+import { cli, serve, spawnCli, stop } from './subprocess.ts';
+import { parsePreviewFrame } from '../src/preview.ts';
 import type { ChildProcess } from 'node:child_process';
 
 const isTerminal = (runId: string) => (m: any) => m.runId === runId && ['run.finished', 'run.failed', 'run.cancelled'].includes(m.type);
@@ -95,6 +97,53 @@ describe.skipIf(redisSkipReason)(`scale-out through BullMQ on Redis${redisSkipRe
     const next = await submit(apiNode.url, smallWorkflow(6, 4));
     await waitForStatus(apiNode.url, next, ['succeeded'], 30_000);
     await ws.close();
+  }, 60_000);
+
+  it('an upload to the API node is read by the worker, and its preview reaches the API node\'s WebSocket as the same binary frame', async () => {
+    const png = new PNG({ width: 8, height: 6 });
+    for (let i = 0; i < 48; i++) png.data.set([255, i * 5, 0, 255], 4 * i);
+    const upload = await api(apiNode.url, '/api/uploads', { method: 'POST', body: PNG.sync.write(png) });
+    const ws = await WsClient.connect(apiNode.url, { query: '?all=1' });
+    await ws.next((m) => m.type === 'subscribed');
+    const runId = await submit(apiNode.url, {
+      format: 'diffgraph/workflow@1',
+      nodes: {
+        load: { type: 'LoadImage', inputs: { path: upload.body.name } },
+        preview: { type: 'PreviewImage', inputs: { images: { from: 'load', output: 'image' } } },
+      },
+      outputs: ['preview'],
+    });
+    const frame = await ws.next((m) => m.binary !== undefined, 30_000);
+    const { header, image } = parsePreviewFrame(frame.binary);
+    expect(header).toMatchObject({ type: 'node.preview', runId, nodeId: 'preview', mime: 'image/png', width: 8, height: 6, index: 0 });
+    const decoded = PNG.sync.read(image);
+    expect([...decoded.data.subarray(0, 4)]).toEqual([255, 0, 0, 255]);
+    expect((await ws.next(isTerminal(runId), 30_000)).type).toBe('run.finished');
+    await ws.close();
+  }, 60_000);
+
+  it('serve --queue --local-worker runs the runs in the API node\'s own process, with no other worker', async () => {
+    const ownRedis = await startRedis();
+    const ownData = mkdtempSync(path.join(tmpdir(), 'diffgraph-scale-local-'));
+    const node = await serve(['--data', ownData, '--models', path.join(ownData, 'models'), '--queue', ownRedis.url, '--local-worker']);
+    try {
+      const runId = await submit(node.url, smallWorkflow(8, 4));
+      const run = await waitForStatus(node.url, runId, ['succeeded', 'failed'], 30_000);
+      expect(run.status).toBe('succeeded');
+      expect((await fetch(`${node.url}${run.results.save.values.path.url}`)).status).toBe(200);
+    } finally {
+      await stop(node.child);
+      await ownRedis.stop();
+    }
+  }, 60_000);
+
+  it('bad --queue URLs and --local-worker without --queue are usage errors (exit 2), never a stack trace', async () => {
+    const cwd = mkdtempSync(path.join(tmpdir(), 'diffgraph-scale-usage-'));
+    for (const args of [['serve', '--port', '0', '--queue', 'http://127.0.0.1:6379'], ['serve', '--port', '0', '--local-worker'], ['worker', '--queue', 'not a url'], ['worker', '--queue', redis.url, '--concurrency', '0'], ['worker']]) {
+      const r = await cli([...args, '--data', cwd], cwd);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).not.toMatch(/\n\s+at /);
+    }
   }, 60_000);
 
   it('the test Redis with an append-only file keeps what was written across a restart (for the restart tests)', async () => {

@@ -7,7 +7,7 @@ import type { EngineEvent } from '@diffgraph/engine';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { RemoteRunError, type DispatchedRun, type RunDispatcher } from '../run-dispatch.ts';
-import { CANCEL_CHANNEL, cancelledKey, EVENTS_CHANNEL, QUEUE_NAME, redisConnection, type RunJob, type WireMessage } from './wire.ts';
+import { CANCEL_CHANNEL, cancelledKey, EVENTS_CHANNEL, eventFromWire, QUEUE_NAME, redisConnection, type RunJob, type WireMessage } from './wire.ts';
 
 interface Waiting {
   onEvent: (e: EngineEvent) => void;
@@ -83,7 +83,7 @@ export class BullmqDispatcher implements RunDispatcher {
       waiting.reject(new RemoteRunError(message.error));
       return;
     }
-    waiting.onEvent(message.event as unknown as EngineEvent);
+    waiting.onEvent(eventFromWire(message.event));
     if (TERMINAL.has(message.event.type)) waiting.resolve();
   }
 

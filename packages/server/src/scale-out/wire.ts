@@ -6,6 +6,7 @@
 import path from 'node:path';
 import type { EngineEvent, OutputResult } from '@diffgraph/engine';
 import type { RedisOptions } from 'ioredis';
+import { encodePreview } from '../preview.ts';
 import { serializeValue } from '../values.ts';
 
 export const QUEUE_NAME = 'diffgraph-runs';
@@ -52,10 +53,15 @@ export function redisConnection(url: string): RedisOptions {
 /**
  * An engine event as JSON for the API node: output values serialized like the history stores them but
  * with file paths kept (moved from any of `fromDirs` to `toDir`), so the API node names and commits the files.
- * Previews carry tensors and are not sent yet.
+ * A preview is encoded here (PNG or JPEG, base64), so the API node only relays it; null when it is no image.
  */
 export function eventToWire(e: EngineEvent, fromDirs: readonly string[], toDir: string): (Record<string, unknown> & { type: string }) | null {
-  if (e.type === 'node.preview') return null;
+  if (e.type === 'node.preview') {
+    const image = encodePreview(e.image);
+    if (!image) return null;
+    const wireImage = { format: image.mime === 'image/png' ? 'png' : 'jpeg', ...(image.index === undefined ? {} : { index: image.index }), data: image.bytes.toString('base64') };
+    return { type: e.type, runId: e.runId, nodeId: e.nodeId, time: e.time, image: wireImage };
+  }
   if (!('outputs' in e)) return e as unknown as Record<string, unknown> & { type: string };
   const outputs: Record<string, unknown> = {};
   for (const [nodeId, r] of Object.entries(e.outputs as Record<string, OutputResult>)) {
@@ -78,4 +84,11 @@ function rebase(value: unknown, fromDirs: readonly string[], toDir: string): unk
   if (typeof value === 'string') return move(value);
   if (value === null || typeof value !== 'object') return value;
   return JSON.parse(JSON.stringify(value, (_key, inner: unknown) => (typeof inner === 'string' ? move(inner) : inner)));
+}
+
+/** An event from a worker as the engine emitted it, as far as the run manager reads it (preview bytes back from base64). */
+export function eventFromWire(event: Record<string, unknown> & { type: string }): EngineEvent {
+  const image = event.image as { data?: unknown } | undefined;
+  if (event.type === 'node.preview' && typeof image?.data === 'string') return { ...event, image: { ...image, data: Buffer.from(image.data, 'base64') } } as unknown as EngineEvent;
+  return event as unknown as EngineEvent;
 }
