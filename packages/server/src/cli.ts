@@ -204,6 +204,7 @@ export function buildProgram(): Command {
     .option('--allow-host <host>', 'another Host name to answer on loopback (repeatable)', collect, [])
     .option('--queue <url>', 'scale out: queue runs in BullMQ on this Redis (redis://HOST:PORT) for `diffgraph worker`s (docs/scale-out.md)')
     .option('--local-worker', 'with --queue: this process runs a worker too')
+    .option('--dispatch <n>', 'with --queue: runs handed to workers at once; more wait in the queue (default 16)')
     .action(async (opts: Record<string, any>) => {
       const port = parseCount(opts.port);
       const limits: Partial<Limits> = {
@@ -227,7 +228,7 @@ export function buildProgram(): Command {
           cacheBytes: parseBytes(opts.cacheBytes), maxRequeues: parseCount(opts.requeue), limits,
           allowedOrigins: opts.allowOrigin, allowedHosts: opts.allowHost,
           nodeDirs: [...opts.nodes, ...nodeDirsFromEnv(process.env.DIFFGRAPH_NODES)],
-          queueUrl: opts.queue, localWorker: opts.localWorker === true,
+          queueUrl: opts.queue, localWorker: opts.localWorker === true, ...(opts.dispatch === undefined ? {} : { dispatchSlots: parseCount(opts.dispatch) }),
         });
       } catch (e) {
         if (e instanceof ConfigError) throw new UsageError(e.message);

@@ -14,6 +14,8 @@ export interface DispatchedRun {
 }
 
 export interface RunDispatcher {
+  /** Runs it may hold at once (the run manager starts no more). */
+  readonly slots: number;
   /**
    * Runs `run` elsewhere: `onEvent` gets its engine events in the order they happened, and the promise
    * settles once its terminal event (run.finished, run.failed or run.cancelled) arrived. Aborting

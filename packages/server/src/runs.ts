@@ -1,6 +1,7 @@
 /**
  * The run manager: validates and queues runs (persisted before they are acknowledged), executes them one
- * at a time on one shared Executor (so the signature cache and loaded models serve every run), records
+ * at a time on one shared Executor (so the signature cache and loaded models serve every run) — or, with a
+ * dispatcher (`serve --queue`), hands up to its `slots` runs at once to workers elsewhere — records
  * per-node state, outputs and the event log, and fans events out to subscribers (the WebSocket hub).
  */
 import { randomUUID } from 'node:crypto';
@@ -70,7 +71,8 @@ export class RunManager {
   readonly store: RunStore;
   private readonly registry: NodeRegistry<HostServices>;
   private readonly listeners = new Set<(m: HubMessage) => void>();
-  private active: Active | undefined;
+  /** Runs executing now: one on the in-process executor, up to the dispatcher's `slots` with one. */
+  private readonly active = new Map<string, Active>();
   private pumping = false;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
@@ -151,8 +153,9 @@ export class RunManager {
   cancel(id: string): { result: 'cancelled' | 'cancelling' | 'unchanged'; status: RunStatus } | undefined {
     const run = this.store.get(id);
     if (!run) return undefined;
-    if (this.active?.id === id && run.status === 'running') {
-      this.active.controller.abort(new Error('cancelled through the API'));
+    const active = this.active.get(id);
+    if (active && run.status === 'running') {
+      active.controller.abort(new Error('cancelled through the API'));
       return { result: 'cancelling', status: run.status };
     }
     if (run.status === 'queued' && this.store.cancelQueued(id)) {
@@ -181,7 +184,7 @@ export class RunManager {
     if (!run) return undefined;
     const nodes: Record<string, Omit<NodeRecord, 'nodeId'> & { progress?: { value: number; max: number } }> = {};
     for (const { nodeId, ...rest } of this.store.nodes(id)) {
-      const live = this.active?.id === id ? this.active.progress.get(nodeId) : undefined;
+      const live = this.active.get(id)?.progress.get(nodeId);
       nodes[nodeId] = live ? { ...rest, progress: live } : rest;
     }
     return { ...summary(run), nodes, results: run.results, ...(options.workflow ? { workflow: run.workflow } : {}) };
@@ -201,27 +204,29 @@ export class RunManager {
     return this.store.list({ status: ['running', 'queued'], limit: 1000, offset: 0 }).runs.map((r) => r.id).reverse();
   }
 
+  /** The run started first among those running now. */
   get runningId(): string | undefined {
-    return this.active?.id;
+    return this.active.keys().next().value;
   }
 
   /** Resolves once the queue is empty and nothing runs. */
   idle(): Promise<void> {
-    if (!this.active && this.store.counts().queued === 0) return Promise.resolve();
+    if (this.active.size === 0 && this.store.counts().queued === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** Stops taking work; a running run is put back in the queue (it runs again after a restart). */
   async close(): Promise<void> {
     this.closed = true;
-    const active = this.active;
-    if (active) {
-      active.requeueOnAbort = true;
-      active.controller.abort(new Error('the server is shutting down'));
-      // A worker elsewhere may never answer; the dispatcher gives the run up and it is re-queued.
+    if (this.active.size > 0) {
+      for (const active of this.active.values()) {
+        active.requeueOnAbort = true;
+        active.controller.abort(new Error('the server is shutting down'));
+      }
+      // A worker elsewhere may never answer; the dispatcher gives the runs up and they are re-queued.
       await this.options.dispatcher?.close();
       await new Promise<void>((resolve) => {
-        const check = () => (this.active ? setTimeout(check, 5) : resolve());
+        const check = () => (this.active.size > 0 ? setTimeout(check, 5) : resolve());
         check();
       });
     }
@@ -238,26 +243,29 @@ export class RunManager {
     this.pumping = true;
     setImmediate(() => {
       this.pumping = false;
-      void this.pump();
+      this.pump();
     });
   }
 
-  private async pump(): Promise<void> {
-    if (this.active || this.closed) return;
-    const next = this.store.nextQueued();
-    if (!next) {
-      for (const resolve of this.idleWaiters.splice(0)) resolve();
-      return;
+  /** Starts queued runs, oldest first, while a slot is free. */
+  private pump(): void {
+    const slots = this.options.dispatcher?.slots ?? 1;
+    while (this.active.size < slots && !this.closed) {
+      const next = this.store.nextQueued();
+      if (!next) break;
+      // Not claimed: cancelled meanwhile; the next one is looked at.
+      if (!this.store.markStarted(next.id)) continue;
+      void this.execute(next).then(() => this.schedule());
     }
-    if (!this.store.markStarted(next.id)) return this.schedule();
-    await this.execute(next);
-    this.schedule();
+    if (this.active.size === 0 && !this.closed && this.store.counts().queued === 0) {
+      for (const resolve of this.idleWaiters.splice(0)) resolve();
+    }
   }
 
   private async execute(run: RunRecord): Promise<void> {
     const active: Active = { id: run.id, controller: new AbortController(), progress: new Map(), requeueOnAbort: false };
     this.clientOf.set(run.id, run.clientId);
-    this.active = active;
+    this.active.set(run.id, active);
     try {
       const outputDir = this.outputs.begin(run.id);
       const { dispatcher } = this.options;
@@ -287,7 +295,7 @@ export class RunManager {
       this.finish(run.id, 'failed', message, Object.fromEntries(run.outputs.map((o) => [o, { status: 'failed', error: { nodeId: o, message } }])));
       this.publish(run.id, { type: 'run.failed', runId: run.id, time: Date.now(), message, outputs: this.store.get(run.id)?.results ?? {} });
     } finally {
-      this.active = undefined;
+      this.active.delete(run.id);
       this.clientOf.delete(run.id);
     }
   }
@@ -299,7 +307,7 @@ export class RunManager {
     const results = scrubDeep(serialized.results, this.publicText);
     const index = scrubDeep(serialized.index, this.publicText);
     this.store.markFinished(id, status, error === null ? null : this.publicText(error), results, index);
-    const progress = this.active?.id === id ? this.active.progress : new Map<string, { value: number; max: number }>();
+    const progress = this.active.get(id)?.progress ?? new Map<string, { value: number; max: number }>();
     for (const n of this.store.nodes(id)) {
       const cancelled = status === 'cancelled' && (n.state === 'pending' || n.state === 'running');
       const p = progress.get(n.nodeId);
@@ -317,8 +325,8 @@ export class RunManager {
   }
 
   private onEngineEvent(e: EngineEvent): void {
-    const active = this.active;
-    if (!active || e.runId !== active.id) return;
+    const active = this.active.get(e.runId);
+    if (!active) return;
     const { runId } = e;
     switch (e.type) {
       case 'node.started':

@@ -58,6 +58,8 @@ export interface ServerOptions {
   registry?: NodeRegistry<HostServices>;
   /** `--queue redis://…`: runs go to BullMQ workers (docs/scale-out.md) instead of this process's executor. */
   queueUrl?: string;
+  /** With `queueUrl`: runs handed to workers at once (`--dispatch`, default 16). */
+  dispatchSlots?: number;
   /** With `queueUrl`: this process also runs a worker (`--local-worker`). */
   localWorker?: boolean;
   log?: (line: string) => void;
@@ -125,6 +127,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const store = new RunStore(path.join(dataDir, 'diffgraph.db'));
   const cacheBytes = options.cacheBytes ?? 1024 ** 3;
   if (options.localWorker && !options.queueUrl) throw new ConfigError('--local-worker needs --queue redis://HOST:PORT');
+  if (options.dispatchSlots !== undefined && (!options.queueUrl || options.dispatchSlots < 1)) throw new ConfigError(options.queueUrl ? '--dispatch must be at least 1' : '--dispatch needs --queue redis://HOST:PORT');
   // Loaded only for --queue: BullMQ and its Redis client are not needed on a single machine.
   const scaleOut = options.queueUrl ? await import('./scale-out/index.ts') : undefined;
   if (scaleOut && options.queueUrl) {
@@ -134,7 +137,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       throw new ConfigError((e as Error).message);
     }
   }
-  const dispatcher = scaleOut && options.queueUrl ? await scaleOut.BullmqDispatcher.connect(options.queueUrl, log) : undefined;
+  const dispatcher = scaleOut && options.queueUrl ? await scaleOut.BullmqDispatcher.connect(options.queueUrl, options.dispatchSlots ?? 16, log) : undefined;
   const manager = new RunManager({
     registry, store, limits, roots, stagingDir: path.join(dataDir, 'staging'), cacheBytes, maxRequeues: options.maxRequeues ?? 1, log, modelStore,
     ...(dispatcher ? { dispatcher } : {}),

@@ -99,6 +99,30 @@ describe.skipIf(redisSkipReason)(`scale-out through BullMQ on Redis${redisSkipRe
     await ws.close();
   }, 60_000);
 
+  it('two workers run two runs at once: a short run finishes on one while a long one samples on the other', async () => {
+    const second = await startWorkerProcess(['--queue', redis.url, '--data', data, '--models', path.join(data, 'models')], data);
+    try {
+      const ws = await WsClient.connect(apiNode.url, { query: '?all=1' });
+      await ws.next((m) => m.type === 'subscribed');
+      const long = await submit(apiNode.url, slowWorkflow(400, 9));
+      await ws.next((m) => m.runId === long && m.type === 'node.progress', 30_000);
+      const short = await submit(apiNode.url, smallWorkflow(10, 4));
+      expect((await ws.next(isTerminal(short), 30_000)).type).toBe('run.finished');
+      expect((await api(apiNode.url, `/api/runs/${long}`)).body.status).toBe('running');
+      expect(ws.of(long).some((m) => m.type === 'run.finished')).toBe(false);
+      await api(apiNode.url, `/api/runs/${long}/cancel`, { method: 'POST' });
+      expect((await ws.next(isTerminal(long), 30_000)).type).toBe('run.cancelled');
+      // Each run's events stayed in order although the two interleaved on the API node.
+      for (const id of [long, short]) {
+        const seqs = ws.of(id).filter((m) => typeof m.seq === 'number').map((m) => m.seq);
+        expect(seqs).toEqual(seqs.map((_: number, i: number) => i + 1));
+      }
+      await ws.close();
+    } finally {
+      await stop(second);
+    }
+  }, 60_000);
+
   it('an upload to the API node is read by the worker, and its preview reaches the API node\'s WebSocket as the same binary frame', async () => {
     const png = new PNG({ width: 8, height: 6 });
     for (let i = 0; i < 48; i++) png.data.set([255, i * 5, 0, 255], 4 * i);
@@ -137,9 +161,9 @@ describe.skipIf(redisSkipReason)(`scale-out through BullMQ on Redis${redisSkipRe
     }
   }, 60_000);
 
-  it('bad --queue URLs and --local-worker without --queue are usage errors (exit 2), never a stack trace', async () => {
+  it('bad --queue URLs, --local-worker or --dispatch without --queue, and bad counts are usage errors (exit 2), never a stack trace', async () => {
     const cwd = mkdtempSync(path.join(tmpdir(), 'diffgraph-scale-usage-'));
-    for (const args of [['serve', '--port', '0', '--queue', 'http://127.0.0.1:6379'], ['serve', '--port', '0', '--local-worker'], ['worker', '--queue', 'not a url'], ['worker', '--queue', redis.url, '--concurrency', '0'], ['worker']]) {
+    for (const args of [['serve', '--port', '0', '--queue', 'http://127.0.0.1:6379'], ['serve', '--port', '0', '--local-worker'], ['serve', '--port', '0', '--dispatch', '2'], ['serve', '--port', '0', '--queue', redis.url, '--dispatch', '0'], ['worker', '--queue', 'not a url'], ['worker', '--queue', redis.url, '--concurrency', '0'], ['worker']]) {
       const r = await cli([...args, '--data', cwd], cwd);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr, args.join(' ')).not.toMatch(/\n\s+at /);

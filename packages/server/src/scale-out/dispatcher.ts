@@ -23,6 +23,7 @@ export class BullmqDispatcher implements RunDispatcher {
   private readonly waiting = new Map<string, Waiting>();
 
   private constructor(
+    readonly slots: number,
     private readonly queue: Queue<RunJob>,
     private readonly publisher: Redis,
     private readonly subscriber: Redis,
@@ -33,7 +34,8 @@ export class BullmqDispatcher implements RunDispatcher {
     });
   }
 
-  static async connect(url: string, log: (line: string) => void): Promise<BullmqDispatcher> {
+  /** `slots`: runs handed to workers at once; those beyond the workers' capacity wait in BullMQ. */
+  static async connect(url: string, slots: number, log: (line: string) => void): Promise<BullmqDispatcher> {
     const connection = redisConnection(url);
     const publisher = new Redis(connection);
     const subscriber = new Redis(connection);
@@ -41,7 +43,7 @@ export class BullmqDispatcher implements RunDispatcher {
     for (const emitter of [publisher, subscriber, queue]) emitter.on('error', (e: Error) => log(`Redis (${url}): ${e.message}`));
     await queue.waitUntilReady();
     await subscriber.subscribe(EVENTS_CHANNEL);
-    return new BullmqDispatcher(queue, publisher, subscriber, log);
+    return new BullmqDispatcher(slots, queue, publisher, subscriber, log);
   }
 
   async run(run: DispatchedRun, signal: AbortSignal, onEvent: (e: EngineEvent) => void): Promise<void> {
