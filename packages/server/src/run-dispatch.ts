@@ -21,6 +21,8 @@ export interface RunDispatcher {
    * settles once its terminal event (run.finished, run.failed or run.cancelled) arrived. Aborting
    * `signal` cancels it. Rejects with a RemoteRunError when the worker could not run it at all.
    */
+  /** For `/api/health`: where runs go and whether it is reachable now. */
+  health(): Record<string, unknown>;
   run(run: DispatchedRun, signal: AbortSignal, onEvent: (e: EngineEvent) => void): Promise<void>;
   close(): Promise<void>;
 }

@@ -163,7 +163,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         sqlite: (store.db.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v,
       },
       executionProvider: { active: modelStore.activeDevice(), configured, cudaInstalled: cudaProviderInstalled() },
-      queue: { queued: counts.queued, running: counts.running },
+      queue: { queued: counts.queued, running: counts.running, ...(dispatcher ? { dispatch: dispatcher.health() } : {}) },
       runs: counts,
       cache: manager.cacheStats,
       memory: { rss: mem.rss, heapUsed: mem.heapUsed },

@@ -24,6 +24,8 @@ export class BullmqDispatcher implements RunDispatcher {
 
   private constructor(
     readonly slots: number,
+    /** The queue's URL without its password, for /api/health. */
+    private readonly publicUrl: string,
     private readonly queue: Queue<RunJob>,
     private readonly publisher: Redis,
     private readonly subscriber: Redis,
@@ -43,7 +45,12 @@ export class BullmqDispatcher implements RunDispatcher {
     for (const emitter of [publisher, subscriber, queue]) emitter.on('error', (e: Error) => log(`Redis (${url}): ${e.message}`));
     await queue.waitUntilReady();
     await subscriber.subscribe(EVENTS_CHANNEL);
-    return new BullmqDispatcher(slots, queue, publisher, subscriber, log);
+    return new BullmqDispatcher(slots, redactPassword(url), queue, publisher, subscriber, log);
+  }
+
+  /** Connected: both the queue's connection and the event subscription are up (ioredis reconnects on its own). */
+  health(): Record<string, unknown> {
+    return { kind: 'bullmq', url: this.publicUrl, connected: this.publisher.status === 'ready' && this.subscriber.status === 'ready', slots: this.slots, dispatched: this.waiting.size };
   }
 
   async run(run: DispatchedRun, signal: AbortSignal, onEvent: (e: EngineEvent) => void): Promise<void> {
@@ -102,4 +109,10 @@ export class BullmqDispatcher implements RunDispatcher {
     await this.queue.close();
     this.publisher.disconnect();
   }
+}
+
+function redactPassword(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
 }
