@@ -260,7 +260,10 @@ export function buildProgram(): Command {
     .addOption(deviceOption())
     .addOption(sessionOptionsOption())
     .option('--cache-bytes <size>', 'output-cache budget (e.g. 512MB, 2GiB)', '1GiB')
+    .option('--lock-seconds <n>', 'how long a taken run stays locked without renewal: another worker takes over a dead worker\'s run after about this long', '30')
     .action(async (opts: Record<string, any>) => {
+      const lockSeconds = parseCount(opts.lockSeconds);
+      if (lockSeconds < 1) throw new UsageError('--lock-seconds must be at least 1');
       const concurrency = parseCount(opts.concurrency);
       if (concurrency < 1) throw new UsageError('--concurrency must be at least 1');
       const { startWorker, redisConnection } = await import('./scale-out/index.ts');
@@ -273,7 +276,7 @@ export function buildProgram(): Command {
       const { registry } = await commandRegistry([...opts.nodes, path.join(dataDir, 'nodes')]);
       const modelStore = await localModelStore(opts as Parameters<typeof localModelStore>[0]);
       const log = (line: string) => process.stderr.write(`diffgraph worker: ${line}\n`);
-      const worker = await startWorker({ queueUrl: opts.queue, registry, concurrency, dataDir, modelsDir: path.resolve(opts.models), modelStore, cacheBytes: parseBytes(opts.cacheBytes), log });
+      const worker = await startWorker({ queueUrl: opts.queue, registry, concurrency, dataDir, modelsDir: path.resolve(opts.models), modelStore, cacheBytes: parseBytes(opts.cacheBytes), lockSeconds, log });
       process.stdout.write(`diffgraph worker ready (queue: ${opts.queue}, concurrency: ${concurrency}, data: ${opts.data}, device: ${modelStore.activeDevice()})\n`);
       await new Promise<void>((resolve) => {
         const stop = () => {

@@ -61,6 +61,8 @@ interface Active {
   progress: Map<string, { value: number; max: number }>;
   /** Set when the server is shutting down: the run goes back to the queue instead of `cancelled`. */
   requeueOnAbort: boolean;
+  /** Whether its run.started arrived: a second one means a worker died and another took the run over. */
+  started: boolean;
 }
 
 /** Events that are recorded in the per-run log (progress and previews are live only). */
@@ -263,7 +265,7 @@ export class RunManager {
   }
 
   private async execute(run: RunRecord): Promise<void> {
-    const active: Active = { id: run.id, controller: new AbortController(), progress: new Map(), requeueOnAbort: false };
+    const active: Active = { id: run.id, controller: new AbortController(), progress: new Map(), requeueOnAbort: false, started: false };
     this.clientOf.set(run.id, run.clientId);
     this.active.set(run.id, active);
     try {
@@ -329,6 +331,14 @@ export class RunManager {
     if (!active) return;
     const { runId } = e;
     switch (e.type) {
+      case 'run.started':
+        if (active.started) {
+          this.store.countRetry(runId);
+          active.progress.clear();
+          this.publish(runId, { type: 'run.interrupted', runId, time: e.time, requeued: true, reason: 'the worker running it stopped; another worker runs it again' });
+        }
+        active.started = true;
+        break;
       case 'node.started':
         this.store.setNode(runId, { nodeId: e.nodeId, nodeType: e.nodeType, state: 'running' });
         break;

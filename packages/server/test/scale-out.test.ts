@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { PNG } from 'pngjs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, slowWorkflow, smallWorkflow, submit, tempServer, waitFor, waitForStatus, WsClient } from './helpers.ts';
 import { Redis } from 'ioredis';
 import { removeRedisDir, redisSkipReason, startRedis, type TestRedis } from './redis.ts';
-import { cli, serve, spawnCli, stop } from './subprocess.ts';
+import { cli, killHard, serve, spawnCli, stop } from './subprocess.ts';
 import { parsePreviewFrame } from '../src/preview.ts';
 import type { ChildProcess } from 'node:child_process';
 
@@ -170,9 +170,40 @@ describe.skipIf(redisSkipReason)(`scale-out through BullMQ on Redis${redisSkipRe
     }
   }, 60_000);
 
+  it('kill -9 of the worker mid-run: another worker takes the run over, it succeeds once, with one set of files and the retry in its history', async () => {
+    const ownRedis = await startRedis();
+    const ownData = mkdtempSync(path.join(tmpdir(), 'diffgraph-scale-kill-'));
+    const node = await serve(['--data', ownData, '--queue', ownRedis.url]);
+    const workerArgs = ['--queue', ownRedis.url, '--data', ownData, '--lock-seconds', '2'];
+    const first = await startWorkerProcess(workerArgs, ownData);
+    let second: ChildProcess | undefined;
+    try {
+      const ws = await WsClient.connect(node.url, { query: '?all=1' });
+      await ws.next((m) => m.type === 'subscribed');
+      const runId = await submit(node.url, slowWorkflow(120, 13));
+      await ws.next((m) => m.runId === runId && m.type === 'node.progress' && m.value >= 2, 30_000);
+      second = await startWorkerProcess(workerArgs, ownData);
+      await killHard(first);
+      const end = await ws.next(isTerminal(runId), 60_000);
+      expect(end.type).toBe('run.finished');
+      const run = (await api(node.url, `/api/runs/${runId}`)).body;
+      expect(run).toMatchObject({ status: 'succeeded', attempts: 2, interruptions: 1 });
+      const log = (await api(node.url, `/api/runs/${runId}/events`)).body.events.map((e: any) => e.type);
+      expect(log.filter((t: string) => t === 'run.started')).toHaveLength(2);
+      expect(log.filter((t: string) => t === 'run.interrupted')).toHaveLength(1);
+      expect(log.at(-1)).toBe('run.finished');
+      expect(readdirSync(path.join(ownData, 'outputs', runId))).toHaveLength(1);
+      expect((await fetch(`${node.url}${run.results.save.values.path.url}`)).status).toBe(200);
+      await ws.close();
+    } finally {
+      await Promise.all([stop(node.child), killHard(first), second && stop(second)]);
+      await ownRedis.stop();
+    }
+  }, 90_000);
+
   it('bad --queue URLs, --local-worker or --dispatch without --queue, and bad counts are usage errors (exit 2), never a stack trace', async () => {
     const cwd = mkdtempSync(path.join(tmpdir(), 'diffgraph-scale-usage-'));
-    for (const args of [['serve', '--port', '0', '--queue', 'http://127.0.0.1:6379'], ['serve', '--port', '0', '--local-worker'], ['serve', '--port', '0', '--dispatch', '2'], ['serve', '--port', '0', '--queue', redis.url, '--dispatch', '0'], ['worker', '--queue', 'not a url'], ['worker', '--queue', redis.url, '--concurrency', '0'], ['worker']]) {
+    for (const args of [['serve', '--port', '0', '--queue', 'http://127.0.0.1:6379'], ['serve', '--port', '0', '--local-worker'], ['serve', '--port', '0', '--dispatch', '2'], ['serve', '--port', '0', '--queue', redis.url, '--dispatch', '0'], ['worker', '--queue', 'not a url'], ['worker', '--queue', redis.url, '--concurrency', '0'], ['worker', '--queue', redis.url, '--lock-seconds', '0'], ['worker']]) {
       const r = await cli([...args, '--data', cwd], cwd);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr, args.join(' ')).not.toMatch(/\n\s+at /);

@@ -23,6 +23,8 @@ export interface WorkerOptions {
   modelsDir: string;
   modelStore?: ModelStore;
   cacheBytes: number;
+  /** BullMQ's lock on a taken job, renewed while it runs: a dead worker's run is taken over after about this long. */
+  lockSeconds?: number;
   log: (line: string) => void;
 }
 
@@ -42,7 +44,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   let runsDone = 0;
 
   const publisher = new Redis(connection);
-  const worker = new Worker<RunJob>(QUEUE_NAME, async (job: Job<RunJob>) => runJob(job.data), { connection: publisher, concurrency: options.concurrency, autorun: false });
+  const worker = new Worker<RunJob>(QUEUE_NAME, async (job: Job<RunJob>) => runJob(job.data), { connection: publisher, concurrency: options.concurrency, autorun: false, ...lockOptions(options.lockSeconds) });
   const subscriber = new Redis(connection);
   for (const emitter of [publisher, subscriber, worker]) emitter.on('error', (e: Error) => options.log(`Redis (${options.queueUrl}): ${e.message}`));
   await subscriber.subscribe(CANCEL_CHANNEL);
@@ -97,4 +99,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       publisher.disconnect();
     },
   };
+}
+
+/** The lock and the stalled-job check share one period: a job whose lock lapsed is found within one more. */
+function lockOptions(seconds: number | undefined): { lockDuration?: number; stalledInterval?: number } {
+  return seconds === undefined ? {} : { lockDuration: seconds * 1000, stalledInterval: seconds * 1000 };
 }
