@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, slowWorkflow, smallWorkflow, submit, tempServer, waitFor, waitForStatus, WsClient } from './helpers.ts';
+import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
+import { QUEUE_NAME } from '../src/scale-out/wire.ts';
 import { removeRedisDir, redisSkipReason, startRedis, type TestRedis } from './redis.ts';
 import { cli, killHard, serve, spawnCli, stop } from './subprocess.ts';
 import { parsePreviewFrame } from '../src/preview.ts';
@@ -200,6 +202,27 @@ describe.skipIf(redisSkipReason)(`scale-out through BullMQ on Redis${redisSkipRe
       await ownRedis.stop();
     }
   }, 90_000);
+
+  it('a job BullMQ gives up (its processing failed) fails the run on the API node instead of leaving it running', async () => {
+    const ownRedis = await startRedis();
+    const ownData = mkdtempSync(path.join(tmpdir(), 'diffgraph-scale-fail-'));
+    const node = await serve(['--data', ownData, '--queue', ownRedis.url]);
+    // A processor that throws stands for any failure BullMQ records against the job (a second stall alike).
+    const failing = new Worker(QUEUE_NAME, async () => {
+      throw new Error('the processor broke');
+    }, { connection: { host: '127.0.0.1', port: ownRedis.port, maxRetriesPerRequest: null } });
+    try {
+      const runId = await submit(node.url, smallWorkflow(12, 4));
+      const run = await waitForStatus(node.url, runId, ['failed', 'succeeded'], 30_000);
+      expect(run.status).toBe('failed');
+      expect(run.error).toContain('the queue gave the run up: the processor broke');
+      expect(run.results.save).toMatchObject({ status: 'failed' });
+    } finally {
+      await failing.close();
+      await stop(node.child);
+      await ownRedis.stop();
+    }
+  }, 60_000);
 
   it('bad --queue URLs, --local-worker or --dispatch without --queue, and bad counts are usage errors (exit 2), never a stack trace', async () => {
     const cwd = mkdtempSync(path.join(tmpdir(), 'diffgraph-scale-usage-'));

@@ -4,7 +4,7 @@
  * Redis pub/sub channel, in order, into the same path the in-process executor's events take.
  */
 import type { EngineEvent } from '@diffgraph/engine';
-import { Queue } from 'bullmq';
+import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { RemoteRunError, type DispatchedRun, type RunDispatcher } from '../run-dispatch.ts';
 import { CANCEL_CHANNEL, cancelledKey, EVENTS_CHANNEL, eventFromWire, QUEUE_NAME, redisConnection, type RunJob, type WireMessage } from './wire.ts';
@@ -29,8 +29,12 @@ export class BullmqDispatcher implements RunDispatcher {
     private readonly queue: Queue<RunJob>,
     private readonly publisher: Redis,
     private readonly subscriber: Redis,
+    private readonly queueEvents: QueueEvents,
+    private readonly eventsConnection: Redis,
     private readonly log: (line: string) => void,
   ) {
+    // A job BullMQ gives up (e.g. stalled twice: its workers died) sends no terminal event of its own.
+    queueEvents.on('failed', ({ jobId, failedReason }) => this.waiting.get(jobId)?.reject(new RemoteRunError(`the queue gave the run up: ${failedReason}`)));
     subscriber.on('message', (channel: string, text: string) => {
       if (channel === EVENTS_CHANNEL) this.onMessage(text);
     });
@@ -42,10 +46,16 @@ export class BullmqDispatcher implements RunDispatcher {
     const publisher = new Redis(connection);
     const subscriber = new Redis(connection);
     const queue: Queue<RunJob> = new Queue<RunJob>(QUEUE_NAME, { connection: publisher });
-    for (const emitter of [publisher, subscriber, queue]) emitter.on('error', (e: Error) => log(`Redis (${url}): ${e.message}`));
-    await queue.waitUntilReady();
+    // QueueEvents blocks on its connection: one of its own.
+    const eventsConnection = new Redis(connection);
+    const queueEvents = new QueueEvents(QUEUE_NAME, { connection: eventsConnection });
+    const onError = (e: Error) => log(`Redis (${url}): ${e.message}`);
+    for (const client of [publisher, subscriber, eventsConnection]) client.on('error', onError);
+    queue.on('error', onError);
+    queueEvents.on('error', onError);
+    await Promise.all([queue.waitUntilReady(), queueEvents.waitUntilReady()]);
     await subscriber.subscribe(EVENTS_CHANNEL);
-    return new BullmqDispatcher(slots, redactPassword(url), queue, publisher, subscriber, log);
+    return new BullmqDispatcher(slots, redactPassword(url), queue, publisher, subscriber, queueEvents, eventsConnection, log);
   }
 
   /** Connected: both the queue's connection and the event subscription are up (ioredis reconnects on its own). */
@@ -106,7 +116,8 @@ export class BullmqDispatcher implements RunDispatcher {
   private async shutdown(): Promise<void> {
     for (const [runId, waiting] of this.waiting) waiting.reject(new Error(`the API node is shutting down while run ${runId} runs on a worker`));
     this.subscriber.disconnect();
-    await this.queue.close();
+    await Promise.all([this.queue.close(), this.queueEvents.close()]);
+    this.eventsConnection.disconnect();
     this.publisher.disconnect();
   }
 }
