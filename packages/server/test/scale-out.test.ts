@@ -3,7 +3,7 @@ import { PNG } from 'pngjs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, slowWorkflow, smallWorkflow, submit, tempServer, waitFor, waitForStatus, WsClient } from './helpers.ts';
+import { api, slowWorkflow, smallWorkflow, submit, tempServer, waitForStatus, WsClient } from './helpers.ts';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { QUEUE_NAME } from '../src/scale-out/wire.ts';
@@ -148,7 +148,7 @@ describe.skipIf(redisSkipReason)(`scale-out through BullMQ on Redis${redisSkipRe
     await ws.close();
   }, 60_000);
 
-  it('serve --queue --local-worker runs the runs in the API node\'s own process, with no other worker; /api/health reports Redis, down and back', async () => {
+  it('serve --queue --local-worker runs the runs in the API node\'s own process, with no other worker; /api/health reports its Redis', async () => {
     const ownRedis = await startRedis();
     const ownData = mkdtempSync(path.join(tmpdir(), 'diffgraph-scale-local-'));
     const node = await serve(['--data', ownData, '--models', path.join(ownData, 'models'), '--queue', ownRedis.url, '--local-worker']);
@@ -159,13 +159,6 @@ describe.skipIf(redisSkipReason)(`scale-out through BullMQ on Redis${redisSkipRe
       expect((await fetch(`${node.url}${run.results.save.values.path.url}`)).status).toBe(200);
       const dispatchHealth = async () => (await api(node.url, '/api/health')).body.queue.dispatch;
       expect(await dispatchHealth()).toEqual({ kind: 'bullmq', url: ownRedis.url, connected: true, slots: 16, dispatched: 0 });
-      // Redis goes away: health says so; it comes back: the API node and its worker reconnect and run again.
-      await ownRedis.stop();
-      await waitFor('health to report Redis unreachable', async () => ((await dispatchHealth()).connected === false ? true : undefined), 20_000, 50);
-      await ownRedis.start();
-      await waitFor('health to report Redis reachable again', async () => ((await dispatchHealth()).connected ? true : undefined), 30_000, 50);
-      const after = await submit(node.url, smallWorkflow(9, 4));
-      expect((await waitForStatus(node.url, after, ['succeeded', 'failed'], 30_000)).status).toBe('succeeded');
     } finally {
       await stop(node.child);
       await ownRedis.stop();
