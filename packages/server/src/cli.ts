@@ -202,6 +202,9 @@ export function buildProgram(): Command {
     .option('--max-workflow-bytes <size>', 'largest workflow', String(DEFAULT_LIMITS.workflowBytes))
     .option('--allow-origin <origin>', 'another origin that may change state (repeatable)', collect, [])
     .option('--allow-host <host>', 'another Host name to answer on loopback (repeatable)', collect, [])
+    .option('--queue <url>', 'scale out: queue runs in BullMQ on this Redis (redis://HOST:PORT) for `diffgraph worker`s (docs/scale-out.md)')
+    .option('--local-worker', 'with --queue: this process runs a worker too')
+    .option('--dispatch <n>', 'with --queue: runs handed to workers at once; more wait in the queue (default 16)')
     .action(async (opts: Record<string, any>) => {
       const port = parseCount(opts.port);
       const limits: Partial<Limits> = {
@@ -225,6 +228,7 @@ export function buildProgram(): Command {
           cacheBytes: parseBytes(opts.cacheBytes), maxRequeues: parseCount(opts.requeue), limits,
           allowedOrigins: opts.allowOrigin, allowedHosts: opts.allowHost,
           nodeDirs: [...opts.nodes, ...nodeDirsFromEnv(process.env.DIFFGRAPH_NODES)],
+          queueUrl: opts.queue, localWorker: opts.localWorker === true, ...(opts.dispatch === undefined ? {} : { dispatchSlots: parseCount(opts.dispatch) }),
         });
       } catch (e) {
         if (e instanceof ConfigError) throw new UsageError(e.message);
@@ -239,6 +243,47 @@ export function buildProgram(): Command {
           process.off('SIGTERM', stop);
           process.stderr.write('diffgraph: shutting down (a running run goes back to the queue)\n');
           void server.close().then(resolve);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+    });
+
+  program
+    .command('worker')
+    .description('Take runs from a `serve --queue` API node\'s BullMQ queue and run them (docs/scale-out.md)')
+    .requiredOption('--queue <url>', 'the Redis of the queue (redis://HOST:PORT)')
+    .option('--concurrency <n>', 'runs taken at once (they share this worker\'s executor and models)', '1')
+    .option('--models <dir>', 'model folder (LoadPipeline, LoadOnnxModel)', 'models')
+    .option('--data <dir>', 'the data folder shared with the API node (inputs are read, outputs staged there)', '.diffgraph')
+    .option('--nodes <dir>', NODES_HELP, collect, [])
+    .addOption(deviceOption())
+    .addOption(sessionOptionsOption())
+    .option('--cache-bytes <size>', 'output-cache budget (e.g. 512MB, 2GiB)', '1GiB')
+    .option('--lock-seconds <n>', 'how long a taken run stays locked without renewal: another worker takes over a dead worker\'s run after about this long', '30')
+    .action(async (opts: Record<string, any>) => {
+      const lockSeconds = parseCount(opts.lockSeconds);
+      if (lockSeconds < 1) throw new UsageError('--lock-seconds must be at least 1');
+      const concurrency = parseCount(opts.concurrency);
+      if (concurrency < 1) throw new UsageError('--concurrency must be at least 1');
+      const { startWorker, redisConnection } = await import('./scale-out/index.ts');
+      try {
+        redisConnection(opts.queue);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      const dataDir = path.resolve(opts.data);
+      const { registry } = await commandRegistry([...opts.nodes, path.join(dataDir, 'nodes')]);
+      const modelStore = await localModelStore(opts as Parameters<typeof localModelStore>[0]);
+      const log = (line: string) => process.stderr.write(`diffgraph worker: ${line}\n`);
+      const worker = await startWorker({ queueUrl: opts.queue, registry, concurrency, dataDir, modelsDir: path.resolve(opts.models), modelStore, cacheBytes: parseBytes(opts.cacheBytes), lockSeconds, log });
+      process.stdout.write(`diffgraph worker ready (queue: ${opts.queue}, concurrency: ${concurrency}, data: ${opts.data}, device: ${modelStore.activeDevice()})\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          process.stderr.write('diffgraph worker: shutting down (a running run is cancelled)\n');
+          void worker.close().then(() => modelStore.close()).then(resolve);
         };
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);

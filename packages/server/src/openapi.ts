@@ -125,7 +125,18 @@ const healthSchema: Schema = {
     status: { const: 'ok' },
     versions: { type: 'object', additionalProperties: { type: 'string' } },
     executionProvider: { type: 'object', properties: { active: { enum: ['cpu', 'cuda'] }, configured: { enum: ['auto', 'cpu', 'cuda'] }, cudaInstalled: { type: 'boolean' } } },
-    queue: { type: 'object', properties: { queued: { type: 'integer' }, running: { type: 'integer' } } },
+    queue: {
+      type: 'object',
+      properties: {
+        queued: { type: 'integer' },
+        running: { type: 'integer' },
+        dispatch: {
+          type: 'object',
+          description: 'Only with `serve --queue`: the BullMQ queue on Redis that workers take runs from (docs/scale-out.md)',
+          properties: { kind: { const: 'bullmq' }, url: { type: 'string', description: 'Password redacted' }, connected: { type: 'boolean' }, slots: { type: 'integer' }, dispatched: { type: 'integer' } },
+        },
+      },
+    },
     runs: { type: 'object', additionalProperties: { type: 'integer' } },
     cache: { type: 'object', properties: { usedBytes: { type: 'integer' }, budgetBytes: { type: 'integer' }, entries: { type: 'integer' }, hits: { type: 'integer' }, misses: { type: 'integer' }, evictions: { type: 'integer' } } },
     memory: { type: 'object', properties: { rss: { type: 'integer' }, heapUsed: { type: 'integer' } } },

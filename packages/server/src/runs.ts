@@ -1,6 +1,7 @@
 /**
  * The run manager: validates and queues runs (persisted before they are acknowledged), executes them one
- * at a time on one shared Executor (so the signature cache and loaded models serve every run), records
+ * at a time on one shared Executor (so the signature cache and loaded models serve every run) — or, with a
+ * dispatcher (`serve --queue`), hands up to its `slots` runs at once to workers elsewhere — records
  * per-node state, outputs and the event log, and fans events out to subscribers (the WebSocket hub).
  */
 import { randomUUID } from 'node:crypto';
@@ -12,6 +13,7 @@ import type { HostServices, ModelStore } from '@diffgraph/nodes';
 import { guardWorkflow, type GuardError, type Limits, type RootKind } from './guard.ts';
 import { encodePreview, previewFrame } from './preview.ts';
 import { pathScrubber, scrubDeep } from './public-paths.ts';
+import { RemoteRunError, type RunDispatcher } from './run-dispatch.ts';
 import { RunOutputs } from './run-outputs.ts';
 import { RunStore, TERMINAL_STATUSES, type NodeRecord, type RunRecord, type RunStatus } from './store.ts';
 import { serializeOutputs } from './values.ts';
@@ -36,6 +38,8 @@ export interface RunManagerOptions {
   maxRequeues: number;
   /** Loaded models shared by every run (default: one store for the models root). */
   modelStore?: ModelStore;
+  /** Runs elsewhere instead of on this process's executor (`serve --queue`); default: here. */
+  dispatcher?: RunDispatcher;
   log?: (line: string) => void;
 }
 
@@ -57,6 +61,8 @@ interface Active {
   progress: Map<string, { value: number; max: number }>;
   /** Set when the server is shutting down: the run goes back to the queue instead of `cancelled`. */
   requeueOnAbort: boolean;
+  /** Whether its run.started arrived: a second one means a worker died and another took the run over. */
+  started: boolean;
 }
 
 /** Events that are recorded in the per-run log (progress and previews are live only). */
@@ -67,7 +73,8 @@ export class RunManager {
   readonly store: RunStore;
   private readonly registry: NodeRegistry<HostServices>;
   private readonly listeners = new Set<(m: HubMessage) => void>();
-  private active: Active | undefined;
+  /** Runs executing now: one on the in-process executor, up to the dispatcher's `slots` with one. */
+  private readonly active = new Map<string, Active>();
   private pumping = false;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
@@ -148,8 +155,9 @@ export class RunManager {
   cancel(id: string): { result: 'cancelled' | 'cancelling' | 'unchanged'; status: RunStatus } | undefined {
     const run = this.store.get(id);
     if (!run) return undefined;
-    if (this.active?.id === id && run.status === 'running') {
-      this.active.controller.abort(new Error('cancelled through the API'));
+    const active = this.active.get(id);
+    if (active && run.status === 'running') {
+      active.controller.abort(new Error('cancelled through the API'));
       return { result: 'cancelling', status: run.status };
     }
     if (run.status === 'queued' && this.store.cancelQueued(id)) {
@@ -178,7 +186,7 @@ export class RunManager {
     if (!run) return undefined;
     const nodes: Record<string, Omit<NodeRecord, 'nodeId'> & { progress?: { value: number; max: number } }> = {};
     for (const { nodeId, ...rest } of this.store.nodes(id)) {
-      const live = this.active?.id === id ? this.active.progress.get(nodeId) : undefined;
+      const live = this.active.get(id)?.progress.get(nodeId);
       nodes[nodeId] = live ? { ...rest, progress: live } : rest;
     }
     return { ...summary(run), nodes, results: run.results, ...(options.workflow ? { workflow: run.workflow } : {}) };
@@ -198,28 +206,33 @@ export class RunManager {
     return this.store.list({ status: ['running', 'queued'], limit: 1000, offset: 0 }).runs.map((r) => r.id).reverse();
   }
 
+  /** The run started first among those running now. */
   get runningId(): string | undefined {
-    return this.active?.id;
+    return this.active.keys().next().value;
   }
 
   /** Resolves once the queue is empty and nothing runs. */
   idle(): Promise<void> {
-    if (!this.active && this.store.counts().queued === 0) return Promise.resolve();
+    if (this.active.size === 0 && this.store.counts().queued === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** Stops taking work; a running run is put back in the queue (it runs again after a restart). */
   async close(): Promise<void> {
     this.closed = true;
-    const active = this.active;
-    if (active) {
-      active.requeueOnAbort = true;
-      active.controller.abort(new Error('the server is shutting down'));
+    if (this.active.size > 0) {
+      for (const active of this.active.values()) {
+        active.requeueOnAbort = true;
+        active.controller.abort(new Error('the server is shutting down'));
+      }
+      // A worker elsewhere may never answer; the dispatcher gives the runs up and they are re-queued.
+      await this.options.dispatcher?.close();
       await new Promise<void>((resolve) => {
-        const check = () => (this.active ? setTimeout(check, 5) : resolve());
+        const check = () => (this.active.size > 0 ? setTimeout(check, 5) : resolve());
         check();
       });
     }
+    await this.options.dispatcher?.close();
   }
 
   /** The folder a run's files are committed to (outputs/<runId>). */
@@ -232,28 +245,37 @@ export class RunManager {
     this.pumping = true;
     setImmediate(() => {
       this.pumping = false;
-      void this.pump();
+      this.pump();
     });
   }
 
-  private async pump(): Promise<void> {
-    if (this.active || this.closed) return;
-    const next = this.store.nextQueued();
-    if (!next) {
-      for (const resolve of this.idleWaiters.splice(0)) resolve();
-      return;
+  /** Starts queued runs, oldest first, while a slot is free. */
+  private pump(): void {
+    const slots = this.options.dispatcher?.slots ?? 1;
+    while (this.active.size < slots && !this.closed) {
+      const next = this.store.nextQueued();
+      if (!next) break;
+      // Not claimed: cancelled meanwhile; the next one is looked at.
+      if (!this.store.markStarted(next.id)) continue;
+      void this.execute(next).then(() => this.schedule());
     }
-    if (!this.store.markStarted(next.id)) return this.schedule();
-    await this.execute(next);
-    this.schedule();
+    if (this.active.size === 0 && !this.closed && this.store.counts().queued === 0) {
+      for (const resolve of this.idleWaiters.splice(0)) resolve();
+    }
   }
 
   private async execute(run: RunRecord): Promise<void> {
-    const active: Active = { id: run.id, controller: new AbortController(), progress: new Map(), requeueOnAbort: false };
+    const active: Active = { id: run.id, controller: new AbortController(), progress: new Map(), requeueOnAbort: false, started: false };
     this.clientOf.set(run.id, run.clientId);
-    this.active = active;
+    this.active.set(run.id, active);
     try {
       const outputDir = this.outputs.begin(run.id);
+      const { dispatcher } = this.options;
+      if (dispatcher) {
+        const dispatched = { runId: run.id, workflow: run.workflow, outputs: run.outputs, stagingDir: outputDir };
+        await dispatcher.run(dispatched, active.controller.signal, (e) => this.onEngineEvent(e));
+        return;
+      }
       await this.executor.run(run.workflow, {
         runId: run.id,
         outputs: run.outputs,
@@ -268,12 +290,14 @@ export class RunManager {
         },
       });
     } catch (e) {
+      // A dispatched run whose worker is still busy when the API node stops: it goes back to the queue.
+      if (active.requeueOnAbort && this.options.dispatcher) return this.requeueForShutdown(run.id);
       // The workflow was valid when queued; a node library that changed since (a restart) can refuse it.
-      const message = this.publicText(e instanceof InvalidWorkflowError ? e.message : `unexpected error: ${(e as Error).message}`);
+      const message = this.publicText(e instanceof InvalidWorkflowError || e instanceof RemoteRunError ? e.message : `unexpected error: ${(e as Error).message}`);
       this.finish(run.id, 'failed', message, Object.fromEntries(run.outputs.map((o) => [o, { status: 'failed', error: { nodeId: o, message } }])));
       this.publish(run.id, { type: 'run.failed', runId: run.id, time: Date.now(), message, outputs: this.store.get(run.id)?.results ?? {} });
     } finally {
-      this.active = undefined;
+      this.active.delete(run.id);
       this.clientOf.delete(run.id);
     }
   }
@@ -285,7 +309,7 @@ export class RunManager {
     const results = scrubDeep(serialized.results, this.publicText);
     const index = scrubDeep(serialized.index, this.publicText);
     this.store.markFinished(id, status, error === null ? null : this.publicText(error), results, index);
-    const progress = this.active?.id === id ? this.active.progress : new Map<string, { value: number; max: number }>();
+    const progress = this.active.get(id)?.progress ?? new Map<string, { value: number; max: number }>();
     for (const n of this.store.nodes(id)) {
       const cancelled = status === 'cancelled' && (n.state === 'pending' || n.state === 'running');
       const p = progress.get(n.nodeId);
@@ -294,11 +318,27 @@ export class RunManager {
     return results;
   }
 
+  /** Puts a run the shutdown interrupted back in the queue, as if it had never started. */
+  private requeueForShutdown(runId: string): void {
+    this.store.db.prepare(`UPDATE runs SET status = 'queued', started_at = NULL, attempts = attempts - 1 WHERE id = ?`).run(runId);
+    this.outputs.discard(runId);
+    for (const n of this.store.nodes(runId)) this.store.setNode(runId, { nodeId: n.nodeId, nodeType: n.nodeType, state: 'pending' });
+    this.publish(runId, { type: 'run.interrupted', runId, time: Date.now(), requeued: true, reason: 'the server is shutting down' });
+  }
+
   private onEngineEvent(e: EngineEvent): void {
-    const active = this.active;
-    if (!active || e.runId !== active.id) return;
+    const active = this.active.get(e.runId);
+    if (!active) return;
     const { runId } = e;
     switch (e.type) {
+      case 'run.started':
+        if (active.started) {
+          this.store.countRetry(runId);
+          active.progress.clear();
+          this.publish(runId, { type: 'run.interrupted', runId, time: e.time, requeued: true, reason: 'the worker running it stopped; another worker runs it again' });
+        }
+        active.started = true;
+        break;
       case 'node.started':
         this.store.setNode(runId, { nodeId: e.nodeId, nodeType: e.nodeType, state: 'running' });
         break;
@@ -328,13 +368,7 @@ export class RunManager {
       case 'run.finished':
       case 'run.failed':
       case 'run.cancelled': {
-        if (e.type === 'run.cancelled' && active.requeueOnAbort) {
-          this.store.db.prepare(`UPDATE runs SET status = 'queued', started_at = NULL, attempts = attempts - 1 WHERE id = ?`).run(runId);
-          this.outputs.discard(runId);
-          for (const n of this.store.nodes(runId)) this.store.setNode(runId, { nodeId: n.nodeId, nodeType: n.nodeType, state: 'pending' });
-          this.publish(runId, { type: 'run.interrupted', runId, time: e.time, requeued: true, reason: 'the server is shutting down' });
-          return;
-        }
+        if (e.type === 'run.cancelled' && active.requeueOnAbort) return this.requeueForShutdown(runId);
         const status: RunStatus = e.type === 'run.finished' ? 'succeeded' : e.type === 'run.failed' ? 'failed' : 'cancelled';
         const message = e.type === 'run.failed' ? this.publicText(e.message) : null;
         const results = this.finish(runId, status, message, e.outputs);

@@ -56,6 +56,12 @@ export interface ServerOptions {
    * packs of `nodeDirs` and `<data>/nodes`.
    */
   registry?: NodeRegistry<HostServices>;
+  /** `--queue redis://…`: runs go to BullMQ workers (docs/scale-out.md) instead of this process's executor. */
+  queueUrl?: string;
+  /** With `queueUrl`: runs handed to workers at once (`--dispatch`, default 16). */
+  dispatchSlots?: number;
+  /** With `queueUrl`: this process also runs a worker (`--local-worker`). */
+  localWorker?: boolean;
   log?: (line: string) => void;
 }
 
@@ -120,9 +126,25 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   }
   const store = new RunStore(path.join(dataDir, 'diffgraph.db'));
   const cacheBytes = options.cacheBytes ?? 1024 ** 3;
+  if (options.localWorker && !options.queueUrl) throw new ConfigError('--local-worker needs --queue redis://HOST:PORT');
+  if (options.dispatchSlots !== undefined && (!options.queueUrl || options.dispatchSlots < 1)) throw new ConfigError(options.queueUrl ? '--dispatch must be at least 1' : '--dispatch needs --queue redis://HOST:PORT');
+  // Loaded only for --queue: BullMQ and its Redis client are not needed on a single machine.
+  const scaleOut = options.queueUrl ? await import('./scale-out/index.ts') : undefined;
+  if (scaleOut && options.queueUrl) {
+    try {
+      scaleOut.redisConnection(options.queueUrl);
+    } catch (e) {
+      throw new ConfigError((e as Error).message);
+    }
+  }
+  const dispatcher = scaleOut && options.queueUrl ? await scaleOut.BullmqDispatcher.connect(options.queueUrl, options.dispatchSlots ?? 16, log) : undefined;
   const manager = new RunManager({
     registry, store, limits, roots, stagingDir: path.join(dataDir, 'staging'), cacheBytes, maxRequeues: options.maxRequeues ?? 1, log, modelStore,
+    ...(dispatcher ? { dispatcher } : {}),
   });
+  const worker = scaleOut && options.queueUrl && options.localWorker
+    ? await scaleOut.startWorker({ queueUrl: options.queueUrl, registry, concurrency: 1, dataDir, modelsDir: roots.models, modelStore, cacheBytes, log })
+    : undefined;
   const security: SecurityOptions = {
     token,
     // Loopback: only loopback Host names (no DNS rebinding). Beyond loopback the token guards.
@@ -141,7 +163,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         sqlite: (store.db.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v,
       },
       executionProvider: { active: modelStore.activeDevice(), configured, cudaInstalled: cudaProviderInstalled() },
-      queue: { queued: counts.queued, running: counts.running },
+      queue: { queued: counts.queued, running: counts.running, ...(dispatcher ? { dispatch: dispatcher.health() } : {}) },
       runs: counts,
       cache: manager.cacheStats,
       memory: { rss: mem.rss, heapUsed: mem.heapUsed },
@@ -176,6 +198,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     close() {
       closing ??= (async () => {
         await manager.close();
+        await worker?.close();
         hub.close();
         comfyHub.close();
         bridge.close();

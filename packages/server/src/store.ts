@@ -151,6 +151,7 @@ export class RunStore {
       nextQueued: db.prepare(`SELECT * FROM runs WHERE status = 'queued' ORDER BY seq LIMIT 1`),
       setStarted: db.prepare(`UPDATE runs SET status = 'running', started_at = ?, attempts = attempts + 1 WHERE id = ? AND status = 'queued'`),
       setFinished: db.prepare(`UPDATE runs SET status = ?, finished_at = ?, error = ?, results = ? WHERE id = ?`),
+      countRetry: db.prepare(`UPDATE runs SET attempts = attempts + 1, interruptions = interruptions + 1 WHERE id = ? AND status = 'running'`),
       cancelQueued: db.prepare(`UPDATE runs SET status = 'cancelled', finished_at = ? WHERE id = ? AND status = 'queued'`),
       deleteRun: db.prepare(`DELETE FROM runs WHERE id = ?`),
       deleteNodes: db.prepare(`DELETE FROM nodes WHERE run_id = ?`),
@@ -197,6 +198,14 @@ export class RunStore {
     this.db.transaction(() => {
       this.stmt.setFinished.run(status, Date.now(), error, JSON.stringify(results), id);
       for (const f of files) this.stmt.insertOutput.run(id, f.nodeId, f.name, JSON.stringify(f.value), f.file);
+    })();
+  }
+
+  /** A running run starts over elsewhere (its worker died): one more attempt, one more interruption; its nodes are pending again. */
+  countRetry(id: string): void {
+    this.db.transaction(() => {
+      this.stmt.countRetry.run(id);
+      for (const n of this.nodes(id)) this.setNode(id, { nodeId: n.nodeId, nodeType: n.nodeType, state: 'pending' });
     })();
   }
 

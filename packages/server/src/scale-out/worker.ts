@@ -1,0 +1,107 @@
+/**
+ * `diffgraph worker --queue redis://…`: takes runs from the BullMQ queue, runs them on its own Executor
+ * (its own output cache and loaded models, shared by its runs) and publishes their engine events to the
+ * API node through Redis, in order. Files are written to `<data>/staging/<runId>`; the data folder is
+ * shared with the API node (docs/scale-out.md), which commits and serves them.
+ */
+import { realpathSync } from 'node:fs';
+import path from 'node:path';
+import { Executor, InvalidWorkflowError, type NodeRegistry, type Workflow } from '@diffgraph/engine';
+import type { HostServices, ModelStore } from '@diffgraph/nodes';
+import { Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import { RunOutputs } from '../run-outputs.ts';
+import { CANCEL_CHANNEL, cancelledKey, EVENTS_CHANNEL, eventToWire, QUEUE_NAME, redisConnection, type RunJob, type WireMessage } from './wire.ts';
+
+export interface WorkerOptions {
+  queueUrl: string;
+  registry: NodeRegistry<HostServices>;
+  /** Runs taken at once (they share the executor). */
+  concurrency: number;
+  /** The data folder shared with the API node: inputs are read and outputs staged there. */
+  dataDir: string;
+  modelsDir: string;
+  modelStore?: ModelStore;
+  cacheBytes: number;
+  /** BullMQ's lock on a taken job, renewed while it runs: a dead worker's run is taken over after about this long. */
+  lockSeconds?: number;
+  log: (line: string) => void;
+}
+
+export interface RunningWorker {
+  /** Runs finished (succeeded, failed or cancelled) by this worker. */
+  readonly runsDone: number;
+  close(): Promise<void>;
+}
+
+export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
+  const connection = redisConnection(options.queueUrl);
+  const executor = new Executor(options.registry, { cacheBytes: options.cacheBytes });
+  const outputs = new RunOutputs(path.join(options.dataDir, 'outputs'), path.join(options.dataDir, 'staging'));
+  const inputs = path.join(options.dataDir, 'inputs');
+  /** Per run on this worker: how to cancel it and where its events are rebased. */
+  const running = new Map<string, { controller: AbortController; fromDirs: string[]; toDir: string }>();
+  let runsDone = 0;
+
+  const publisher = new Redis(connection);
+  const worker = new Worker<RunJob>(QUEUE_NAME, async (job: Job<RunJob>) => runJob(job.data), { connection: publisher, concurrency: options.concurrency, autorun: false, ...lockOptions(options.lockSeconds) });
+  const subscriber = new Redis(connection);
+  for (const emitter of [publisher, subscriber, worker]) emitter.on('error', (e: Error) => options.log(`Redis (${options.queueUrl}): ${e.message}`));
+  await subscriber.subscribe(CANCEL_CHANNEL);
+  subscriber.on('message', (_channel: string, runId: string) => running.get(runId)?.controller.abort(new Error('cancelled through the API')));
+
+  // One connection publishes everything, so the API node receives each run's events in emission order.
+  const send = (message: WireMessage) => void publisher.publish(EVENTS_CHANNEL, JSON.stringify(message)).catch((e: Error) => options.log(`could not publish an event of run ${message.runId}: ${e.message}`));
+  executor.events.subscribe((e) => {
+    const run = running.get(e.runId);
+    if (!run) return;
+    const event = eventToWire(e, run.fromDirs, run.toDir);
+    if (event) send({ runId: e.runId, event });
+  });
+
+  async function runJob(job: RunJob): Promise<void> {
+    const controller = new AbortController();
+    const outputDir = outputs.begin(job.runId);
+    running.set(job.runId, { controller, fromDirs: [outputDir, realpathSync(outputDir)], toDir: job.stagingDir });
+    try {
+      if (await publisher.exists(cancelledKey(job.runId))) controller.abort(new Error('cancelled through the API'));
+      await executor.run(job.workflow, {
+        runId: job.runId,
+        outputs: job.outputs,
+        signal: controller.signal,
+        services: {
+          outputDir,
+          inputRoots: [inputs],
+          modelRoots: [options.modelsDir],
+          workflow: job.workflow as Workflow,
+          ...(options.modelStore ? { modelStore: options.modelStore } : {}),
+        },
+      });
+    } catch (e) {
+      const message = e instanceof InvalidWorkflowError ? e.message : `unexpected error on a worker: ${(e as Error).message}`;
+      send({ runId: job.runId, error: message });
+    } finally {
+      running.delete(job.runId);
+      runsDone += 1;
+    }
+  }
+
+  void worker.run().catch((e: Error) => options.log(`the worker stopped: ${e.message}`));
+  await worker.waitUntilReady();
+  return {
+    get runsDone() {
+      return runsDone;
+    },
+    async close() {
+      for (const run of running.values()) run.controller.abort(new Error('the worker is shutting down'));
+      await worker.close();
+      subscriber.disconnect();
+      publisher.disconnect();
+    },
+  };
+}
+
+/** The lock and the stalled-job check share one period: a job whose lock lapsed is found within one more. */
+function lockOptions(seconds: number | undefined): { lockDuration?: number; stalledInterval?: number } {
+  return seconds === undefined ? {} : { lockDuration: seconds * 1000, stalledInterval: seconds * 1000 };
+}
