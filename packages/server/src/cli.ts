@@ -261,7 +261,9 @@ export function buildProgram(): Command {
     .addOption(sessionOptionsOption())
     .option('--cache-bytes <size>', 'output-cache budget (e.g. 512MB, 2GiB)', '1GiB')
     .option('--lock-seconds <n>', 'how long a taken run stays locked without renewal: another worker takes over a dead worker\'s run after about this long', '30')
+    .option('--grace-seconds <n>', 'on SIGTERM/SIGINT the current run may finish for this long; then (or on a second signal) it is handed back to the queue for another worker', '60')
     .action(async (opts: Record<string, any>) => {
+      const graceSeconds = parseCount(opts.graceSeconds);
       const lockSeconds = parseCount(opts.lockSeconds);
       if (lockSeconds < 1) throw new UsageError('--lock-seconds must be at least 1');
       const concurrency = parseCount(opts.concurrency);
@@ -279,11 +281,20 @@ export function buildProgram(): Command {
       const worker = await startWorker({ queueUrl: opts.queue, registry, concurrency, dataDir, modelsDir: path.resolve(opts.models), modelStore, cacheBytes: parseBytes(opts.cacheBytes), lockSeconds, log });
       process.stdout.write(`diffgraph worker ready (queue: ${opts.queue}, concurrency: ${concurrency}, data: ${opts.data}, device: ${modelStore.activeDevice()})\n`);
       await new Promise<void>((resolve) => {
+        const handBack = () => {
+          process.off('SIGINT', handBack);
+          process.off('SIGTERM', handBack);
+          log('handing the current run back to the queue');
+          worker.handBack();
+        };
         const stop = () => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
-          process.stderr.write('diffgraph worker: shutting down (a running run is cancelled)\n');
-          void worker.close().then(() => modelStore.close()).then(resolve);
+          log(`shutting down: taking no new run, the current one may finish within ${graceSeconds}s (a second SIGTERM hands it back)`);
+          process.on('SIGINT', handBack);
+          process.on('SIGTERM', handBack);
+          setTimeout(handBack, graceSeconds * 1000).unref();
+          void worker.drain().then(() => modelStore.close()).then(resolve);
         };
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);

@@ -196,6 +196,78 @@ describe.skipIf(redisSkipReason)(`scale-out through BullMQ on Redis${redisSkipRe
     }
   }, 90_000);
 
+  it('SIGTERM on a worker: it takes no new run, lets the current one finish and be reported, then exits 0', async () => {
+    const ownRedis = await startRedis();
+    const ownData = mkdtempSync(path.join(tmpdir(), 'diffgraph-scale-drain-'));
+    const node = await serve(['--data', ownData, '--queue', ownRedis.url]);
+    const workerArgs = ['--queue', ownRedis.url, '--data', ownData];
+    const first = await startWorkerProcess(workerArgs, ownData);
+    let second: ChildProcess | undefined;
+    try {
+      const ws = await WsClient.connect(node.url, { query: '?all=1' });
+      await ws.next((m) => m.type === 'subscribed');
+      const runId = await submit(node.url, slowWorkflow(120, 17));
+      await ws.next((m) => m.runId === runId && m.type === 'node.progress' && m.value >= 2, 30_000);
+      const exited = new Promise<number | null>((resolve) => first.once('exit', (code) => resolve(code)));
+      first.kill('SIGTERM');
+      const later = await submit(node.url, smallWorkflow(14, 4));
+      expect((await ws.next(isTerminal(runId), 60_000)).type).toBe('run.finished');
+      expect(await exited).toBe(0);
+      const run = (await api(node.url, `/api/runs/${runId}`)).body;
+      expect(run).toMatchObject({ status: 'succeeded', attempts: 1, interruptions: 0 });
+      expect(readdirSync(path.join(ownData, 'outputs', runId))).toHaveLength(1);
+      // The draining worker took nothing more: the run submitted meanwhile waits for the next worker.
+      expect(ws.of(later).some((m) => m.type === 'run.started')).toBe(false);
+      second = await startWorkerProcess(workerArgs, ownData);
+      expect((await ws.next(isTerminal(later), 30_000)).type).toBe('run.finished');
+      await ws.close();
+    } finally {
+      await Promise.all([stop(node.child), killHard(first), second && stop(second)]);
+      await ownRedis.stop();
+    }
+  }, 90_000);
+
+  it.each([
+    ['past --grace-seconds', ['--grace-seconds', '1']],
+    ['on a second SIGTERM', []],
+  ])('SIGTERM on a worker, %s: the run is handed back, resumes on another worker and succeeds once, with one set of files', async (_when, graceArgs) => {
+    const ownRedis = await startRedis();
+    const ownData = mkdtempSync(path.join(tmpdir(), 'diffgraph-scale-handback-'));
+    const node = await serve(['--data', ownData, '--queue', ownRedis.url]);
+    const first = await startWorkerProcess(['--queue', ownRedis.url, '--data', ownData, ...graceArgs], ownData);
+    let second: ChildProcess | undefined;
+    try {
+      const ws = await WsClient.connect(node.url, { query: '?all=1' });
+      await ws.next((m) => m.type === 'subscribed');
+      const runId = await submit(node.url, slowWorkflow(400, 19));
+      await ws.next((m) => m.runId === runId && m.type === 'node.progress' && m.value >= 2, 30_000);
+      const exited = new Promise<number | null>((resolve) => first.once('exit', (code) => resolve(code)));
+      const draining = new Promise<void>((resolve) => first.stderr!.on('data', (c) => /shutting down/.test(String(c)) && resolve()));
+      first.kill('SIGTERM');
+      if (graceArgs.length === 0) {
+        await draining;
+        first.kill('SIGTERM');
+      }
+      expect(await exited).toBe(0);
+      // Handed back, not ended: the API node still has it running, nothing terminal was reported.
+      expect(ws.of(runId).some(isTerminal(runId))).toBe(false);
+      expect((await api(node.url, `/api/runs/${runId}`)).body.status).toBe('running');
+      second = await startWorkerProcess(['--queue', ownRedis.url, '--data', ownData], ownData);
+      expect((await ws.next(isTerminal(runId), 90_000)).type).toBe('run.finished');
+      const run = (await api(node.url, `/api/runs/${runId}`)).body;
+      expect(run).toMatchObject({ status: 'succeeded', attempts: 2 });
+      const log = (await api(node.url, `/api/runs/${runId}/events`)).body.events.map((e: any) => e.type);
+      expect(log.filter((t: string) => t === 'run.started')).toHaveLength(2);
+      expect(log.filter((t: string) => ['run.finished', 'run.failed', 'run.cancelled'].includes(t))).toEqual(['run.finished']);
+      expect(readdirSync(path.join(ownData, 'outputs', runId))).toHaveLength(1);
+      expect((await fetch(`${node.url}${run.results.save.values.path.url}`)).status).toBe(200);
+      await ws.close();
+    } finally {
+      await Promise.all([stop(node.child), killHard(first), second && stop(second)]);
+      await ownRedis.stop();
+    }
+  }, 120_000);
+
   it('a job BullMQ gives up (its processing failed) fails the run on the API node instead of leaving it running', async () => {
     const ownRedis = await startRedis();
     const ownData = mkdtempSync(path.join(tmpdir(), 'diffgraph-scale-fail-'));
@@ -219,7 +291,7 @@ describe.skipIf(redisSkipReason)(`scale-out through BullMQ on Redis${redisSkipRe
 
   it('bad --queue URLs, --local-worker or --dispatch without --queue, and bad counts are usage errors (exit 2), never a stack trace', async () => {
     const cwd = mkdtempSync(path.join(tmpdir(), 'diffgraph-scale-usage-'));
-    for (const args of [['serve', '--port', '0', '--queue', 'http://127.0.0.1:6379'], ['serve', '--port', '0', '--local-worker'], ['serve', '--port', '0', '--dispatch', '2'], ['serve', '--port', '0', '--queue', redis.url, '--dispatch', '0'], ['worker', '--queue', 'not a url'], ['worker', '--queue', redis.url, '--concurrency', '0'], ['worker', '--queue', redis.url, '--lock-seconds', '0'], ['worker']]) {
+    for (const args of [['serve', '--port', '0', '--queue', 'http://127.0.0.1:6379'], ['serve', '--port', '0', '--local-worker'], ['serve', '--port', '0', '--dispatch', '2'], ['serve', '--port', '0', '--queue', redis.url, '--dispatch', '0'], ['worker', '--queue', 'not a url'], ['worker', '--queue', redis.url, '--concurrency', '0'], ['worker', '--queue', redis.url, '--lock-seconds', '0'], ['worker', '--queue', redis.url, '--grace-seconds', 'soon'], ['worker']]) {
       const r = await cli([...args, '--data', cwd], cwd);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr, args.join(' ')).not.toMatch(/\n\s+at /);

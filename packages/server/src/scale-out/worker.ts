@@ -8,7 +8,7 @@ import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { Executor, InvalidWorkflowError, type NodeRegistry, type Workflow } from '@diffgraph/engine';
 import type { HostServices, ModelStore } from '@diffgraph/nodes';
-import { Worker, type Job } from 'bullmq';
+import { WaitingError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { RunOutputs } from '../run-outputs.ts';
 import { CANCEL_CHANNEL, cancelledKey, EVENTS_CHANNEL, eventToWire, QUEUE_NAME, redisConnection, type RunJob, type WireMessage } from './wire.ts';
@@ -31,6 +31,11 @@ export interface WorkerOptions {
 export interface RunningWorker {
   /** Runs finished (succeeded, failed or cancelled) by this worker. */
   readonly runsDone: number;
+  /** Takes no new run and resolves once the runs it holds have finished and been reported as usual. */
+  drain(): Promise<void>;
+  /** Stops the runs it holds without reporting an end, and returns their jobs to the queue for another worker. */
+  handBack(): void;
+  /** Cancels the runs it holds and stops. */
   close(): Promise<void>;
 }
 
@@ -40,11 +45,11 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const outputs = new RunOutputs(path.join(options.dataDir, 'outputs'), path.join(options.dataDir, 'staging'));
   const inputs = path.join(options.dataDir, 'inputs');
   /** Per run on this worker: how to cancel it and where its events are rebased. */
-  const running = new Map<string, { controller: AbortController; fromDirs: string[]; toDir: string }>();
+  const running = new Map<string, { controller: AbortController; fromDirs: string[]; toDir: string; handedBack?: boolean }>();
   let runsDone = 0;
 
   const publisher = new Redis(connection);
-  const worker = new Worker<RunJob>(QUEUE_NAME, async (job: Job<RunJob>) => runJob(job.data), { connection: publisher, concurrency: options.concurrency, autorun: false, ...lockOptions(options.lockSeconds) });
+  const worker = new Worker<RunJob>(QUEUE_NAME, async (job: Job<RunJob>, token?: string) => runJob(job, token), { connection: publisher, concurrency: options.concurrency, autorun: false, ...lockOptions(options.lockSeconds) });
   const subscriber = new Redis(connection);
   for (const emitter of [publisher, subscriber, worker]) emitter.on('error', (e: Error) => options.log(`Redis (${options.queueUrl}): ${e.message}`));
   await subscriber.subscribe(CANCEL_CHANNEL);
@@ -54,15 +59,17 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const send = (message: WireMessage) => void publisher.publish(EVENTS_CHANNEL, JSON.stringify(message)).catch((e: Error) => options.log(`could not publish an event of run ${message.runId}: ${e.message}`));
   executor.events.subscribe((e) => {
     const run = running.get(e.runId);
-    if (!run) return;
+    if (!run || run.handedBack) return;
     const event = eventToWire(e, run.fromDirs, run.toDir);
     if (event) send({ runId: e.runId, event });
   });
 
-  async function runJob(job: RunJob): Promise<void> {
+  async function runJob(taken: Job<RunJob>, token: string | undefined): Promise<void> {
+    const job = taken.data;
     const controller = new AbortController();
     const outputDir = outputs.begin(job.runId);
-    running.set(job.runId, { controller, fromDirs: [outputDir, realpathSync(outputDir)], toDir: job.stagingDir });
+    const run = { controller, fromDirs: [outputDir, realpathSync(outputDir)], toDir: job.stagingDir, handedBack: false };
+    running.set(job.runId, run);
     try {
       if (await publisher.exists(cancelledKey(job.runId))) controller.abort(new Error('cancelled through the API'));
       await executor.run(job.workflow, {
@@ -79,12 +86,22 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       });
     } catch (e) {
       const message = e instanceof InvalidWorkflowError ? e.message : `unexpected error on a worker: ${(e as Error).message}`;
-      send({ runId: job.runId, error: message });
+      if (!run.handedBack) send({ runId: job.runId, error: message });
     } finally {
       running.delete(job.runId);
-      runsDone += 1;
+      if (!run.handedBack) runsDone += 1;
+    }
+    if (run.handedBack) {
+      // Back to waiting (not failed, no stall counted): another worker takes it and the API node sees a retry.
+      await taken.moveToWait(token);
+      throw new WaitingError();
     }
   }
+
+  const disconnect = () => {
+    subscriber.disconnect();
+    publisher.disconnect();
+  };
 
   void worker.run().catch((e: Error) => options.log(`the worker stopped: ${e.message}`));
   await worker.waitUntilReady();
@@ -92,11 +109,20 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     get runsDone() {
       return runsDone;
     },
+    async drain() {
+      await worker.close();
+      disconnect();
+    },
+    handBack() {
+      for (const run of running.values()) {
+        run.handedBack = true;
+        run.controller.abort(new Error('the worker handed the run back'));
+      }
+    },
     async close() {
       for (const run of running.values()) run.controller.abort(new Error('the worker is shutting down'));
       await worker.close();
-      subscriber.disconnect();
-      publisher.disconnect();
+      disconnect();
     },
   };
 }
