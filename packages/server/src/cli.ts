@@ -288,11 +288,13 @@ export function buildProgram(): Command {
           worker.handBack();
         };
         const stop = () => {
+          // The next handlers first: with no listener left for a moment Node restores the default action, and a
+          // second signal arriving then (e.g. right after the log line below) would kill the process.
+          process.on('SIGINT', handBack);
+          process.on('SIGTERM', handBack);
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
           log(`shutting down: taking no new run, the current one may finish within ${graceSeconds}s (a second SIGTERM hands it back)`);
-          process.on('SIGINT', handBack);
-          process.on('SIGTERM', handBack);
           setTimeout(handBack, graceSeconds * 1000).unref();
           void worker.drain().then(() => modelStore.close()).then(resolve);
         };
