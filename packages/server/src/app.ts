@@ -33,6 +33,8 @@ export interface AppOptions {
   editorDir: string;
   version: string;
   health: () => Record<string, unknown>;
+  /** `GET /api/workers`: the scale-out workers as they publish themselves; absent in the embedded mode. */
+  workers?: () => Promise<unknown[]>;
   /** Folder of the workflow library (default: a `workflows` folder beside the inputs root). */
   workflowsDir?: string;
   /** The node packs loaded from outside and those skipped, for `GET /api/nodes`. */
@@ -104,6 +106,11 @@ export function createApp(options: AppOptions): { app: express.Express; api: exp
 
   api.get('/health', (_req, res) => {
     res.json(options.health());
+  });
+
+  // Embedded mode: runs execute in this process, there are no workers to list (docs/api.md).
+  api.get('/workers', async (_req, res) => {
+    res.json(options.workers ? { mode: 'scale-out', workers: await options.workers() } : { mode: 'embedded', workers: [] });
   });
 
   api.get('/openapi.json', (_req, res) => {

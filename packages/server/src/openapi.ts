@@ -220,6 +220,35 @@ function workflowComponents(registry: NodeRegistry): Record<string, Schema> {
   return components;
 }
 
+const workerListSchema: Schema = {
+  type: 'object',
+  properties: {
+    mode: { enum: ['embedded', 'scale-out'], description: 'embedded: runs execute inside the server process and `workers` is empty; scale-out: `serve --queue`' },
+    workers: {
+      type: 'array',
+      description: 'Workers whose last heartbeat (every 3 s) is under 10 s old, oldest first; a worker that exits cleanly leaves at once',
+      items: {
+        type: 'object',
+        properties: {
+          id: { type: 'string' },
+          host: { type: 'string' },
+          pid: { type: 'integer' },
+          state: { enum: ['idle', 'running', 'draining'], description: 'draining: shutting down after SIGTERM, taking no new run' },
+          runs: { type: 'array', items: { type: 'string' }, description: 'Ids of the runs it is running' },
+          device: { enum: ['cpu', 'cuda'] },
+          models: { type: 'array', items: { type: 'string' }, description: 'Model files loaded in its model store, relative to its model folder, least recently used first' },
+          concurrency: { type: 'integer' },
+          runsDone: { type: 'integer', description: 'Runs it finished (succeeded, failed or cancelled); a run handed back is not counted' },
+          startedAt: { type: 'integer', description: 'ms since the epoch' },
+          heartbeatAt: { type: 'integer', description: 'ms since the epoch' },
+        },
+        required: ['id', 'host', 'pid', 'state', 'runs', 'device', 'models', 'concurrency', 'runsDone', 'startedAt', 'heartbeatAt'],
+      },
+    },
+  },
+  required: ['mode', 'workers'],
+};
+
 export function openApiDocument(registry: NodeRegistry, version: string): Schema {
   return {
     openapi: '3.1.0',
@@ -239,6 +268,7 @@ export function openApiDocument(registry: NodeRegistry, version: string): Schema
       ...workflowLibraryPaths,
       ...comfyPaths,
       '/api/health': { get: { operationId: 'health', summary: 'Versions, execution provider, queue depth, cache bytes', responses: { 200: { description: 'Health', content: json(ref('Health')) }, ...errors(401, 403) } } },
+      '/api/workers': { get: { operationId: 'workers', summary: 'Scale-out workers (serve --queue): state, current runs, device, loaded models, runs done, last heartbeat; an empty list in the embedded mode', responses: { 200: { description: 'The workers', content: json(ref('WorkerList')) }, ...errors(401, 403) } } },
       '/api/openapi.json': { get: { operationId: 'openapi', summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1', content: json({ type: 'object' }) } } } },
       '/api/nodes': { get: { operationId: 'nodes', summary: 'The node library (each node with its pack), the node packs loaded and skipped, and the workflow JSON Schema', responses: { 200: { description: 'Definitions, packs and schema', content: json(ref('NodeLibrary')) }, ...errors(401, 403) } } },
       '/api/models': { get: { operationId: 'models', summary: 'Pipelines, single models and classifiers under the models root (names are what a loader\'s path takes)', responses: { 200: { description: 'The catalog', content: json(ref('ModelCatalog')) }, ...errors(401, 403) } } },
@@ -393,6 +423,7 @@ export function openApiDocument(registry: NodeRegistry, version: string): Schema
           required: ['source', 'error'],
         },
         Health: healthSchema,
+        WorkerList: workerListSchema,
         Upload: uploadSchema,
         ComfyHistoryEntry: comfyHistoryEntrySchema,
         InputFile: {

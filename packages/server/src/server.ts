@@ -175,7 +175,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const editorDir = options.editorDir ?? (process.env.DIFFGRAPH_EDITOR_DIR || editorBundleDir());
   const bridge = new ComfyBridge(manager, path.join(dataDir, 'temp'), log);
   const comfy = { bridge, device: () => modelStore.activeDevice() };
-  const { app } = createApp({ registry, manager, security, limits, roots, editorDir, version: SERVER_VERSION, health, workflowsDir: path.join(dataDir, 'workflows'), plugins, comfy });
+  const { app } = createApp({ registry, manager, security, limits, roots, editorDir, version: SERVER_VERSION, health, workflowsDir: path.join(dataDir, 'workflows'), plugins, comfy, ...(dispatcher ? { workers: () => dispatcher.workers() } : {}) });
   const http = createServer(app);
   http.requestTimeout = 60_000;
   const hub = new EventHub(manager, security, { limits: options.wsLimits });

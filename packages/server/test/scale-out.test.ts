@@ -268,6 +268,50 @@ describe.skipIf(redisSkipReason)(`scale-out through BullMQ on Redis${redisSkipRe
     }
   }, 120_000);
 
+  it('GET /api/workers lists a worker idle with its device, running a run with its id, its runs done, and drops it when it exits', async () => {
+    const ownRedis = await startRedis();
+    const ownData = mkdtempSync(path.join(tmpdir(), 'diffgraph-scale-workers-'));
+    const node = await serve(['--data', ownData, '--queue', ownRedis.url]);
+    const worker = await startWorkerProcess(['--queue', ownRedis.url, '--data', ownData, '--device', 'cpu'], ownData);
+    const workers = async () => {
+      const r = await api(node.url, '/api/workers');
+      expect(r.status).toBe(200);
+      expect(r.body.mode).toBe('scale-out');
+      return r.body.workers as any[];
+    };
+    const until = async (check: (list: any[]) => boolean) => {
+      for (let i = 0; i < 300; i++) {
+        const list = await workers();
+        if (check(list)) return list;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      throw new Error(`GET /api/workers never matched: ${JSON.stringify(await workers())}`);
+    };
+    try {
+      const [idle] = await workers();
+      expect(await workers()).toHaveLength(1);
+      expect(idle).toMatchObject({ state: 'idle', runs: [], device: 'cpu', models: [], concurrency: 1, runsDone: 0, pid: worker.pid });
+      expect(idle.heartbeatAt).toBeGreaterThanOrEqual(idle.startedAt);
+      const ws = await WsClient.connect(node.url, { query: '?all=1' });
+      await ws.next((m) => m.type === 'subscribed');
+      const runId = await submit(node.url, slowWorkflow(400, 23));
+      await ws.next((m) => m.runId === runId && m.type === 'node.progress', 30_000);
+      expect((await workers())[0]).toMatchObject({ id: idle.id, state: 'running', runs: [runId], runsDone: 0 });
+      await api(node.url, `/api/runs/${runId}/cancel`, { method: 'POST' });
+      await ws.next(isTerminal(runId), 30_000);
+      const [after] = await until((list) => list[0]?.runsDone === 1);
+      expect(after).toMatchObject({ id: idle.id, state: 'idle', runs: [] });
+      const exited = new Promise<number | null>((resolve) => worker.once('exit', (code) => resolve(code)));
+      worker.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(await workers()).toEqual([]);
+      await ws.close();
+    } finally {
+      await Promise.all([stop(node.child), killHard(worker)]);
+      await ownRedis.stop();
+    }
+  }, 90_000);
+
   it('a job BullMQ gives up (its processing failed) fails the run on the API node instead of leaving it running', async () => {
     const ownRedis = await startRedis();
     const ownData = mkdtempSync(path.join(tmpdir(), 'diffgraph-scale-fail-'));

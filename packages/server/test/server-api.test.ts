@@ -196,6 +196,10 @@ describe('library, health, OpenAPI', () => {
     expect(r.body.cache.usedBytes).toBeGreaterThan(0);
   });
 
+  it('GET /api/workers in the embedded mode: no workers, the mode says why', async () => {
+    expect((await api(base, '/api/workers')).body).toEqual({ mode: 'embedded', workers: [] });
+  });
+
   it('the OpenAPI document lists exactly the router\'s routes, and its schemas are what the server validates with', async () => {
     const doc = (await api(base, '/api/openapi.json')).body;
     expect(doc.openapi).toBe('3.1.0');

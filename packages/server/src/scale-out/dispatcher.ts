@@ -7,7 +7,7 @@ import type { EngineEvent } from '@diffgraph/engine';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { RemoteRunError, type DispatchedRun, type RunDispatcher } from '../run-dispatch.ts';
-import { CANCEL_CHANNEL, cancelledKey, EVENTS_CHANNEL, eventFromWire, QUEUE_NAME, redisConnection, type RunJob, type WireMessage } from './wire.ts';
+import { CANCEL_CHANNEL, cancelledKey, EVENTS_CHANNEL, eventFromWire, QUEUE_NAME, redisConnection, WORKERS_PREFIX, type RunJob, type WireMessage, type WorkerStatus } from './wire.ts';
 
 interface Waiting {
   onEvent: (e: EngineEvent) => void;
@@ -61,6 +61,19 @@ export class BullmqDispatcher implements RunDispatcher {
   /** Connected: both the queue's connection and the event subscription are up (ioredis reconnects on its own). */
   health(): Record<string, unknown> {
     return { kind: 'bullmq', url: this.publicUrl, connected: this.publisher.status === 'ready' && this.subscriber.status === 'ready', slots: this.slots, dispatched: this.waiting.size };
+  }
+
+  /** The workers alive now, as each last published itself (an entry lapses a few seconds after its worker died). */
+  async workers(): Promise<WorkerStatus[]> {
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await this.publisher.scan(cursor, 'MATCH', `${WORKERS_PREFIX}*`, 'COUNT', 100);
+      cursor = next;
+      keys.push(...batch);
+    } while (cursor !== '0');
+    const values = keys.length ? await this.publisher.mget(...keys) : [];
+    return values.flatMap((text) => (text ? [JSON.parse(text) as WorkerStatus] : [])).sort((a, b) => a.startedAt - b.startedAt || a.id.localeCompare(b.id));
   }
 
   async run(run: DispatchedRun, signal: AbortSignal, onEvent: (e: EngineEvent) => void): Promise<void> {

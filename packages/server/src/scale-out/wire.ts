@@ -17,6 +17,30 @@ export const CANCEL_CHANNEL = `${QUEUE_NAME}:cancel`;
 /** Set (with an expiry) when a run is cancelled, so a worker that takes it later does not start it. */
 export const cancelledKey = (runId: string): string => `${QUEUE_NAME}:cancelled:${runId}`;
 
+/** Each worker's `WorkerStatus` as JSON, refreshed every few seconds with an expiry: a dead worker's entry lapses. */
+export const WORKERS_PREFIX = `${QUEUE_NAME}:workers:`;
+export const workerKey = (workerId: string): string => `${WORKERS_PREFIX}${workerId}`;
+/** Seconds between a worker's heartbeats, and how long its entry outlives the last one. */
+export const HEARTBEAT_SECONDS = 3;
+export const WORKER_EXPIRY_SECONDS = 10;
+
+/** What `GET /api/workers` lists for one worker. */
+export interface WorkerStatus {
+  id: string;
+  host: string;
+  pid: number;
+  /** `draining`: shutting down, taking no new run (its current runs, if any, are in `runs`). */
+  state: 'idle' | 'running' | 'draining';
+  runs: string[];
+  device: 'cpu' | 'cuda';
+  /** Model files its model store holds loaded (relative to its model folder when inside it), least recently used first. */
+  models: string[];
+  concurrency: number;
+  runsDone: number;
+  startedAt: number;
+  heartbeatAt: number;
+}
+
 export interface RunJob {
   runId: string;
   workflow: unknown;

@@ -4,14 +4,16 @@
  * API node through Redis, in order. Files are written to `<data>/staging/<runId>`; the data folder is
  * shared with the API node (docs/scale-out.md), which commits and serves them.
  */
+import { randomUUID } from 'node:crypto';
 import { realpathSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { Executor, InvalidWorkflowError, type NodeRegistry, type Workflow } from '@diffgraph/engine';
 import type { HostServices, ModelStore } from '@diffgraph/nodes';
 import { WaitingError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { RunOutputs } from '../run-outputs.ts';
-import { CANCEL_CHANNEL, cancelledKey, EVENTS_CHANNEL, eventToWire, QUEUE_NAME, redisConnection, type RunJob, type WireMessage } from './wire.ts';
+import { CANCEL_CHANNEL, cancelledKey, EVENTS_CHANNEL, eventToWire, HEARTBEAT_SECONDS, QUEUE_NAME, redisConnection, WORKER_EXPIRY_SECONDS, workerKey, type RunJob, type WireMessage, type WorkerStatus } from './wire.ts';
 
 export interface WorkerOptions {
   queueUrl: string;
@@ -29,6 +31,8 @@ export interface WorkerOptions {
 }
 
 export interface RunningWorker {
+  /** Its id in `GET /api/workers`. */
+  readonly id: string;
   /** Runs finished (succeeded, failed or cancelled) by this worker. */
   readonly runsDone: number;
   /** Takes no new run and resolves once the runs it holds have finished and been reported as usual. */
@@ -47,6 +51,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   /** Per run on this worker: how to cancel it and where its events are rebased. */
   const running = new Map<string, { controller: AbortController; fromDirs: string[]; toDir: string; handedBack?: boolean }>();
   let runsDone = 0;
+  const id = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  const startedAt = Date.now();
+  let draining = false;
 
   const publisher = new Redis(connection);
   const worker = new Worker<RunJob>(QUEUE_NAME, async (job: Job<RunJob>, token?: string) => runJob(job, token), { connection: publisher, concurrency: options.concurrency, autorun: false, ...lockOptions(options.lockSeconds) });
@@ -64,12 +71,27 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     if (event) send({ runId: e.runId, event });
   });
 
+  // Published to Redis for the API node's GET /api/workers: on every change and as a heartbeat.
+  const status = (): WorkerStatus => ({
+    id, host: hostname(), pid: process.pid,
+    state: draining ? 'draining' : running.size > 0 ? 'running' : 'idle',
+    runs: [...running.keys()],
+    device: options.modelStore?.activeDevice() ?? 'cpu',
+    models: (options.modelStore?.loaded() ?? []).map((file) => relativeTo(options.modelsDir, file)),
+    concurrency: options.concurrency, runsDone, startedAt, heartbeatAt: Date.now(),
+  });
+  const publishStatus = () => publisher.set(workerKey(id), JSON.stringify(status()), 'EX', WORKER_EXPIRY_SECONDS).then(() => undefined, (e: Error) => options.log(`could not publish this worker's status: ${e.message}`));
+  const advertise = () => void publishStatus();
+  const heartbeat = setInterval(advertise, HEARTBEAT_SECONDS * 1000);
+  heartbeat.unref();
+
   async function runJob(taken: Job<RunJob>, token: string | undefined): Promise<void> {
     const job = taken.data;
     const controller = new AbortController();
     const outputDir = outputs.begin(job.runId);
     const run = { controller, fromDirs: [outputDir, realpathSync(outputDir)], toDir: job.stagingDir, handedBack: false };
     running.set(job.runId, run);
+    advertise();
     try {
       if (await publisher.exists(cancelledKey(job.runId))) controller.abort(new Error('cancelled through the API'));
       await executor.run(job.workflow, {
@@ -90,6 +112,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     } finally {
       running.delete(job.runId);
       if (!run.handedBack) runsDone += 1;
+      advertise();
     }
     if (run.handedBack) {
       // Back to waiting (not failed, no stall counted): another worker takes it and the API node sees a retry.
@@ -98,20 +121,27 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     }
   }
 
-  const disconnect = () => {
+  // A clean exit removes this worker from GET /api/workers at once (a dead one lapses with its expiry).
+  const disconnect = async () => {
+    clearInterval(heartbeat);
+    await publisher.del(workerKey(id)).catch((e: Error) => options.log(`could not remove this worker's status: ${e.message}`));
     subscriber.disconnect();
     publisher.disconnect();
   };
 
   void worker.run().catch((e: Error) => options.log(`the worker stopped: ${e.message}`));
   await worker.waitUntilReady();
+  await publishStatus();
   return {
+    id,
     get runsDone() {
       return runsDone;
     },
     async drain() {
+      draining = true;
+      advertise();
       await worker.close();
-      disconnect();
+      await disconnect();
     },
     handBack() {
       for (const run of running.values()) {
@@ -122,7 +152,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     async close() {
       for (const run of running.values()) run.controller.abort(new Error('the worker is shutting down'));
       await worker.close();
-      disconnect();
+      await disconnect();
     },
   };
 }
@@ -130,4 +160,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
 /** The lock and the stalled-job check share one period: a job whose lock lapsed is found within one more. */
 function lockOptions(seconds: number | undefined): { lockDuration?: number; stalledInterval?: number } {
   return seconds === undefined ? {} : { lockDuration: seconds * 1000, stalledInterval: seconds * 1000 };
+}
+
+function relativeTo(dir: string, file: string): string {
+  const relative = path.relative(dir, file);
+  return relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
 }
