@@ -31,6 +31,20 @@ function startWorkerProcess(args: string[], cwd: string): Promise<ChildProcess> 
   });
 }
 
+/**
+ * A run another worker took over: succeeded on its second attempt, started twice, one set of files
+ * (the first attempt's staged files dropped), downloadable through the API node.
+ */
+async function expectSucceededOnceOnSecondAttempt(url: string, dataDir: string, runId: string): Promise<{ run: any; log: string[] }> {
+  const run = (await api(url, `/api/runs/${runId}`)).body;
+  expect(run).toMatchObject({ status: 'succeeded', attempts: 2 });
+  const log = (await api(url, `/api/runs/${runId}/events`)).body.events.map((e: any) => e.type as string);
+  expect(log.filter((t: string) => t === 'run.started')).toHaveLength(2);
+  expect(readdirSync(path.join(dataDir, 'outputs', runId))).toHaveLength(1);
+  expect((await fetch(`${url}${run.results.save.values.path.url}`)).status).toBe(200);
+  return { run, log };
+}
+
 describe.skipIf(redisSkipReason)(`scale-out through BullMQ on Redis${redisSkipReason ? ` (skipped: ${redisSkipReason})` : ''}`, () => {
   let redis: TestRedis;
   let data: string;
@@ -181,14 +195,10 @@ describe.skipIf(redisSkipReason)(`scale-out through BullMQ on Redis${redisSkipRe
       await killHard(first);
       const end = await ws.next(isTerminal(runId), 60_000);
       expect(end.type).toBe('run.finished');
-      const run = (await api(node.url, `/api/runs/${runId}`)).body;
-      expect(run).toMatchObject({ status: 'succeeded', attempts: 2, interruptions: 1 });
-      const log = (await api(node.url, `/api/runs/${runId}/events`)).body.events.map((e: any) => e.type);
-      expect(log.filter((t: string) => t === 'run.started')).toHaveLength(2);
+      const { run, log } = await expectSucceededOnceOnSecondAttempt(node.url, ownData, runId);
+      expect(run.interruptions).toBe(1);
       expect(log.filter((t: string) => t === 'run.interrupted')).toHaveLength(1);
       expect(log.at(-1)).toBe('run.finished');
-      expect(readdirSync(path.join(ownData, 'outputs', runId))).toHaveLength(1);
-      expect((await fetch(`${node.url}${run.results.save.values.path.url}`)).status).toBe(200);
       await ws.close();
     } finally {
       await Promise.all([stop(node.child), killHard(first), second && stop(second)]);
@@ -254,13 +264,8 @@ describe.skipIf(redisSkipReason)(`scale-out through BullMQ on Redis${redisSkipRe
       expect((await api(node.url, `/api/runs/${runId}`)).body.status).toBe('running');
       second = await startWorkerProcess(['--queue', ownRedis.url, '--data', ownData], ownData);
       expect((await ws.next(isTerminal(runId), 90_000)).type).toBe('run.finished');
-      const run = (await api(node.url, `/api/runs/${runId}`)).body;
-      expect(run).toMatchObject({ status: 'succeeded', attempts: 2 });
-      const log = (await api(node.url, `/api/runs/${runId}/events`)).body.events.map((e: any) => e.type);
-      expect(log.filter((t: string) => t === 'run.started')).toHaveLength(2);
+      const { log } = await expectSucceededOnceOnSecondAttempt(node.url, ownData, runId);
       expect(log.filter((t: string) => ['run.finished', 'run.failed', 'run.cancelled'].includes(t))).toEqual(['run.finished']);
-      expect(readdirSync(path.join(ownData, 'outputs', runId))).toHaveLength(1);
-      expect((await fetch(`${node.url}${run.results.save.values.path.url}`)).status).toBe(200);
       await ws.close();
     } finally {
       await Promise.all([stop(node.child), killHard(first), second && stop(second)]);
