@@ -366,7 +366,9 @@ export class App {
   /** Every change is kept in localStorage, so a crash, a closed tab or a reload loses nothing. */
   private autosave(): void {
     try {
-      localStorage.setItem(AUTOSAVE_KEY, JSON.stringify({ workflow: this.editor.toWorkflow(), dirty: this.isDirty(), savedAt: Date.now() }));
+      // The graph serialized once per change: the same text tells whether it is unsaved.
+      const json = this.currentJson();
+      localStorage.setItem(AUTOSAVE_KEY, `{"workflow":${json},"dirty":${json !== this.baseline},"savedAt":${Date.now()}}`);
     } catch {
       // Storage full or disabled: nothing to keep.
     }
