@@ -241,7 +241,7 @@ export function buildProgram(): Command {
         const stop = () => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
-          process.stderr.write('diffgraph: shutting down (a running run goes back to the queue)\n');
+          process.stderr.write(opts.queue ? 'diffgraph: shutting down (runs on workers go on; this node follows them again when it starts)\n' : 'diffgraph: shutting down (a running run goes back to the queue)\n');
           void server.close().then(resolve);
         };
         process.on('SIGINT', stop);
@@ -261,6 +261,7 @@ export function buildProgram(): Command {
     .addOption(sessionOptionsOption())
     .option('--cache-bytes <size>', 'output-cache budget (e.g. 512MB, 2GiB)', '1GiB')
     .option('--lock-seconds <n>', 'how long a taken run stays locked without renewal: another worker takes over a dead worker\'s run after about this long', '30')
+    .option('--max-takeovers <n>', 'times a run whose worker died is taken over by another worker before it fails', '2')
     .option('--grace-seconds <n>', 'on SIGTERM/SIGINT the current run may finish for this long; then (or on a second signal) it is handed back to the queue for another worker', '60')
     .action(async (opts: Record<string, any>) => {
       const graceSeconds = parseCount(opts.graceSeconds);
@@ -278,7 +279,7 @@ export function buildProgram(): Command {
       const { registry } = await commandRegistry([...opts.nodes, path.join(dataDir, 'nodes')]);
       const modelStore = await localModelStore(opts as Parameters<typeof localModelStore>[0]);
       const log = (line: string) => process.stderr.write(`diffgraph worker: ${line}\n`);
-      const worker = await startWorker({ queueUrl: opts.queue, registry, concurrency, dataDir, modelsDir: path.resolve(opts.models), modelStore, cacheBytes: parseBytes(opts.cacheBytes), lockSeconds, log });
+      const worker = await startWorker({ queueUrl: opts.queue, registry, concurrency, dataDir, modelsDir: path.resolve(opts.models), modelStore, cacheBytes: parseBytes(opts.cacheBytes), lockSeconds, maxTakeovers: parseCount(opts.maxTakeovers), log });
       process.stdout.write(`diffgraph worker ready (queue: ${opts.queue}, concurrency: ${concurrency}, data: ${opts.data}, device: ${modelStore.activeDevice()})\n`);
       await new Promise<void>((resolve) => {
         const handBack = () => {

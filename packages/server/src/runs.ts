@@ -13,7 +13,7 @@ import type { HostServices, ModelStore } from '@diffgraph/nodes';
 import { guardWorkflow, type GuardError, type Limits, type RootKind } from './guard.ts';
 import { encodePreview, previewFrame } from './preview.ts';
 import { pathScrubber, scrubDeep } from './public-paths.ts';
-import { RemoteRunError, type RunDispatcher } from './run-dispatch.ts';
+import { DetachedError, RemoteRunError, type RunDispatcher } from './run-dispatch.ts';
 import { RunOutputs } from './run-outputs.ts';
 import { RunStore, TERMINAL_STATUSES, type NodeRecord, type RunRecord, type RunStatus } from './store.ts';
 import { serializeOutputs } from './values.ts';
@@ -101,8 +101,15 @@ export class RunManager {
     this.executor.events.subscribe((e) => this.onEngineEvent(e));
   }
 
-  /** Recovers from a crash (runs left `running`) and starts working through the queue. */
-  start(): { requeued: string[]; interrupted: string[] } {
+  /**
+   * Recovers from a stop or a crash and starts working through the queue. Runs left `running` were on this
+   * process's executor and are re-queued (up to --requeue times) — or, with a dispatcher, are on workers
+   * elsewhere and are followed again from the last event recorded.
+   */
+  start(): { requeued: string[]; interrupted: string[]; resumed: string[] } {
+    const resumed = this.options.dispatcher ? this.store.running() : [];
+    for (const run of resumed) void this.execute(run, this.store.dispatchCursor(run.id)).then(() => this.schedule());
+    if (resumed.length > 0) this.log(`following ${resumed.length} run(s) on workers again`);
     const recovered = this.store.recoverInterrupted(this.options.maxRequeues);
     // A re-queued run starts over from an empty staging folder; a run given up keeps no files.
     for (const id of recovered.requeued) this.outputs.discard(id);
@@ -113,7 +120,7 @@ export class RunManager {
       this.log(`recovered after a crash: ${recovered.requeued.length} run(s) re-queued, ${recovered.interrupted.length} left interrupted`);
     }
     this.schedule();
-    return recovered;
+    return { ...recovered, resumed: resumed.map((r) => r.id) };
   }
 
   subscribe(listener: (m: HubMessage) => void): () => void {
@@ -217,22 +224,27 @@ export class RunManager {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Stops taking work; a running run is put back in the queue (it runs again after a restart). */
+  /**
+   * Stops taking work. A run on this process is put back in the queue (it runs again after a restart); runs
+   * on workers go on, and are followed again when this node starts again.
+   */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.active.size > 0) {
+    if (this.active.size > 0 && !this.options.dispatcher) {
       for (const active of this.active.values()) {
         active.requeueOnAbort = true;
         active.controller.abort(new Error('the server is shutting down'));
       }
-      // A worker elsewhere may never answer; the dispatcher gives the runs up and they are re-queued.
-      await this.options.dispatcher?.close();
       await new Promise<void>((resolve) => {
         const check = () => (this.active.size > 0 ? setTimeout(check, 5) : resolve());
         check();
       });
     }
     await this.options.dispatcher?.close();
+    await new Promise<void>((resolve) => {
+      const check = () => (this.active.size > 0 ? setTimeout(check, 5) : resolve());
+      check();
+    });
   }
 
   /** The folder a run's files are committed to (outputs/<runId>). */
@@ -264,16 +276,20 @@ export class RunManager {
     }
   }
 
-  private async execute(run: RunRecord): Promise<void> {
-    const active: Active = { id: run.id, controller: new AbortController(), progress: new Map(), requeueOnAbort: false, started: false };
+  /** Runs a claimed run; `resumeAfter` (dispatched runs only) follows again one dispatched before a stop. */
+  private async execute(run: RunRecord, resumeAfter?: string | null): Promise<void> {
+    const resuming = resumeAfter !== undefined;
+    // A resumed run's first event (run.started) was recorded: another one means a worker took it over.
+    const active: Active = { id: run.id, controller: new AbortController(), progress: new Map(), requeueOnAbort: false, started: resumeAfter != null };
     this.clientOf.set(run.id, run.clientId);
     this.active.set(run.id, active);
     try {
-      const outputDir = this.outputs.begin(run.id);
+      // A resumed run's worker may be writing its staging folder now: it is left as it is.
+      const outputDir = resuming ? this.outputs.stagingDir(run.id) : this.outputs.begin(run.id);
       const { dispatcher } = this.options;
       if (dispatcher) {
-        const dispatched = { runId: run.id, workflow: run.workflow, outputs: run.outputs, stagingDir: outputDir };
-        await dispatcher.run(dispatched, active.controller.signal, (e) => this.onEngineEvent(e));
+        const dispatched = { runId: run.id, workflow: run.workflow, outputs: run.outputs, stagingDir: outputDir, ...(resuming ? { resumeAfter } : {}) };
+        await dispatcher.run(dispatched, active.controller.signal, (e, position) => this.onDispatchedEvent(e, position));
         return;
       }
       await this.executor.run(run.workflow, {
@@ -290,8 +306,8 @@ export class RunManager {
         },
       });
     } catch (e) {
-      // A dispatched run whose worker is still busy when the API node stops: it goes back to the queue.
-      if (active.requeueOnAbort && this.options.dispatcher) return this.requeueForShutdown(run.id);
+      // This node stops; the run goes on on its worker and is followed again after a restart.
+      if (e instanceof DetachedError) return;
       // The workflow was valid when queued; a node library that changed since (a restart) can refuse it.
       const message = this.publicText(e instanceof InvalidWorkflowError || e instanceof RemoteRunError ? e.message : `unexpected error: ${(e as Error).message}`);
       this.finish(run.id, 'failed', message, Object.fromEntries(run.outputs.map((o) => [o, { status: 'failed', error: { nodeId: o, message } }])));
@@ -324,6 +340,16 @@ export class RunManager {
     this.outputs.discard(runId);
     for (const n of this.store.nodes(runId)) this.store.setNode(runId, { nodeId: n.nodeId, nodeType: n.nodeType, state: 'pending' });
     this.publish(runId, { type: 'run.interrupted', runId, time: Date.now(), requeued: true, reason: 'the server is shutting down' });
+  }
+
+  /** A worker's event, recorded together with its position in the run's stream (so a restart resumes after it). */
+  private onDispatchedEvent(e: EngineEvent, position: string | undefined): void {
+    if (position === undefined) return this.onEngineEvent(e);
+    // One transaction: the event is recorded exactly when its position is (a run's end then drops the position).
+    this.store.db.transaction(() => {
+      this.store.setDispatchCursor(e.runId, position);
+      this.onEngineEvent(e);
+    })();
   }
 
   private onEngineEvent(e: EngineEvent): void {

@@ -137,7 +137,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       throw new ConfigError((e as Error).message);
     }
   }
-  const dispatcher = scaleOut && options.queueUrl ? await scaleOut.BullmqDispatcher.connect(options.queueUrl, options.dispatchSlots ?? 16, log) : undefined;
+  const dispatcher = scaleOut && options.queueUrl ? await scaleOut.BullmqDispatcher.connect(options.queueUrl, options.dispatchSlots ?? 16, registry, log) : undefined;
   const manager = new RunManager({
     registry, store, limits, roots, stagingDir: path.join(dataDir, 'staging'), cacheBytes, maxRequeues: options.maxRequeues ?? 1, log, modelStore,
     ...(dispatcher ? { dispatcher } : {}),
@@ -198,6 +198,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     close() {
       closing ??= (async () => {
         await manager.close();
+        // Its runs go back to the queue for another worker (or for this node once it is back), not cancelled.
+        worker?.handBack();
         await worker?.close();
         hub.close();
         comfyHub.close();

@@ -104,6 +104,10 @@ CREATE TABLE IF NOT EXISTS outputs (
   PRIMARY KEY (run_id, node_id, name)
 );
 CREATE INDEX IF NOT EXISTS outputs_file ON outputs(file);
+CREATE TABLE IF NOT EXISTS dispatch_cursors (
+  run_id TEXT PRIMARY KEY,
+  position TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS events (
   run_id TEXT NOT NULL,
   seq INTEGER NOT NULL,
@@ -169,6 +173,9 @@ export class RunStore {
       requeue: db.prepare(`UPDATE runs SET status = 'queued', started_at = NULL, interruptions = interruptions + 1 WHERE id = ?`),
       markInterrupted: db.prepare(`UPDATE runs SET status = 'interrupted', finished_at = ?, interruptions = interruptions + 1, error = ? WHERE id = ?`),
       counts: db.prepare(`SELECT status, COUNT(*) AS n FROM runs GROUP BY status`),
+      getCursor: db.prepare(`SELECT position FROM dispatch_cursors WHERE run_id = ?`),
+      setCursor: db.prepare(`INSERT INTO dispatch_cursors (run_id, position) VALUES (?, ?) ON CONFLICT(run_id) DO UPDATE SET position = excluded.position`),
+      deleteCursor: db.prepare(`DELETE FROM dispatch_cursors WHERE run_id = ?`),
     };
   }
 
@@ -197,6 +204,7 @@ export class RunStore {
   markFinished(id: string, status: RunStatus, error: string | null, results: Record<string, unknown>, files: { nodeId: string; name: string; value: unknown; file: string | null }[]): void {
     this.db.transaction(() => {
       this.stmt.setFinished.run(status, Date.now(), error, JSON.stringify(results), id);
+      this.stmt.deleteCursor.run(id);
       for (const f of files) this.stmt.insertOutput.run(id, f.nodeId, f.name, JSON.stringify(f.value), f.file);
     })();
   }
@@ -219,6 +227,7 @@ export class RunStore {
       this.stmt.deleteNodes.run(id);
       this.stmt.deleteOutputs.run(id);
       this.stmt.deleteEvents.run(id);
+      this.stmt.deleteCursor.run(id);
     })();
     this.eventSeq.delete(id);
   }
@@ -312,6 +321,20 @@ export class RunStore {
       }
     })();
     return { requeued, interrupted };
+  }
+
+  /** Runs left `running` (by a stop or a crash), oldest first. */
+  running(): RunRecord[] {
+    return (this.stmt.running.all() as RunRow[]).map(toRecord);
+  }
+
+  /** Where in a dispatched run's event stream this node last recorded an event (null: nowhere yet). */
+  dispatchCursor(runId: string): string | null {
+    return (this.stmt.getCursor.get(runId) as { position: string } | undefined)?.position ?? null;
+  }
+
+  setDispatchCursor(runId: string, position: string): void {
+    this.stmt.setCursor.run(runId, position);
   }
 
   close(): void {

@@ -10,8 +10,17 @@ import { encodePreview } from '../preview.ts';
 import { serializeValue } from '../values.ts';
 
 export const QUEUE_NAME = 'diffgraph-runs';
-/** Every worker publishes `WireMessage`s here, in the order its executor emitted them. */
+/**
+ * Each run's events, as its worker's executor emitted them, in a Redis stream of their own: the API node
+ * reads it from where it stopped, so events written while it was down (or its connection was) are not lost.
+ */
+export const eventsKey = (runId: string): string => `${QUEUE_NAME}:events:${runId}`;
+/** How long a run's event stream outlives its last event when no API node deletes it (it does once it recorded the end). */
+export const EVENTS_EXPIRY_SECONDS = 7 * 24 * 3600;
+/** A doorbell: a worker publishes the id of a run whose stream it just appended to, so the API node reads it at once. */
 export const EVENTS_CHANNEL = `${QUEUE_NAME}:events`;
+/** Previews (live only, never replayed): `WireMessage`s with a node.preview event, not kept in the stream. */
+export const PREVIEWS_CHANNEL = `${QUEUE_NAME}:previews`;
 /** The API node publishes the id of a run to cancel; the worker running it aborts it. */
 export const CANCEL_CHANNEL = `${QUEUE_NAME}:cancel`;
 /** Set (with an expiry) when a run is cancelled, so a worker that takes it later does not start it. */
@@ -39,6 +48,8 @@ export interface WorkerStatus {
   runsDone: number;
   startedAt: number;
   heartbeatAt: number;
+  /** The longest its event loop was blocked so far, in ms (BullMQ renews run locks from it at half --lock-seconds). */
+  longestStallMs: number;
 }
 
 export interface RunJob {
@@ -47,12 +58,20 @@ export interface RunJob {
   outputs: string[];
   /** The API node's staging folder of this run: file paths in events are rewritten onto it. */
   stagingDir: string;
+  /** Model files the workflow names (inputs with the role `model`), for placement on a warm worker. */
+  models?: string[];
 }
 
-export type WireMessage =
-  | { runId: string; event: Record<string, unknown> & { type: string } }
+/**
+ * `attempt` names one worker's attempt at the run (`<worker id>/<attempt number>`). The API node follows
+ * the attempt of the last run.started it read, so a worker that lost its lock but still runs cannot mix
+ * its events into the attempt that took the run over.
+ */
+export type WireMessage = { runId: string; attempt: string } & (
+  | { event: Record<string, unknown> & { type: string } }
   /** The worker could not run the run at all (e.g. its node library refuses the workflow). */
-  | { runId: string; error: string };
+  | { error: string }
+);
 
 /** A redis:// URL as BullMQ connection options (workers need `maxRetriesPerRequest: null`). */
 export function redisConnection(url: string): RedisOptions {

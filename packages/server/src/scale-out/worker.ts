@@ -10,10 +10,12 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { Executor, InvalidWorkflowError, type NodeRegistry, type Workflow } from '@diffgraph/engine';
 import type { HostServices, ModelStore } from '@diffgraph/nodes';
-import { WaitingError, Worker, type Job } from 'bullmq';
+import { DelayedError, WaitingError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { RunOutputs } from '../run-outputs.ts';
-import { CANCEL_CHANNEL, cancelledKey, EVENTS_CHANNEL, eventToWire, HEARTBEAT_SECONDS, QUEUE_NAME, redisConnection, WORKER_EXPIRY_SECONDS, workerKey, type RunJob, type WireMessage, type WorkerStatus } from './wire.ts';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { warmWorkerElsewhere } from './placement.ts';
+import { CANCEL_CHANNEL, cancelledKey, EVENTS_CHANNEL, EVENTS_EXPIRY_SECONDS, eventsKey, eventToWire, HEARTBEAT_SECONDS, PREVIEWS_CHANNEL, QUEUE_NAME, redisConnection, WORKER_EXPIRY_SECONDS, workerKey, WORKERS_PREFIX, type RunJob, type WireMessage, type WorkerStatus } from './wire.ts';
 
 export interface WorkerOptions {
   queueUrl: string;
@@ -27,8 +29,13 @@ export interface WorkerOptions {
   cacheBytes: number;
   /** BullMQ's lock on a taken job, renewed while it runs: a dead worker's run is taken over after about this long. */
   lockSeconds?: number;
+  /** Times a run whose worker died (its lock lapsed) is taken over by another before BullMQ fails it (default 2). */
+  maxTakeovers?: number;
   log: (line: string) => void;
 }
+
+/** How long a run deferred to a warm worker waits before any worker may take it again. */
+const PLACEMENT_RETRY_MS = 50;
 
 export interface RunningWorker {
   /** Its id in `GET /api/workers`. */
@@ -48,48 +55,76 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const executor = new Executor(options.registry, { cacheBytes: options.cacheBytes });
   const outputs = new RunOutputs(path.join(options.dataDir, 'outputs'), path.join(options.dataDir, 'staging'));
   const inputs = path.join(options.dataDir, 'inputs');
-  /** Per run on this worker: how to cancel it and where its events are rebased. */
-  const running = new Map<string, { controller: AbortController; fromDirs: string[]; toDir: string; handedBack?: boolean }>();
+  /** Per run on this worker: how to cancel it, where its events are rebased, and which attempt this is. */
+  const running = new Map<string, { controller: AbortController; fromDirs: string[]; toDir: string; attempt: string; handedBack?: boolean }>();
   let runsDone = 0;
   const id = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   const startedAt = Date.now();
   let draining = false;
+  // The longest the event loop was blocked (BullMQ renews locks from it): reported with each heartbeat.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  let longestStallMs = 0;
 
   const publisher = new Redis(connection);
-  const worker = new Worker<RunJob>(QUEUE_NAME, async (job: Job<RunJob>, token?: string) => runJob(job, token), { connection: publisher, concurrency: options.concurrency, autorun: false, ...lockOptions(options.lockSeconds) });
+  const worker = new Worker<RunJob>(QUEUE_NAME, async (job: Job<RunJob>, token?: string) => runJob(job, token), {
+    connection: publisher, concurrency: options.concurrency, autorun: false, maxStalledCount: options.maxTakeovers ?? 2, ...lockOptions(options.lockSeconds),
+  });
   const subscriber = new Redis(connection);
   for (const emitter of [publisher, subscriber, worker]) emitter.on('error', (e: Error) => options.log(`Redis (${options.queueUrl}): ${e.message}`));
   await subscriber.subscribe(CANCEL_CHANNEL);
   subscriber.on('message', (_channel: string, runId: string) => running.get(runId)?.controller.abort(new Error('cancelled through the API')));
 
-  // One connection publishes everything, so the API node receives each run's events in emission order.
-  const send = (message: WireMessage) => void publisher.publish(EVENTS_CHANNEL, JSON.stringify(message)).catch((e: Error) => options.log(`could not publish an event of run ${message.runId}: ${e.message}`));
+  // One connection writes everything, so each run's stream holds its events in emission order. While Redis
+  // is away ioredis keeps the commands and sends them, in order, once it is back.
+  const send = (message: WireMessage) => {
+    const json = JSON.stringify(message);
+    const write = 'event' in message && message.event.type === 'node.preview'
+      ? publisher.publish(PREVIEWS_CHANNEL, json)
+      : publisher.multi().xadd(eventsKey(message.runId), '*', 'm', json).expire(eventsKey(message.runId), EVENTS_EXPIRY_SECONDS).publish(EVENTS_CHANNEL, message.runId).exec();
+    write.catch((e: Error) => options.log(`could not send an event of run ${message.runId}: ${e.message}`));
+  };
   executor.events.subscribe((e) => {
     const run = running.get(e.runId);
     if (!run || run.handedBack) return;
     const event = eventToWire(e, run.fromDirs, run.toDir);
-    if (event) send({ runId: e.runId, event });
+    if (event) send({ runId: e.runId, attempt: run.attempt, event: e.type === 'run.started' ? { ...event, worker: id } : event });
   });
 
   // Published to Redis for the API node's GET /api/workers: on every change and as a heartbeat.
+  const loadedModels = () => (options.modelStore?.loaded() ?? []).map((file) => relativeTo(options.modelsDir, file));
   const status = (): WorkerStatus => ({
     id, host: hostname(), pid: process.pid,
     state: draining ? 'draining' : running.size > 0 ? 'running' : 'idle',
     runs: [...running.keys()],
     device: options.modelStore?.activeDevice() ?? 'cpu',
-    models: (options.modelStore?.loaded() ?? []).map((file) => relativeTo(options.modelsDir, file)),
+    models: loadedModels(),
     concurrency: options.concurrency, runsDone, startedAt, heartbeatAt: Date.now(),
+    longestStallMs,
   });
   const publishStatus = () => publisher.set(workerKey(id), JSON.stringify(status()), 'EX', WORKER_EXPIRY_SECONDS).then(() => undefined, (e: Error) => options.log(`could not publish this worker's status: ${e.message}`));
   const advertise = () => void publishStatus();
-  const heartbeat = setInterval(advertise, HEARTBEAT_SECONDS * 1000);
+  const lockMs = (options.lockSeconds ?? 30) * 1000;
+  const heartbeat = setInterval(() => {
+    const stall = Math.round(loopDelay.max / 1e6);
+    loopDelay.reset();
+    longestStallMs = Math.max(longestStallMs, stall);
+    // BullMQ renews a lock at half its duration; a loop blocked longer than that risks a takeover of a live run.
+    if (stall > lockMs / 2) options.log(`the event loop was blocked for ${stall} ms, more than half the ${lockMs / 1000} s lock: raise --lock-seconds`);
+    advertise();
+  }, HEARTBEAT_SECONDS * 1000);
   heartbeat.unref();
 
   async function runJob(taken: Job<RunJob>, token: string | undefined): Promise<void> {
     const job = taken.data;
+    // Placement: a run for models this worker has not loaded waits briefly for an idle worker that has them.
+    if (await warmWorkerElsewhere({ redis: publisher, self: id, prefix: WORKERS_PREFIX, runId: job.runId, wanted: job.models ?? [], loaded: loadedModels() })) {
+      await taken.moveToDelayed(Date.now() + PLACEMENT_RETRY_MS, token);
+      throw new DelayedError();
+    }
     const controller = new AbortController();
     const outputDir = outputs.begin(job.runId);
-    const run = { controller, fromDirs: [outputDir, realpathSync(outputDir)], toDir: job.stagingDir, handedBack: false };
+    const run = { controller, fromDirs: [outputDir, realpathSync(outputDir)], toDir: job.stagingDir, attempt: `${id}/${taken.attemptsStarted}`, handedBack: false };
     running.set(job.runId, run);
     advertise();
     try {
@@ -108,7 +143,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       });
     } catch (e) {
       const message = e instanceof InvalidWorkflowError ? e.message : `unexpected error on a worker: ${(e as Error).message}`;
-      if (!run.handedBack) send({ runId: job.runId, error: message });
+      if (!run.handedBack) send({ runId: job.runId, attempt: run.attempt, error: message });
     } finally {
       running.delete(job.runId);
       if (!run.handedBack) runsDone += 1;
@@ -124,6 +159,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   // A clean exit removes this worker from GET /api/workers at once (a dead one lapses with its expiry).
   const disconnect = async () => {
     clearInterval(heartbeat);
+    loopDelay.disable();
     await publisher.del(workerKey(id)).catch((e: Error) => options.log(`could not remove this worker's status: ${e.message}`));
     subscriber.disconnect();
     publisher.disconnect();
