@@ -110,7 +110,7 @@ export class RunManager {
     const resumed = this.options.dispatcher ? this.store.running() : [];
     for (const run of resumed) void this.execute(run, this.store.dispatchCursor(run.id)).then(() => this.schedule());
     if (resumed.length > 0) this.log(`following ${resumed.length} run(s) on workers again`);
-    const recovered = this.store.recoverInterrupted(this.options.maxRequeues);
+    const recovered = this.options.dispatcher ? { requeued: [], interrupted: [] } : this.store.recoverInterrupted(this.options.maxRequeues);
     // A re-queued run starts over from an empty staging folder; a run given up keeps no files.
     for (const id of recovered.requeued) this.outputs.discard(id);
     for (const id of recovered.interrupted) this.outputs.abandon(id);

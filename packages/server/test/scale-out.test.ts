@@ -8,42 +8,10 @@ import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { QUEUE_NAME } from '../src/scale-out/wire.ts';
 import { removeRedisDir, redisSkipReason, startRedis, type TestRedis } from './redis.ts';
-import { cli, killHard, serve, spawnCli, stop } from './subprocess.ts';
+import { cli, killHard, serve, stop } from './subprocess.ts';
+import { eventTypes, expectSucceededOnceOnSecondAttempt, isTerminal, startWorkerProcess } from './scale-out-helpers.ts';
 import { parsePreviewFrame } from '../src/preview.ts';
 import type { ChildProcess } from 'node:child_process';
-
-const isTerminal = (runId: string) => (m: any) => m.runId === runId && ['run.finished', 'run.failed', 'run.cancelled'].includes(m.type);
-/** A run's event types as a WebSocket client sees them (live progress included, state snapshots not). */
-const eventTypes = (client: WsClient, runId: string) => client.of(runId).filter((m) => /^(run|node)\./.test(m.type) && m.type !== 'run.state').map((m) => m.type);
-
-/** Starts `diffgraph worker` and resolves once it takes jobs. */
-function startWorkerProcess(args: string[], cwd: string): Promise<ChildProcess> {
-  const child = spawnCli(['worker', ...args], cwd);
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (c) => {
-      out += c;
-      if (/worker ready/.test(out)) resolve(child);
-    });
-    child.stderr!.on('data', (c) => (err += c));
-    child.once('exit', (code) => reject(new Error(`worker exited with ${code}: ${err}`)));
-  });
-}
-
-/**
- * A run another worker took over: succeeded on its second attempt, started twice, one set of files
- * (the first attempt's staged files dropped), downloadable through the API node.
- */
-async function expectSucceededOnceOnSecondAttempt(url: string, dataDir: string, runId: string): Promise<{ run: any; log: string[] }> {
-  const run = (await api(url, `/api/runs/${runId}`)).body;
-  expect(run).toMatchObject({ status: 'succeeded', attempts: 2 });
-  const log = (await api(url, `/api/runs/${runId}/events`)).body.events.map((e: any) => e.type as string);
-  expect(log.filter((t: string) => t === 'run.started')).toHaveLength(2);
-  expect(readdirSync(path.join(dataDir, 'outputs', runId))).toHaveLength(1);
-  expect((await fetch(`${url}${run.results.save.values.path.url}`)).status).toBe(200);
-  return { run, log };
-}
 
 describe.skipIf(redisSkipReason)(`scale-out through BullMQ on Redis${redisSkipReason ? ` (skipped: ${redisSkipReason})` : ''}`, () => {
   let redis: TestRedis;
