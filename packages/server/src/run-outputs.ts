@@ -6,7 +6,7 @@
  * finished with results that name those files. The database record is the commit point: until it is
  * written, a crash re-queues the run and its retry replaces whatever the folder holds.
  */
-import { cpSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { isInside, realpathOfNearest } from '@diffgraph/nodes';
 
@@ -34,8 +34,20 @@ export class RunOutputs {
     return dir;
   }
 
+  /**
+   * Makes the staging folder `attemptName` (an attempt of a worker, `begin(attemptName)`) the run's staging
+   * folder, replacing what is there. A worker attempt writes into a folder of its own, so one that lost
+   * the run but still runs cannot add files to the attempt that took it over.
+   */
+  promote(attemptName: string, runId: string): void {
+    const staged = this.stagingDir(runId);
+    rmSync(staged, { recursive: true, force: true });
+    if (existsSync(this.stagingDir(attemptName))) renameSync(this.stagingDir(attemptName), staged);
+  }
+
   /** Makes `outputs/<runId>` exactly what this attempt wrote, replacing an earlier attempt's folder. */
   commit(runId: string): void {
+    this.dropAttempts(runId);
     const staged = this.stagingDir(runId);
     const committed = this.committedDir(runId);
     rmSync(committed, { recursive: true, force: true });
@@ -54,6 +66,18 @@ export class RunOutputs {
   /** Drops an attempt that will not be recorded (a run put back in the queue, or given up). */
   discard(runId: string): void {
     rmSync(this.stagingDir(runId), { recursive: true, force: true });
+    this.dropAttempts(runId);
+  }
+
+  /** Removes what workers' attempts of the run left in staging (`<runId>.<attempt>`: a worker killed mid-run). */
+  private dropAttempts(runId: string): void {
+    let names: string[];
+    try {
+      names = readdirSync(this.stagingRoot);
+    } catch {
+      return;
+    }
+    for (const name of names) if (name.startsWith(`${runId}.`)) rmSync(path.join(this.stagingRoot, name), { recursive: true, force: true });
   }
 
   /** Removes everything of a run that was given up: nothing will ever name these files. */

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { eventsKey } from '../src/scale-out/wire.ts';
-import { api, slowWorkflow, submit, tempServer, waitForStatus, WsClient } from './helpers.ts';
+import { eventsKey, QUEUE_NAME } from '../src/scale-out/wire.ts';
+import { api, slowWorkflow, submit, tempServer, waitFor, waitForStatus, WsClient } from './helpers.ts';
 import { redisSkipReason, removeRedisDir, startRedis, type TestRedis } from './redis.ts';
 import { isTerminal, startWorkerProcess } from './scale-out-helpers.ts';
 import { killHard, serve, stop } from './subprocess.ts';
@@ -102,7 +102,7 @@ describe.skipIf(redisSkipReason)(`scale-out recovery${redisSkipReason ? ` (skipp
     let node = await c.startApi();
     await c.startWorker();
     let ws = await watch(node.url);
-    const runId = await submit(node.url, slowWorkflow(400, 31));
+    const runId = await submit(node.url, slowWorkflow(250, 31));
     await progressed(ws, runId);
     await stop(node.child);
     node = await c.startApi();
@@ -146,7 +146,9 @@ describe.skipIf(redisSkipReason)(`scale-out recovery${redisSkipReason ? ` (skipp
     const node = await c.startApi();
     const runId = await submit(node.url, slowWorkflow(10, 43));
     // Dispatched, waiting in BullMQ for a worker: then Redis loses everything.
-    for (let i = 0; i < 100 && (await api(node.url, `/api/runs/${runId}`)).body.status !== 'running'; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    const client = new Redis(c.redis.url, { maxRetriesPerRequest: null });
+    await waitFor('the run\'s job in BullMQ', async () => ((await client.exists(`bull:${QUEUE_NAME}:${runId}`)) ? true : undefined), 30_000);
+    client.disconnect();
     await c.redis.stop();
     await c.redis.start();
     await c.startWorker();
@@ -175,7 +177,7 @@ describe.skipIf(redisSkipReason)(`scale-out recovery${redisSkipReason ? ` (skipp
     const node = await c.startApi();
     await c.startWorker();
     const ws = await watch(node.url);
-    const ids = [await submit(node.url, slowWorkflow(150, 53)), await submit(node.url, slowWorkflow(150, 59))];
+    const ids = [await submit(node.url, slowWorkflow(80, 53)), await submit(node.url, slowWorkflow(80, 59))];
     await Promise.all(ids.map((id) => progressed(ws, id, 1)));
     // Both sample before either has ended.
     expect(ids.map((id) => ws.of(id).some(isTerminal(id)))).toEqual([false, false]);
@@ -183,5 +185,15 @@ describe.skipIf(redisSkipReason)(`scale-out recovery${redisSkipReason ? ` (skipp
     expect(worker).toMatchObject({ concurrency: 2, state: 'running' });
     expect([...worker.runs].sort()).toEqual([...ids].sort());
     for (const id of ids) expect((await ws.next(isTerminal(id), 60_000)).type).toBe('run.finished');
+    // Sharing one executor kept them apart: the same results and files as each run alone on one machine.
+    const embedded = await tempServer();
+    cleanup.push(() => embedded.close());
+    for (const [i, seed] of [53, 59].entries()) {
+      const alone = await waitForStatus(embedded.url, await submit(embedded.url, slowWorkflow(80, seed)), ['succeeded'], 60_000);
+      const run = (await api(node.url, `/api/runs/${ids[i]}`)).body;
+      expect(JSON.stringify(run.results).replaceAll(ids[i], 'ID')).toBe(JSON.stringify(alone.results).replaceAll(alone.id, 'ID'));
+      const bytes = async (url: string, r: any) => Buffer.from(await (await fetch(`${url}${r.results.save.values.path.url}`)).arrayBuffer());
+      expect((await bytes(node.url, run)).equals(await bytes(embedded.url, alone))).toBe(true);
+    }
   }, 120_000);
 });

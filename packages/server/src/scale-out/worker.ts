@@ -56,7 +56,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const outputs = new RunOutputs(path.join(options.dataDir, 'outputs'), path.join(options.dataDir, 'staging'));
   const inputs = path.join(options.dataDir, 'inputs');
   /** Per run on this worker: how to cancel it, where its events are rebased, and which attempt this is. */
-  const running = new Map<string, { controller: AbortController; fromDirs: string[]; toDir: string; attempt: string; handedBack?: boolean }>();
+  const running = new Map<string, { controller: AbortController; fromDirs: string[]; toDir: string; attempt: string; attemptDir: string; handedBack?: boolean }>();
   let runsDone = 0;
   const id = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   const startedAt = Date.now();
@@ -77,16 +77,25 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
 
   // One connection writes everything, so each run's stream holds its events in emission order. While Redis
   // is away ioredis keeps the commands and sends them, in order, once it is back.
+  const appendEvent = (message: WireMessage, json: string) => {
+    const key = eventsKey(message.runId);
+    const append = publisher.multi().xadd(key, '*', 'm', json);
+    // The expiry is refreshed on run-level events only: per-step events need not pay for it.
+    if (!('event' in message) || message.event.type.startsWith('run.')) append.expire(key, EVENTS_EXPIRY_SECONDS);
+    return append.publish(EVENTS_CHANNEL, message.runId).exec();
+  };
   const send = (message: WireMessage) => {
     const json = JSON.stringify(message);
     const write = 'event' in message && message.event.type === 'node.preview'
       ? publisher.publish(PREVIEWS_CHANNEL, json)
-      : publisher.multi().xadd(eventsKey(message.runId), '*', 'm', json).expire(eventsKey(message.runId), EVENTS_EXPIRY_SECONDS).publish(EVENTS_CHANNEL, message.runId).exec();
+      : appendEvent(message, json);
     write.catch((e: Error) => options.log(`could not send an event of run ${message.runId}: ${e.message}`));
   };
   executor.events.subscribe((e) => {
     const run = running.get(e.runId);
     if (!run || run.handedBack) return;
+    // The attempt's files become the run's staging folder before the API node hears of the end and commits it.
+    if (e.type === 'run.finished' || e.type === 'run.failed' || e.type === 'run.cancelled') outputs.promote(run.attemptDir, e.runId);
     const event = eventToWire(e, run.fromDirs, run.toDir);
     if (event) send({ runId: e.runId, attempt: run.attempt, event: e.type === 'run.started' ? { ...event, worker: id } : event });
   });
@@ -100,7 +109,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     device: options.modelStore?.activeDevice() ?? 'cpu',
     models: loadedModels(),
     concurrency: options.concurrency, runsDone, startedAt, heartbeatAt: Date.now(),
-    longestStallMs,
+    longestStallMs: Math.max(longestStallMs, Math.round(loopDelay.max / 1e6)),
   });
   const publishStatus = () => publisher.set(workerKey(id), JSON.stringify(status()), 'EX', WORKER_EXPIRY_SECONDS).then(() => undefined, (e: Error) => options.log(`could not publish this worker's status: ${e.message}`));
   const advertise = () => void publishStatus();
@@ -123,8 +132,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       throw new DelayedError();
     }
     const controller = new AbortController();
-    const outputDir = outputs.begin(job.runId);
-    const run = { controller, fromDirs: [outputDir, realpathSync(outputDir)], toDir: job.stagingDir, attempt: `${id}/${taken.attemptsStarted}`, handedBack: false };
+    // Its own staging folder (`<runId>.<worker>.<attempt>`), promoted to the run's when it ends.
+    const attemptDir = `${job.runId}.${id}.${taken.attemptsStarted}`;
+    const outputDir = outputs.begin(attemptDir);
+    const run = { controller, fromDirs: [outputDir, realpathSync(outputDir)], toDir: job.stagingDir, attempt: `${id}/${taken.attemptsStarted}`, attemptDir, handedBack: false };
     running.set(job.runId, run);
     advertise();
     try {
@@ -145,6 +156,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       const message = e instanceof InvalidWorkflowError ? e.message : `unexpected error on a worker: ${(e as Error).message}`;
       if (!run.handedBack) send({ runId: job.runId, attempt: run.attempt, error: message });
     } finally {
+      // Not promoted (handed back, or refused before it started): nothing of it is kept.
+      outputs.discard(attemptDir);
       running.delete(job.runId);
       if (!run.handedBack) runsDone += 1;
       advertise();
