@@ -7,6 +7,9 @@ import { avgPoolOperator } from '../src/operators/avgpool-operator.ts';
 import { blurOperator, gaussianKernel } from '../src/operators/blur-operator.ts';
 import { composeOperators, forDepth, gaussianTaps, identityOperator, zAveragePool, zConvolution, zDifference, zProjection, type VolumeOperator } from '../src/operators/volume-operator.ts';
 import { makeVolumeOperator, repeatSlices } from '../src/operators/volume-nodes.ts';
+import { measure } from '../src/operators/operator-nodes.ts';
+import { validateWorkflow } from '@diffgraph/engine';
+import { createRegistry } from '../src/index.ts';
 
 const binaryMask = (shape: number[], seed: number) => new Tensor(shape, Float64Array.from(randomNormal(shape, seed, 'float64').data, (v) => (v > 0 ? 1 : 0)));
 
@@ -64,5 +67,28 @@ describe('volume operators', () => {
     expect(() => zConvolution([1, 1])).toThrow(/odd number/);
     expect(() => forDepth(identityOperator, 0, 'X')).toThrow(/X: depth must be a positive integer/);
     expect(() => zDifference.adjoint(Tensor.zeros([3, 2]), [3, 2])).toThrow(/needs \[2, 2\]/);
+    expect(() => measure(zAveragePool(2), Tensor.zeros([4, 2]), 0.1, undefined, 'MeasureVolume')).toThrow(/^MeasureVolume: sigma_y > 0 needs a noise input/);
+  });
+
+  it('a per-slice OPERATOR links into a VOLUME_OPERATOR input, but a volume operator cannot feed the per-item DPS guider', () => {
+    const link = (from: string, output: string) => ({ from, output });
+    const workflow = (operatorNode: string, guiderType: string) => ({
+      format: 'diffgraph/workflow@1',
+      nodes: {
+        model: { type: 'GaussianMixtureModel', inputs: {} },
+        prior: { type: 'BasicGuider', inputs: { model: link('model', 'model') } },
+        slice: { type: 'MeasurementOperator', inputs: { kind: 'avgpool', factor: 2 } },
+        volume: { type: 'VolumeOperator', inputs: { depth: 4, z_kind: 'sum' } },
+        y: { type: 'EmptyLatent', inputs: { batch: 1, model: link('model', 'model') } },
+        guider: { type: guiderType, inputs: { guider: link('prior', 'guider'), operator: link(operatorNode, 'operator'), observation: link('y', 'latent') } },
+      },
+      outputs: ['guider'],
+    });
+    const registry = createRegistry();
+    expect(validateWorkflow(workflow('slice', 'VolumeInverseGuider'), registry).ok).toBe(true);
+    expect(validateWorkflow(workflow('volume', 'VolumeInverseGuider'), registry).ok).toBe(true);
+    const refused = validateWorkflow(workflow('volume', 'InverseProblemGuider'), registry);
+    expect(refused.ok).toBe(false);
+    expect(JSON.stringify(refused)).toMatch(/VOLUME_OPERATOR/);
   });
 });
