@@ -34,6 +34,8 @@ import { RewardPotential, SteeredSample } from './steering/nodes.ts';
 import { LearnTPM, LoadTPM, TPMConstraint } from './tpm/tpm-nodes.ts';
 import { Measure, MeasurementOperator } from './operators/operator-nodes.ts';
 import { InverseProblemGuider, RedDiffSolver } from './inverse/inverse-nodes.ts';
+import { MeasureVolume, RepeatSlices, VolumeOperatorNode } from './operators/volume-nodes.ts';
+import { VolumeInverseGuider } from './inverse/volume-inverse-node.ts';
 import { DDIMInversion, DPMEncode } from './encoders/encoder-nodes.ts';
 import type { HostServices } from './runtime/host-services.ts';
 
@@ -43,7 +45,8 @@ export const corePack = definePack({
     LoadImage, SaveImage, PreviewImage, LoadMask, ImageToMask, MaskToImage, ImageScale, MaskScale, LatentPreview, InpaintGuider, InpaintComposite,
     LoadPipeline, LoadOnnxModel, TextEncode, VAEEncode, VAEDecode, CFGGuider,
     ComposableGuider, RescaleGuidance, GuideAndRescale, SwitchGuider, ClassifierGuider, MixtureClassifier, LoadClassifier, RewardPotential, SteeredSample,
-    LearnTPM, LoadTPM, TPMConstraint, MeasurementOperator, Measure, InverseProblemGuider, RedDiffSolver, DDIMInversion, DPMEncode],
+    LearnTPM, LoadTPM, TPMConstraint, MeasurementOperator, Measure, InverseProblemGuider, RedDiffSolver, DDIMInversion, DPMEncode,
+    VolumeOperatorNode, MeasureVolume, RepeatSlices, VolumeInverseGuider],
 });
 
 /** A registry with every built-in pack, and the socket-type relations they rely on. */
@@ -51,6 +54,8 @@ export function createRegistry(): NodeRegistry<HostServices> {
   const registry = new NodeRegistry<HostServices>();
   registry.declareSubtype('LATENT', 'TENSOR');
   registry.declareSubtype('TENSOR', 'LATENT');
+  // A per-slice 2-D operator is a (block-diagonal) operator on a volume as it is.
+  registry.declareSubtype('OPERATOR', 'VOLUME_OPERATOR');
   registry.registerPack(corePack);
   return registry;
 }
@@ -109,6 +114,9 @@ export { makeOperator, measure } from './operators/operator-nodes.ts';
 export { dpsGuider } from './inverse/dps.ts';
 export { flowChefGuider } from './inverse/flowchef.ts';
 export { redDiff, redDiffSolver } from './inverse/red-diff.ts';
+export { composeOperators, forDepth, gaussianTaps, sliceWise, zAveragePool, zConvolution, zDifference, zProjection, type VolumeOperator } from './operators/volume-operator.ts';
+export { makeVolumeOperator, repeatSlices } from './operators/volume-nodes.ts';
+export { volumeInverseGuider, type VolumeInverseOptions } from './inverse/volume-guider.ts';
 export { dpmEncode, type DpmEncoding } from './encoders/dpm-encode.ts';
 export { ddimInvert } from './encoders/ddim-inversion.ts';
 export { replayNoise } from './noise/replay-noise.ts';

@@ -57,10 +57,10 @@ export const MeasurementOperator = defineNode({
   run: (i) => ({ operator: makeOperator({ kind: i.kind, mask: i.mask, factor: i.factor, kernelSize: i.kernel_size, blurSigma: i.blur_sigma, weights: i.weights }) }),
 });
 
-export function measure(operator: LinearOperator, x: Tensor, sigmaY: number, noise?: NoiseGenerator): Tensor {
+export function measure(operator: LinearOperator, x: Tensor, sigmaY: number, noise?: NoiseGenerator, node = 'Measure'): Tensor {
   const y = operator.forward(x);
   if (sigmaY > 0) {
-    if (!noise) throw new Error('Measure: sigma_y > 0 needs a noise input');
+    if (!noise) throw new Error(`${node}: sigma_y > 0 needs a noise input`);
     const n = noise.sample(y, 0);
     for (let i = 0; i < y.size; i++) y.data[i] += sigmaY * n.data[i];
   }
