@@ -21,16 +21,23 @@ export interface GridRequest {
 /** What auto means for a model without a scheduler config (GaussianMixtureModel, LoadOnnxModel). */
 export const AUTO_WITHOUT_CONFIG: Spacing = 'logSNR';
 
+function autoRuleLabel(cfg: DiffusersGridConfig): string {
+  if (cfg.rule === 'flow') return `shift ${cfg.shift}`;
+  if (cfg.rule === 'lcm') return `original ${cfg.originalInferenceSteps ?? 50}`;
+  return cfg.timestepSpacing;
+}
+
 /** A time grid by name. karras and exponential end at t = 0 (sigma = 0), as k-diffusion's do. */
 export function buildGrid(schedule: NoiseSchedule, r: GridRequest): TimeGrid {
   switch (r.spacing) {
     case 'auto': {
       const cfg = r.schedulerGrid;
       if (!cfg) return buildGrid(schedule, { ...r, spacing: AUTO_WITHOUT_CONFIG });
-      const spacing = `auto (${cfg.className} ${cfg.rule === 'flow' ? `shift ${cfg.shift}` : cfg.timestepSpacing}${cfg.sigmaRamp === 'none' ? '' : ` ${cfg.sigmaRamp}`})`;
+      const spacing = `auto (${cfg.className} ${autoRuleLabel(cfg)}${cfg.sigmaRamp === 'none' ? '' : ` ${cfg.sigmaRamp}`})`;
       const times = truncateForDenoise((n) => diffusersTimes(schedule, cfg, n), r.steps, r.denoise);
+      const lcm = cfg.rule === 'lcm' ? { lcm: { timestepScaling: cfg.timestepScaling ?? 10 } } : {};
       // img2img (denoise < 1) starts from the noised image as every grid does.
-      return r.denoise === 1 ? { times, spacing, start: diffusersStart(cfg) } : { times, spacing };
+      return r.denoise === 1 ? { times, spacing, start: diffusersStart(cfg), ...lcm } : { times, spacing, ...lcm };
     }
     case 'custom':
       if (!r.custom) throw new Error('spacing "custom" needs the "times" input (a decreasing list of times)');
