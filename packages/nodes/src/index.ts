@@ -36,6 +36,7 @@ import { Measure, MeasurementOperator } from './operators/operator-nodes.ts';
 import { InverseProblemGuider, RedDiffSolver } from './inverse/inverse-nodes.ts';
 import { DDIMInversion, DPMEncode } from './encoders/encoder-nodes.ts';
 import { MixtureConsistencyModel } from './sampling/consistency-model.ts';
+import { DenoisingMCMC } from './sampling/denoising-mcmc-node.ts';
 import type { HostServices } from './runtime/host-services.ts';
 
 export const corePack = definePack({
@@ -45,7 +46,7 @@ export const corePack = definePack({
     LoadPipeline, LoadOnnxModel, TextEncode, VAEEncode, VAEDecode, CFGGuider,
     ComposableGuider, RescaleGuidance, GuideAndRescale, SwitchGuider, ClassifierGuider, MixtureClassifier, LoadClassifier, RewardPotential, SteeredSample,
     LearnTPM, LoadTPM, TPMConstraint, MeasurementOperator, Measure, InverseProblemGuider, RedDiffSolver, DDIMInversion, DPMEncode,
-    MixtureConsistencyModel],
+    MixtureConsistencyModel, DenoisingMCMC],
 });
 
 /** A registry with every built-in pack, and the socket-type relations they rely on. */

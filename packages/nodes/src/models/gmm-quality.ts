@@ -5,6 +5,7 @@
  * Denoising MCMC) and by their benchmark.
  */
 import { Tensor } from '@diffgraph/engine';
+import { normalCdf } from '../noise/normal-cdf.ts';
 import { randomNormal } from '../noise/philox.ts';
 import type { GaussianMixture } from './gmm.ts';
 
@@ -21,14 +22,6 @@ export function sampleMixture(gmm: GaussianMixture, n: number, seed: number): Te
     for (let d = 0; d < D; d++) out.data[b * D + d] = means[k * D + d] + stds[k] * z.data[b * (D + 1) + d];
   }
   return out;
-}
-
-/** Standard normal CDF (Abramowitz–Stegun 7.1.26 erf, |error| < 1.5e-7: ample for choosing a component). */
-function normalCdf(x: number): number {
-  const t = 1 / (1 + 0.3275911 * (Math.abs(x) / Math.SQRT2));
-  const poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-  const erf = 1 - poly * Math.exp(-(x * x) / 2);
-  return 0.5 * (1 + Math.sign(x) * erf);
 }
 
 /** Mean [D] and covariance [D·D] of the mixture: Σ w_k μ_k and Σ w_k (s_k² I + μ_k μ_kᵀ) − mean meanᵀ. */
