@@ -60,7 +60,7 @@ export const Schedule = defineNode({
     model: { type: 'MODEL' },
     spacing: {
       type: 'STRING', enum: SPACINGS, default: 'auto', summary: true,
-      tooltip: 'auto: the grid of the loaded pipeline\'s scheduler_config.json (timestep_spacing, steps_offset, set_alpha_to_one, use_karras_sigmas, final_sigmas_type, flow shift; rules of its _class_name: DDIM, Euler, DPM-Solver multistep, UniPC, FlowMatchEuler); logSNR for models without one. The others ignore the config',
+      tooltip: 'auto: the grid of the loaded pipeline\'s scheduler_config.json (timestep_spacing, steps_offset, set_alpha_to_one, use_karras_sigmas, final_sigmas_type, flow shift; rules of its _class_name: DDIM, Euler, DPM-Solver multistep, UniPC, FlowMatchEuler, LCM: original_inference_steps and timestep_scaling); logSNR for models without one. The others ignore the config',
     },
     steps: { type: 'INT', default: 20, min: 1, max: 1000, role: 'steps', summary: true },
     denoise: { type: 'FLOAT', default: 1, min: 0.01, max: 1, step: 0.01, summary: true, tooltip: 'Below 1: img2img, the last steps of a longer grid' },
