@@ -27,7 +27,7 @@ export const DenoisingMCMC = defineNode({
   },
   outputs: {
     samples: { type: 'LATENT' },
-    start_sigmas: { type: 'TENSOR', tooltip: 'The VE noise level each sample was solved from' },
+    start_sigmas: { type: 'TENSOR', tooltip: 'The VE noise level at which each sample\'s ODE solve started' },
     evaluations_per_sample: { type: 'FLOAT', tooltip: 'Model evaluations per output sample, chain start-up included' },
   },
   async run(i, ctx) {
