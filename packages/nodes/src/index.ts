@@ -37,6 +37,8 @@ import { InverseProblemGuider, RedDiffSolver } from './inverse/inverse-nodes.ts'
 import { MeasureVolume, RepeatSlices, VolumeOperatorNode } from './operators/volume-nodes.ts';
 import { VolumeInverseGuider } from './inverse/volume-inverse-node.ts';
 import { DDIMInversion, DPMEncode } from './encoders/encoder-nodes.ts';
+import { MixtureConsistencyModel } from './sampling/consistency-model.ts';
+import { DenoisingMCMC } from './sampling/denoising-mcmc-node.ts';
 import type { HostServices } from './runtime/host-services.ts';
 
 export const corePack = definePack({
@@ -46,7 +48,7 @@ export const corePack = definePack({
     LoadPipeline, LoadOnnxModel, TextEncode, VAEEncode, VAEDecode, CFGGuider,
     ComposableGuider, RescaleGuidance, GuideAndRescale, SwitchGuider, ClassifierGuider, MixtureClassifier, LoadClassifier, RewardPotential, SteeredSample,
     LearnTPM, LoadTPM, TPMConstraint, MeasurementOperator, Measure, InverseProblemGuider, RedDiffSolver, DDIMInversion, DPMEncode,
-    VolumeOperatorNode, MeasureVolume, RepeatSlices, VolumeInverseGuider],
+    VolumeOperatorNode, MeasureVolume, RepeatSlices, VolumeInverseGuider, MixtureConsistencyModel, DenoisingMCMC],
 });
 
 /** A registry with every built-in pack, and the socket-type relations they rely on. */

@@ -50,6 +50,8 @@ export interface SolveArgs {
   noise?: NoiseSource;
   /** The rule that built `times` (e.g. 'logSNR'); singlestep solvers place their inner points by it. */
   spacing?: string;
+  /** The consistency boundary of the LCM scheduler config the grid reproduces (TimeGrid.lcm). */
+  lcm?: LcmBoundary;
 }
 
 /** A solver is a pure function over a denoiser and a time grid. */
@@ -115,6 +117,13 @@ export interface TimeGrid {
    * Sample's start_scale auto follows it.
    */
   readonly start?: 'noise' | 'sigma';
+  /** A grid of an LCMScheduler config (spacing auto): the config's consistency boundary, for the consistency solver. */
+  readonly lcm?: LcmBoundary;
+}
+
+/** An LCMScheduler config's boundary scalings: c_skip/c_out at network timestep n use n·timestepScaling. */
+export interface LcmBoundary {
+  readonly timestepScaling: number;
 }
 
 /** What flows through a SOLVER socket: a solver with its options bound. */

@@ -1,6 +1,6 @@
 /** The grid a loaded pipeline's own scheduler config asks for (DiffusionModel.schedulerGrid); built by schedules/diffusers-grids.ts. */
 
-export type DiffusersGridRule = 'ddim' | 'euler' | 'multistep' | 'flow';
+export type DiffusersGridRule = 'ddim' | 'euler' | 'multistep' | 'flow' | 'lcm';
 export type DiffusersSpacing = 'linspace' | 'leading' | 'trailing';
 
 /** The fields of a scheduler config that decide its grid, with the class's defaults filled in. */
@@ -22,6 +22,10 @@ export interface DiffusersGridConfig {
   lambdaMinClipped: number;
   /** FlowMatch: sigma ↦ shift·sigma / (1 + (shift − 1)·sigma). */
   shift: number;
+  /** LCMScheduler: the distillation grid's step count (`original_inference_steps`, default 50). */
+  originalInferenceSteps?: number;
+  /** LCMScheduler: `timestep_scaling` of the consistency boundary scalings (default 10). */
+  timestepScaling?: number;
   /** Config features auto cannot reproduce; using auto with any of them is an error that names them. */
   unsupported: string[];
 }

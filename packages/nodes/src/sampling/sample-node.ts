@@ -19,6 +19,7 @@ export async function sample(r: SampleRequest): Promise<{ samples: Tensor; denoi
     x,
     times: r.grid.times,
     spacing: r.grid.spacing,
+    lcm: r.grid.lcm,
     noise: (like, step) => r.noise.sample(like, step + 1),
     hooks: {
       signal: r.signal,

@@ -11,6 +11,10 @@
  *   training sigma_min).
  * - `multistep` (DPMSolverMultistep, UniPCMultistep): `steps + 1` spacing points with the last dropped,
  *   integer timesteps; Karras / exponential ramps span the full training range; then `final_sigmas_type`.
+ * - `lcm` (LCMScheduler): the distillation grid (k = N // original_inference_steps; timesteps k·j − 1 for
+ *   j = original_inference_steps, …, 1) sampled at floor(linspace(0, original, steps, endpoint=False));
+ *   `timestep_spacing` and `steps_offset` do not apply. The grid ends at t = 0: LCM's last step returns
+ *   the denoised sample (schedules/lcm-grid.ts).
  * - `flow` (FlowMatchEulerDiscrete): sigmas = shift(linspace(1, shift(1/N), steps)), optionally re-spaced,
  *   then 0; flow sigma is our time t.
  *
@@ -23,6 +27,7 @@ import type { DiffusersGridConfig, DiffusersGridRule } from '../contracts/schedu
 import { discreteTimeGrid, roundHalfEven, validateTimeGrid } from './grids.ts';
 import { DiscreteVPSchedule, timeOfVeSigma } from './noise-schedules.ts';
 import { exponentialSigmas, karrasSigmas } from './sigma-grids.ts';
+import { lcmTimesteps } from './lcm-grid.ts';
 
 export type { DiffusersGridConfig, DiffusersGridRule, DiffusersSpacing } from '../contracts/scheduler-grid.ts';
 
@@ -35,6 +40,7 @@ const RULES: Readonly<Record<string, DiffusersGridRule>> = {
   DPMSolverMultistepScheduler: 'multistep',
   UniPCMultistepScheduler: 'multistep',
   FlowMatchEulerDiscreteScheduler: 'flow',
+  LCMScheduler: 'lcm',
 };
 
 /** The rule of a class; unknown classes follow DDIM's rules (flow classes the flow rule). */
@@ -191,6 +197,10 @@ export function diffusersTimes(schedule: NoiseSchedule, cfg: DiffusersGridConfig
   }
   if (!(schedule instanceof DiscreteVPSchedule)) throw new Error(`${cfg.className} needs a discrete schedule, the model has a ${schedule.kind} one`);
   if (steps > cfg.numTrainTimesteps) throw new RangeError(`${steps} steps exceed the ${cfg.numTrainTimesteps} training steps`);
+  if (cfg.rule === 'lcm') {
+    const timesteps = lcmTimesteps(cfg.numTrainTimesteps, cfg.originalInferenceSteps ?? 50, steps);
+    return validateTimeGrid([...timesteps.map((n) => (n + 1) / schedule.numTrainTimesteps), 0], schedule);
+  }
   if (cfg.rule === 'ddim') {
     const spacing = cfg.timestepSpacing === 'linspace' ? 'uniform' : cfg.timestepSpacing;
     if (!['uniform', 'leading', 'trailing'].includes(spacing)) spacingError(cfg);

@@ -21,16 +21,23 @@ export interface GridRequest {
 /** What auto means for a model without a scheduler config (GaussianMixtureModel, LoadOnnxModel). */
 export const AUTO_WITHOUT_CONFIG: Spacing = 'logSNR';
 
+function autoRuleLabel(cfg: DiffusersGridConfig): string {
+  if (cfg.rule === 'flow') return `shift ${cfg.shift}`;
+  if (cfg.rule === 'lcm') return `original ${cfg.originalInferenceSteps ?? 50}`;
+  return cfg.timestepSpacing;
+}
+
 /** A time grid by name. karras and exponential end at t = 0 (sigma = 0), as k-diffusion's do. */
 export function buildGrid(schedule: NoiseSchedule, r: GridRequest): TimeGrid {
   switch (r.spacing) {
     case 'auto': {
       const cfg = r.schedulerGrid;
       if (!cfg) return buildGrid(schedule, { ...r, spacing: AUTO_WITHOUT_CONFIG });
-      const spacing = `auto (${cfg.className} ${cfg.rule === 'flow' ? `shift ${cfg.shift}` : cfg.timestepSpacing}${cfg.sigmaRamp === 'none' ? '' : ` ${cfg.sigmaRamp}`})`;
+      const spacing = `auto (${cfg.className} ${autoRuleLabel(cfg)}${cfg.sigmaRamp === 'none' ? '' : ` ${cfg.sigmaRamp}`})`;
       const times = truncateForDenoise((n) => diffusersTimes(schedule, cfg, n), r.steps, r.denoise);
+      const lcm = cfg.rule === 'lcm' ? { lcm: { timestepScaling: cfg.timestepScaling ?? 10 } } : {};
       // img2img (denoise < 1) starts from the noised image as every grid does.
-      return r.denoise === 1 ? { times, spacing, start: diffusersStart(cfg) } : { times, spacing };
+      return r.denoise === 1 ? { times, spacing, start: diffusersStart(cfg), ...lcm } : { times, spacing, ...lcm };
     }
     case 'custom':
       if (!r.custom) throw new Error('spacing "custom" needs the "times" input (a decreasing list of times)');
@@ -53,7 +60,7 @@ export const Schedule = defineNode({
     model: { type: 'MODEL' },
     spacing: {
       type: 'STRING', enum: SPACINGS, default: 'auto', summary: true,
-      tooltip: 'auto: the grid of the loaded pipeline\'s scheduler_config.json (timestep_spacing, steps_offset, set_alpha_to_one, use_karras_sigmas, final_sigmas_type, flow shift; rules of its _class_name: DDIM, Euler, DPM-Solver multistep, UniPC, FlowMatchEuler); logSNR for models without one. The others ignore the config',
+      tooltip: 'auto: the grid of the loaded pipeline\'s scheduler_config.json (timestep_spacing, steps_offset, set_alpha_to_one, use_karras_sigmas, final_sigmas_type, flow shift; rules of its _class_name: DDIM, Euler, DPM-Solver multistep, UniPC, FlowMatchEuler, LCM: original_inference_steps and timestep_scaling); logSNR for models without one. The others ignore the config',
     },
     steps: { type: 'INT', default: 20, min: 1, max: 1000, role: 'steps', summary: true },
     denoise: { type: 'FLOAT', default: 1, min: 0.01, max: 1, step: 0.01, summary: true, tooltip: 'Below 1: img2img, the last steps of a longer grid' },

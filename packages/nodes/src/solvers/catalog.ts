@@ -15,6 +15,7 @@ import { sampleDpmpp2m } from './kdiffusion-dpmpp-2m.ts';
 import { sampleDpmpp2sAncestral } from './kdiffusion-dpmpp-2s-ancestral.ts';
 import { sampleEulerAncestral } from './kdiffusion-euler-ancestral.ts';
 import { sampleDpmpp2mSde } from './kdiffusion-dpmpp-2m-sde.ts';
+import { consistencySample, type ConsistencyBoundaryKind } from './consistency.ts';
 
 export interface SolverSettings {
   order: 1 | 2 | 3;
@@ -30,16 +31,21 @@ export interface SolverSettings {
   /** DPM-Solver++: dynamic thresholding of x0 (ratio ≤ 0 disables). */
   thresholdRatio: number;
   thresholdMax: number;
+  /** Consistency: LCM boundary scalings (default) or the model's x0 as the consistency function. */
+  boundary?: ConsistencyBoundaryKind;
+  /** Consistency: LCM timestep_scaling; unset: the grid's LCM config, else 10. */
+  timestepScaling?: number;
 }
 
 export const SOLVER_KINDS = [
   'dpmsolver++', 'dpmsolver', 'unipc', 'deis', 'ddim',
   'euler', 'heun', 'dpm_2', 'lms', 'dpmpp_2m', 'dpmpp_2s_ancestral', 'euler_ancestral', 'dpmpp_2m_sde',
+  'consistency',
 ] as const;
 export type SolverKind = (typeof SOLVER_KINDS)[number];
 
 /** Kinds that draw fresh noise during sampling (given eta > 0). */
-export const STOCHASTIC_KINDS: ReadonlySet<SolverKind> = new Set(['ddim', 'dpmpp_2s_ancestral', 'euler_ancestral', 'dpmpp_2m_sde']);
+export const STOCHASTIC_KINDS: ReadonlySet<SolverKind> = new Set(['ddim', 'dpmpp_2s_ancestral', 'euler_ancestral', 'dpmpp_2m_sde', 'consistency']);
 
 export function makeSolver(kind: SolverKind, s: SolverSettings): SolverFn {
   const noiseOptions = { eta: s.eta, sNoise: s.sNoise };
@@ -77,5 +83,7 @@ export function makeSolver(kind: SolverKind, s: SolverSettings): SolverFn {
       return (args) => sampleEulerAncestral(args, noiseOptions);
     case 'dpmpp_2m_sde':
       return (args) => sampleDpmpp2mSde(args, noiseOptions);
+    case 'consistency':
+      return (args) => consistencySample(args, { boundary: s.boundary, timestepScaling: s.timestepScaling });
   }
 }

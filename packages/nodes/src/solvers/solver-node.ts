@@ -10,7 +10,7 @@ const NOISY = ['dpmpp_2s_ancestral', 'euler_ancestral', 'dpmpp_2m_sde'] as const
 export const SolverNode = defineNode({
   type: 'Solver',
   category: 'sampling/solvers',
-  description: 'Chooses the ODE/SDE solver and its settings. Exponential integrators (DPM-Solver, DPM-Solver++, UniPC, DEIS, DDIM) work in log-SNR; the k-diffusion family works on VE sigmas.',
+  description: 'Chooses the ODE/SDE solver and its settings. Exponential integrators (DPM-Solver, DPM-Solver++, UniPC, DEIS, DDIM) work in log-SNR; the k-diffusion family works on VE sigmas; consistency is multistep consistency / LCM sampling (one call per step, re-noised with seeded noise).',
   version: 1,
   inputs: {
     kind: { type: 'STRING', enum: SOLVER_KINDS, default: 'dpmsolver++', summary: 'solver' },
@@ -23,6 +23,8 @@ export const SolverNode = defineNode({
     s_noise: { type: 'FLOAT', default: 1, min: 0, max: 2, step: 0.01, appliesWhen: kinds(...NOISY) },
     threshold_ratio: { type: 'FLOAT', default: 0, min: 0, max: 1, appliesWhen: kinds('dpmsolver++'), tooltip: 'DPM-Solver++: dynamic thresholding quantile (0 = off; Imagen uses 0.995)' },
     threshold_max: { type: 'FLOAT', default: 1, min: 0, appliesWhen: kinds('dpmsolver++') },
+    boundary: { type: 'STRING', enum: ['lcm', 'none'], default: 'lcm', appliesWhen: kinds('consistency'), tooltip: 'Consistency: lcm = c_skip·x + c_out·x0 with LCM\'s boundary scalings (c_skip = 1, c_out = 0 at timestep 0); none = the model\'s x0 is already the consistency function (e.g. MixtureConsistencyModel)' },
+    timestep_scaling: { type: 'FLOAT', optional: true, min: 0, appliesWhen: kinds('consistency'), tooltip: 'Consistency: LCM timestep_scaling (unset: the LCMScheduler config of a Schedule with spacing auto, else diffusers\' 10)' },
   },
   outputs: { solver: { type: 'SOLVER' } },
   run(i) {
@@ -31,6 +33,7 @@ export const SolverNode = defineNode({
     const solve = makeSolver(kind, {
       order, method: i.method, lowerOrderFinal: i.lower_order_final, variant: i.variant,
       prediction: i.prediction, eta: i.eta, sNoise: i.s_noise, thresholdRatio: i.threshold_ratio, thresholdMax: i.threshold_max,
+      boundary: i.boundary, timestepScaling: i.timestep_scaling,
     });
     return { solver: { kind, solve } };
   },

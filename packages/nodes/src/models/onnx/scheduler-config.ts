@@ -42,7 +42,7 @@ function gridConfigOf(cfg: Json, file: string, className: string, notes: string[
   const unsupported: string[] = [];
   const flag = (key: string) => booleanField(cfg, key, file, false);
   const timestepSpacing = stringField(cfg, 'timestep_spacing', file) ?? (rule === 'ddim' ? 'leading' : 'linspace');
-  if (rule !== 'flow' && !['linspace', 'leading', 'trailing'].includes(timestepSpacing)) unsupported.push(`timestep_spacing "${timestepSpacing}"`);
+  if (rule !== 'flow' && rule !== 'lcm' && !['linspace', 'leading', 'trailing'].includes(timestepSpacing)) unsupported.push(`timestep_spacing "${timestepSpacing}"`);
   const finalSigmasType = stringField(cfg, 'final_sigmas_type', file) ?? 'zero';
   if (finalSigmasType !== 'zero' && finalSigmasType !== 'sigma_min') unsupported.push(`final_sigmas_type "${finalSigmasType}"`);
   for (const key of ['use_beta_sigmas', 'use_lu_lambdas', 'use_flow_sigmas', 'invert_sigmas']) if (flag(key)) unsupported.push(key);
@@ -66,6 +66,10 @@ function gridConfigOf(cfg: Json, file: string, className: string, notes: string[
     finalSigmasType: plainSigmas ? 'zero' : (finalSigmasType as DiffusersGridConfig['finalSigmasType']),
     lambdaMinClipped: className === 'DPMSolverMultistepScheduler' ? numberField(cfg, 'lambda_min_clipped', file, -Infinity) : -Infinity,
     shift: rule === 'flow' ? numberField(cfg, 'shift', file, 1) : 1,
+    ...(rule === 'lcm' ? {
+      originalInferenceSteps: numberField(cfg, 'original_inference_steps', file, 50),
+      timestepScaling: numberField(cfg, 'timestep_scaling', file, 10),
+    } : {}),
     unsupported,
   };
 }
