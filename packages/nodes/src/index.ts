@@ -3,7 +3,7 @@
  * listed before it, so the sampling contracts every pack stands on never depend on the nodes that
  * use them (packages/nodes/test/layers.test.ts checks this line against every import):
  *
- * @layers contracts io runtime noise schedules image solvers encoders operators models guiders inverse tpm steering sampling
+ * @layers contracts io runtime noise schedules image solvers encoders operators models guiders inverse tpm steering sampling search
  */
 import { definePack, NodeRegistry } from '@diffgraph/engine';
 import './contracts/socket-types.ts';
@@ -35,6 +35,7 @@ import { LearnTPM, LoadTPM, TPMConstraint } from './tpm/tpm-nodes.ts';
 import { Measure, MeasurementOperator } from './operators/operator-nodes.ts';
 import { InverseProblemGuider, RedDiffSolver } from './inverse/inverse-nodes.ts';
 import { DDIMInversion, DPMEncode } from './encoders/encoder-nodes.ts';
+import { SearchSchedule } from './search/search-node.ts';
 import type { HostServices } from './runtime/host-services.ts';
 
 export const corePack = definePack({
@@ -43,7 +44,8 @@ export const corePack = definePack({
     LoadImage, SaveImage, PreviewImage, LoadMask, ImageToMask, MaskToImage, ImageScale, MaskScale, LatentPreview, InpaintGuider, InpaintComposite,
     LoadPipeline, LoadOnnxModel, TextEncode, VAEEncode, VAEDecode, CFGGuider,
     ComposableGuider, RescaleGuidance, GuideAndRescale, SwitchGuider, ClassifierGuider, MixtureClassifier, LoadClassifier, RewardPotential, SteeredSample,
-    LearnTPM, LoadTPM, TPMConstraint, MeasurementOperator, Measure, InverseProblemGuider, RedDiffSolver, DDIMInversion, DPMEncode],
+    LearnTPM, LoadTPM, TPMConstraint, MeasurementOperator, Measure, InverseProblemGuider, RedDiffSolver, DDIMInversion, DPMEncode,
+    SearchSchedule],
 });
 
 /** A registry with every built-in pack, and the socket-type relations they rely on. */
@@ -112,3 +114,4 @@ export { redDiff, redDiffSolver } from './inverse/red-diff.ts';
 export { dpmEncode, type DpmEncoding } from './encoders/dpm-encode.ts';
 export { ddimInvert } from './encoders/ddim-inversion.ts';
 export { replayNoise } from './noise/replay-noise.ts';
+export { searchSchedule, SEARCHED_SPACING, type ScheduleSearchReport, type ScheduleSearchRequest, type ScheduleSearchSettings } from './search/schedule-search.ts';
