@@ -225,6 +225,25 @@ describe('SearchSchedule through a workflow', () => {
     expect(readdirSync(path.join(cacheDir, 'schedule-search'))).toHaveLength(2);
   });
 
+  it('stops within one solve when the run is cancelled', async () => {
+    const ex = executor();
+    const controller = new AbortController();
+    let callsAtAbort = -1;
+    ex.events.subscribe((e) => {
+      if (e.type === 'node.progress' && e.nodeId === 'search' && e.value === 5 && callsAtAbort < 0) {
+        callsAtAbort = modelCalls;
+        controller.abort(new Error('stop'));
+      }
+    });
+    modelCalls = 0;
+    const result = await ex.run({ ...searchWorkflow({ generations: 50 }), outputs: ['search'] }, { signal: controller.signal, services: isolatedServices() });
+    expect(result.status).toBe('cancelled');
+    expect(callsAtAbort).toBeGreaterThan(0);
+    // The solve under way when the abort came may finish its current call, no more.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(modelCalls - callsAtAbort).toBeLessThanOrEqual(1);
+  });
+
   it.each([
     ['a budget that leaves one step', { budget: 1 }, {}, /SearchSchedule: input "budget" \(K = 1\) leaves solver "unipc" only 1 step/],
     ['a budget below one Heun step', { budget: 1 }, { kind: 'heun' }, /SearchSchedule: input "budget" \(K = 1\) is too small for solver "heun"/],
@@ -236,12 +255,15 @@ describe('SearchSchedule through a workflow', () => {
     if (r.status === 'failed') expect(r.error.message).toMatch(message);
   });
 
-  it('refuses a start grid the schedule does not have (flow matching from t = 1, past its tMax)', async () => {
+  it('refuses a start grid the schedule does not have (flow matching from t = 1, past its tMax), or one with nothing to search', async () => {
     const flow = makeNoiseSchedule({ kind: 'flow' });
     const gmm = new GaussianMixture(benchModel());
     const { guider } = countingGuider(gmm, flow);
     const start = { times: [1, 0.5, 0.25, 0.1, 0.05], spacing: 'custom' };
     await expect(searchSchedule({ ...QUICK, budget: 4, guider, solver: solverOf('euler'), start, latent: Tensor.zeros([1, 16], 'float64') }))
       .rejects.toThrow(/SearchSchedule: input "sigmas" is not a usable start grid: time grid starts at 1/);
+    const { guider: sdGuider } = countingGuider(gmm, sd);
+    await expect(searchSchedule({ ...QUICK, guider: sdGuider, solver: solverOf('unipc'), start: { times: [1, 0], spacing: 'custom' }, latent: Tensor.zeros([1, 16], 'float64') }))
+      .rejects.toThrow(/SearchSchedule: input "sigmas" cannot be searched: the grid from t = 1 to t = 1 has no finite, increasing log-SNR range/);
   });
 });

@@ -18,7 +18,7 @@
  */
 import { batchNorms, combine, Tensor, throttledYield } from '@diffgraph/engine';
 import type { Denoiser, Guider, NoiseSchedule, Solver, TimeGrid } from '../contracts/sampling.ts';
-import { startsFromNoise, type StartScale } from '../contracts/start-state.ts';
+import { startState, type StartScale } from '../contracts/start-state.ts';
 import { seededNoise } from '../noise/seeded-noise.ts';
 import { dpmSolverTimeGrid, validateTimeGrid } from '../schedules/grids.ts';
 import { dpmSolver } from '../solvers/dpm-solver.ts';
@@ -103,10 +103,9 @@ function checkSettings(s: ScheduleSearchSettings): void {
   }
 }
 
-/** The node's input names for the settings (snake_case). */
-function inputName(setting: keyof ScheduleSearchSettings | 'start'): string {
-  const names: Partial<Record<string, string>> = { heldOut: 'held_out', refineEvaluations: 'refine_evaluations', referenceSteps: 'reference_steps', startScale: 'start_scale', start: 'sigmas' };
-  return names[setting] ?? setting;
+/** The node's input name of a setting (snake_case). */
+function inputName(setting: keyof ScheduleSearchSettings): string {
+  return setting.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
 /** A logSNR grid of `intervals` steps between the frame's ends, continuing to t = 0 when the start grid does. */
@@ -148,14 +147,12 @@ async function intervalsForBudget(
   return { intervals: n, calls };
 }
 
-/** Start states as Sample makes them from this latent with fresh noise (the latent's items repeat over the batch). */
-function startStates(schedule: NoiseSchedule, grid: TimeGrid, latent: Tensor, noise: Tensor, startScale: StartScale): Tensor {
-  if (startsFromNoise(startScale, grid, schedule.tMax)) return noise;
+/** The latent's items repeated over a batch of `batch` (the start states' own batch). */
+function tiled(latent: Tensor, batch: number): Tensor {
   const per = latent.size / latent.batch;
-  const tiled = Tensor.zeros(noise.shape, noise.dtype);
-  for (let b = 0; b < noise.batch; b++) tiled.data.set(latent.data.subarray((b % latent.batch) * per, (b % latent.batch + 1) * per), b * per);
-  const t0 = grid.times[0];
-  return combine([schedule.alpha(t0), schedule.sigma(t0)], [tiled, noise]);
+  const out = Tensor.zeros([batch, ...latent.shape.slice(1)], latent.dtype);
+  for (let b = 0; b < batch; b++) out.data.set(latent.data.subarray((b % latent.batch) * per, (b % latent.batch + 1) * per), b * per);
+  return out;
 }
 
 function meanDistance(a: Tensor, b: Tensor): number {
@@ -179,7 +176,6 @@ export async function searchSchedule(r: ScheduleSearchRequest): Promise<{ grid: 
   if (r.latent.batch < 1 || r.latent.size === 0) fail('latent', 'is empty');
   await solverFingerprint(solver, r.start, schedule);
   const itemShape = r.latent.shape.slice(1);
-  const template = (batch: number) => Tensor.zeros([batch, ...itemShape], r.latent.dtype);
 
   let frame: GridFrame;
   try {
@@ -187,7 +183,7 @@ export async function searchSchedule(r: ScheduleSearchRequest): Promise<{ grid: 
   } catch (e) {
     fail('sigmas', `cannot be searched: ${(e as Error).message}`);
   }
-  const { intervals, calls: nfe } = await intervalsForBudget(solver, schedule, template(1), frame.tStart, frame.tEnd, frame.toZero, r.budget);
+  const { intervals, calls: nfe } = await intervalsForBudget(solver, schedule, Tensor.zeros([1, ...itemShape], r.latent.dtype), frame.tStart, frame.tEnd, frame.toZero, r.budget);
   const searched = intervals - (frame.toZero ? 1 : 0);
   if (searched < 2) {
     fail('budget', `(K = ${r.budget}) leaves solver "${r.solver.kind}" only ${intervals} step${intervals === 1 ? '' : 's'}${frame.toZero ? ' (one of them the final step to sigma = 0)' : ''}: a search needs at least two steps to place a time between the ends`);
@@ -204,10 +200,13 @@ export async function searchSchedule(r: ScheduleSearchRequest): Promise<{ grid: 
     sampleEvaluations += x.batch;
     return guider.denoise(x, t);
   };
-  const noiseOf = (seed: number, batch: number) => seededNoise(seed, 'philox').sample(template(batch), 0);
-  const trainX = startStates(schedule, r.start, r.latent, noiseOf(r.seed, r.noises), r.startScale);
-  // Philox noise gives item i the key seed + i: the held-out items follow the training ones.
-  const heldOutX = startStates(schedule, r.start, r.latent, noiseOf(r.seed + r.noises, r.heldOut), r.startScale);
+  // The start states Sample makes from this latent and RandomNoise(seed). Philox noise gives item i the
+  // key seed + i, so the held-out items follow the training ones.
+  const startsFor = (seed: number, batch: number) => startState({
+    guider, solver, grid: r.start, latent: tiled(r.latent, batch), noise: seededNoise(seed, 'philox'), addNoise: true, startScale: r.startScale,
+  });
+  const trainX = startsFor(r.seed, r.noises);
+  const heldOutX = startsFor(r.seed + r.noises, r.heldOut);
 
   const referenceTimes = logSnrGrid(schedule, frame.tStart, frame.tEnd, r.referenceSteps, frame.toZero);
   const reference = (x: Tensor) => dpmSolver({ denoiser, schedule, x, times: referenceTimes, hooks: { signal } }, { algorithm: 'dpmsolver++', order: 3, method: 'multistep' });

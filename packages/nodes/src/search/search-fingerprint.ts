@@ -3,14 +3,14 @@
  * carries functions, not their settings, so each is identified by what it does:
  * - the guider by its answers at three times on two fixed seeded states (3 model calls), with the
  *   schedule's coefficients there;
- * - the solver by its result on a fixed synthetic problem (no model calls), which every option that
- *   changes its steps changes. Run twice with different step noise, it also tells a stochastic solver.
+ * - the solver by its result on the start grid with a fixed synthetic model (no model calls), which
+ *   every option that changes its steps changes. Run twice with different step noise, it also tells a
+ *   stochastic solver.
  */
 import { createHash } from 'node:crypto';
 import { canonicalJson, Tensor } from '@diffgraph/engine';
 import type { Denoiser, Guider, NoiseSchedule, Solver, TimeGrid } from '../contracts/sampling.ts';
 import { seededNoise } from '../noise/seeded-noise.ts';
-import { dpmSolverTimeGrid } from '../schedules/grids.ts';
 import type { ScheduleSearchSettings } from './schedule-search.ts';
 
 /** Bump when the search itself changes what it returns for the same inputs. */
@@ -47,9 +47,7 @@ const standIn: Denoiser = async (x, t) => Tensor.from(x.shape, x.data.map((v, i)
 
 /** The solver's identity, or an error when it draws noise (the search fits deterministic solvers). */
 export async function solverFingerprint(solver: Solver, grid: TimeGrid, schedule: NoiseSchedule): Promise<string> {
-  const end = grid.times[grid.times.length - 1];
-  const positiveEnd = end === 0 ? grid.times[grid.times.length - 2] : end;
-  const times = [...dpmSolverTimeGrid(schedule, 'logSNR', 7, grid.times[0], positiveEnd), ...(end === 0 ? [0] : [])];
+  const times = grid.times;
   const x = seededNoise(7, 'philox').sample(Tensor.zeros([2, 3], 'float64'), 0);
   const run = (seed: number) => solver.solve({
     denoiser: standIn, schedule, x, times, spacing: grid.spacing,
