@@ -4,7 +4,7 @@
  * results are cached in the engine and on disk, it runs through a workflow, and bad inputs get errors
  * that name the node and the input.
  */
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -217,6 +217,14 @@ describe('SearchSchedule through a workflow', () => {
     expect(hit.report.cache.hit).toBe(true);
     expect(hit.sigmas.times).toEqual(searched.sigmas.times);
     expect(hit.report.error).toEqual(searched.report.error);
+
+    // A damaged entry is a miss: searched again and rewritten.
+    const [entry] = readdirSync(path.join(cacheDir, 'schedule-search'));
+    writeFileSync(path.join(cacheDir, 'schedule-search', entry), '{"times": [0.5, 0.7], "spacing": "searched", "report": {"error": {"heldOut": {"start": 1, "searched": 0}}}}');
+    const repaired = await runIn(executor(), { ...searchWorkflow(), outputs: ['search'] }, cacheDir);
+    expect(searchOutputs(repaired.result).report.cache.hit).toBe(false);
+    expect(searchOutputs(repaired.result).sigmas.times).toEqual(searched.sigmas.times);
+    expect(JSON.parse(readFileSync(path.join(cacheDir, 'schedule-search', entry), 'utf8')).times).toEqual(searched.sigmas.times);
 
     // Another solver setting is another search.
     const otherOrder = await runIn(executor(), { ...searchWorkflow({}, { order: 3 }), outputs: ['search'] }, cacheDir);

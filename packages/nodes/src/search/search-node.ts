@@ -1,7 +1,8 @@
 import { defineNode } from '@diffgraph/engine';
 import { START_SCALES, startsFromNoise } from '../contracts/start-state.ts';
-import type { TimeGrid } from '../contracts/sampling.ts';
+import type { NoiseSchedule, TimeGrid } from '../contracts/sampling.ts';
 import { cacheFolder, readCacheEntry, writeCacheEntry } from '../io/cache-files.ts';
+import { validateTimeGrid } from '../schedules/grids.ts';
 import { searchSchedule, type ScheduleSearchReport, type ScheduleSearchSettings } from './schedule-search.ts';
 import { guiderFingerprint, searchKey, solverFingerprint } from './search-fingerprint.ts';
 
@@ -14,9 +15,17 @@ interface CachedSearch {
   report: ScheduleSearchReport;
 }
 
-function isCachedSearch(value: unknown): value is CachedSearch {
+/** A cache entry as written, with a grid valid on this schedule; anything else (a damaged file) is a miss. */
+function cachedSearch(value: unknown, schedule: NoiseSchedule): CachedSearch | undefined {
   const v = value as Partial<CachedSearch> | undefined;
-  return typeof v === 'object' && v !== null && Array.isArray(v.times) && v.times.every((t) => typeof t === 'number') && typeof v.spacing === 'string' && typeof v.report === 'object';
+  if (typeof v !== 'object' || v === null || !Array.isArray(v.times) || typeof v.spacing !== 'string') return undefined;
+  const heldOut = v.report?.error?.heldOut;
+  if (typeof heldOut?.start !== 'number' || typeof heldOut.searched !== 'number') return undefined;
+  try {
+    return { ...v, times: validateTimeGrid(v.times, schedule) } as CachedSearch;
+  } catch {
+    return undefined;
+  }
 }
 
 export const SearchSchedule = defineNode({
@@ -55,8 +64,8 @@ export const SearchSchedule = defineNode({
       const schedule = i.guider.schedule;
       const [guider, solver] = [await guiderFingerprint(i.guider, i.latent.shape.slice(1), i.latent.dtype), await solverFingerprint(i.solver, i.sigmas, schedule)];
       key = searchKey({ guider, solver, start: i.sigmas, latent: i.latent, settings }, !startsFromNoise(i.start_scale, i.sigmas, schedule.tMax));
-      const hit = readCacheEntry(cache, CACHE_KIND, key);
-      if (isCachedSearch(hit)) {
+      const hit = cachedSearch(readCacheEntry(cache, CACHE_KIND, key), schedule);
+      if (hit) {
         ctx.log(`cached search ${key.slice(0, 12)}: held-out error ${hit.report.error.heldOut.searched.toExponential(3)} (start grid ${hit.report.error.heldOut.start.toExponential(3)})`);
         const sigmas: TimeGrid = hit.start ? { times: hit.times, spacing: hit.spacing, start: hit.start } : { times: hit.times, spacing: hit.spacing };
         return { sigmas, report: { ...hit.report, cache: { hit: true, key } } };
