@@ -3,7 +3,7 @@
  * listed before it, so the sampling contracts every pack stands on never depend on the nodes that
  * use them (packages/nodes/test/layers.test.ts checks this line against every import):
  *
- * @layers contracts io runtime noise schedules image solvers encoders operators models guiders inverse tpm steering sampling
+ * @layers contracts io runtime noise schedules image solvers encoders operators models guiders inverse tpm steering sampling search
  */
 import { definePack, NodeRegistry } from '@diffgraph/engine';
 import './contracts/socket-types.ts';
@@ -39,6 +39,7 @@ import { VolumeInverseGuider } from './inverse/volume-inverse-node.ts';
 import { DDIMInversion, DPMEncode } from './encoders/encoder-nodes.ts';
 import { MixtureConsistencyModel } from './sampling/consistency-model.ts';
 import { DenoisingMCMC } from './sampling/denoising-mcmc-node.ts';
+import { SearchSchedule } from './search/search-node.ts';
 import type { HostServices } from './runtime/host-services.ts';
 
 export const corePack = definePack({
@@ -48,7 +49,7 @@ export const corePack = definePack({
     LoadPipeline, LoadOnnxModel, TextEncode, VAEEncode, VAEDecode, CFGGuider,
     ComposableGuider, RescaleGuidance, GuideAndRescale, SwitchGuider, ClassifierGuider, MixtureClassifier, LoadClassifier, RewardPotential, SteeredSample,
     LearnTPM, LoadTPM, TPMConstraint, MeasurementOperator, Measure, InverseProblemGuider, RedDiffSolver, DDIMInversion, DPMEncode,
-    VolumeOperatorNode, MeasureVolume, RepeatSlices, VolumeInverseGuider, MixtureConsistencyModel, DenoisingMCMC],
+    VolumeOperatorNode, MeasureVolume, RepeatSlices, VolumeInverseGuider, MixtureConsistencyModel, DenoisingMCMC, SearchSchedule],
 });
 
 /** A registry with every built-in pack, and the socket-type relations they rely on. */
@@ -122,3 +123,4 @@ export { volumeInverseGuider, type VolumeInverseOptions } from './inverse/volume
 export { dpmEncode, type DpmEncoding } from './encoders/dpm-encode.ts';
 export { ddimInvert } from './encoders/ddim-inversion.ts';
 export { replayNoise } from './noise/replay-noise.ts';
+export { searchSchedule, SEARCHED_SPACING, type ScheduleSearchReport, type ScheduleSearchRequest, type ScheduleSearchSettings } from './search/schedule-search.ts';

@@ -117,15 +117,16 @@ export function buildProgram(): Command {
     .option('--json', 'print one JSON event per line instead of progress bars')
     .option('--outputs <ids>', 'comma-separated node ids to compute instead of the workflow\'s outputs')
     .option('--models <dir>', 'model folder (LoadPipeline, LoadOnnxModel, …)', 'models')
+    .option('--cache <dir>', 'folder where nodes keep results across runs (SearchSchedule\'s searched grids); default: none kept')
     .addOption(deviceOption())
     .addOption(sessionOptionsOption())
     .option('--nodes <dir>', NODES_HELP, collect, [])
     .option('--server <url>', 'submit to a diffgraph server (e.g. http://127.0.0.1:8188) and stream its progress')
     .option('--token <token>', 'bearer token for --server (default: $DIFFGRAPH_TOKEN)')
-    .action(async (file: string, opts: { set: string[]; out: string; models: string; nodes: string[]; device: 'auto' | 'cpu' | 'cuda'; sessionOptions?: string; json?: boolean; outputs?: string; server?: string; token?: string }, command: Command) => {
+    .action(async (file: string, opts: { set: string[]; out: string; models: string; cache?: string; nodes: string[]; device: 'auto' | 'cpu' | 'cuda'; sessionOptions?: string; json?: boolean; outputs?: string; server?: string; token?: string }, command: Command) => {
       if (opts.server) {
         // The server's own --device and --session-options decide where its runs go.
-        const local = ['device', 'sessionOptions', 'models', 'nodes'].filter((o) => command.getOptionValueSource(o) === 'cli');
+        const local = ['device', 'sessionOptions', 'models', 'cache', 'nodes'].filter((o) => command.getOptionValueSource(o) === 'cli');
         if (local.length > 0) throw new UsageError(`--${local.map((o) => o.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)).join(', --')} ${local.length > 1 ? 'apply' : 'applies'} to local runs only; the server's own options decide with --server`);
       }
       const workflow = await load(file, opts.set, opts.json);
@@ -166,6 +167,7 @@ export function buildProgram(): Command {
             outputDir: path.resolve(opts.out),
             inputRoots: [process.cwd(), path.dirname(path.resolve(file))],
             modelRoots: [path.resolve(opts.models)],
+            ...(opts.cache ? { cacheDir: path.resolve(opts.cache) } : {}),
             modelStore,
             // As read, with --set applied: SaveImage embeds it, so the PNG opens back in the editor.
             workflow: workflow as Workflow,

@@ -38,6 +38,8 @@ export interface RunManagerOptions {
   maxRequeues: number;
   /** Loaded models shared by every run (default: one store for the models root). */
   modelStore?: ModelStore;
+  /** Where nodes keep results across runs (HostServices.cacheDir: searched schedules); default none. */
+  cacheDir?: string;
   /** Runs elsewhere instead of on this process's executor (`serve --queue`); default: here. */
   dispatcher?: RunDispatcher;
   log?: (line: string) => void;
@@ -300,6 +302,7 @@ export class RunManager {
           outputDir,
           inputRoots: [this.options.roots.inputs],
           modelRoots: [this.options.roots.models],
+          ...(this.options.cacheDir ? { cacheDir: this.options.cacheDir } : {}),
           // As submitted (validated when queued), so SaveImage embeds what the client sent.
           workflow: run.workflow as Workflow,
           ...(this.options.modelStore ? { modelStore: this.options.modelStore } : {}),

@@ -139,7 +139,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   }
   const dispatcher = scaleOut && options.queueUrl ? await scaleOut.BullmqDispatcher.connect(options.queueUrl, options.dispatchSlots ?? 16, registry, log) : undefined;
   const manager = new RunManager({
-    registry, store, limits, roots, stagingDir: path.join(dataDir, 'staging'), cacheBytes, maxRequeues: options.maxRequeues ?? 1, log, modelStore,
+    registry, store, limits, roots, stagingDir: path.join(dataDir, 'staging'), cacheDir: path.join(dataDir, 'cache'), cacheBytes, maxRequeues: options.maxRequeues ?? 1, log, modelStore,
     ...(dispatcher ? { dispatcher } : {}),
   });
   const worker = scaleOut && options.queueUrl && options.localWorker

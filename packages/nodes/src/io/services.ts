@@ -9,6 +9,11 @@ export interface FileServices {
   outputDir: string;
   /** Folders input paths are resolved in; the first that holds the file wins. */
   inputRoots: readonly string[];
+  /**
+   * Where nodes keep results worth reusing across runs and processes (a searched schedule), keyed by
+   * what they were computed from (io/cache-files.ts). The server uses <data>/cache; absent: nothing is kept.
+   */
+  cacheDir?: string;
 }
 
 /**

@@ -148,6 +148,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
           outputDir,
           inputRoots: [inputs],
           modelRoots: [options.modelsDir],
+          cacheDir: path.join(options.dataDir, 'cache'),
           workflow: job.workflow as Workflow,
           ...(options.modelStore ? { modelStore: options.modelStore } : {}),
         },
