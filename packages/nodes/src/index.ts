@@ -3,7 +3,7 @@
  * listed before it, so the sampling contracts every pack stands on never depend on the nodes that
  * use them (packages/nodes/test/layers.test.ts checks this line against every import):
  *
- * @layers contracts io runtime noise schedules image solvers encoders operators models guiders inverse tpm steering sampling
+ * @layers contracts io runtime noise schedules image solvers encoders operators models guiders inverse tpm steering sampling editing
  */
 import { definePack, NodeRegistry } from '@diffgraph/engine';
 import './contracts/socket-types.ts';
@@ -35,6 +35,9 @@ import { LearnTPM, LoadTPM, TPMConstraint } from './tpm/tpm-nodes.ts';
 import { Measure, MeasurementOperator } from './operators/operator-nodes.ts';
 import { InverseProblemGuider, RedDiffSolver } from './inverse/inverse-nodes.ts';
 import { DDIMInversion, DPMEncode } from './encoders/encoder-nodes.ts';
+import { PixelMan } from './editing/pixelman.ts';
+import { TALE } from './editing/tale.ts';
+import { CyclicOneWay } from './editing/cyclic-one-way.ts';
 import type { HostServices } from './runtime/host-services.ts';
 
 export const corePack = definePack({
@@ -43,7 +46,8 @@ export const corePack = definePack({
     LoadImage, SaveImage, PreviewImage, LoadMask, ImageToMask, MaskToImage, ImageScale, MaskScale, LatentPreview, InpaintGuider, InpaintComposite,
     LoadPipeline, LoadOnnxModel, TextEncode, VAEEncode, VAEDecode, CFGGuider,
     ComposableGuider, RescaleGuidance, GuideAndRescale, SwitchGuider, ClassifierGuider, MixtureClassifier, LoadClassifier, RewardPotential, SteeredSample,
-    LearnTPM, LoadTPM, TPMConstraint, MeasurementOperator, Measure, InverseProblemGuider, RedDiffSolver, DDIMInversion, DPMEncode],
+    LearnTPM, LoadTPM, TPMConstraint, MeasurementOperator, Measure, InverseProblemGuider, RedDiffSolver, DDIMInversion, DPMEncode,
+    PixelMan, TALE, CyclicOneWay],
 });
 
 /** A registry with every built-in pack, and the socket-type relations they rely on. */
