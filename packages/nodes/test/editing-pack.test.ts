@@ -130,9 +130,9 @@ describe('Cyclic One-Way Diffusion on the default pack', () => {
     expect(left, JSON.stringify(left)).toMatchObject({ shape: 'circle', colour: 'red', position: 'left', count: 'two' });
     expect(right, JSON.stringify(right)).toMatchObject({ shape: 'triangle', colour: 'yellow' });
     const progress = events.filter((e): e is Extract<EngineEvent, { type: 'node.progress' }> => e.type === 'node.progress' && e.nodeId === 'cow');
-    // 10 steps plus 3 cycles of 4 steps.
-    expect(progress.map((e) => e.value)).toEqual(Array.from({ length: 23 }, (_, i) => i));
-    expect(progress.every((e) => e.max === 22)).toBe(true);
+    // 10 steps plus 3 cycles of 5 steps.
+    expect(progress.map((e) => e.value)).toEqual(Array.from({ length: 26 }, (_, i) => i));
+    expect(progress.every((e) => e.max === 25)).toBe(true);
   });
 
   it('stops within a step when cancelled, and refuses a cycle that ends before it starts', async () => {

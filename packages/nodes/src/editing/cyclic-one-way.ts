@@ -44,9 +44,9 @@ export const CyclicOneWay = defineNode({
     noise: { type: 'NOISE' },
     image: { type: 'IMAGE', tooltip: 'The canvas with the visual condition in place, one image [1, 3, H, W]' },
     mask: { type: 'MASK', tooltip: '1 (white) = generate, 0 = keep (the visual condition); the image\'s size' },
-    cycles: { type: 'INT', default: 4, min: 0, max: 100, tooltip: 'Re-noise/denoise cycles between cycle_from and cycle_to (0 = one plain inpainting pass)' },
-    cycle_from: { type: 'FLOAT', default: 0.2, min: 0, max: 1, step: 0.05, tooltip: 'Where each cycle starts, as a fraction of the grid\'s steps (0 = its first time): the level it re-noises to' },
-    cycle_to: { type: 'FLOAT', default: 0.6, min: 0, max: 1, step: 0.05, tooltip: 'Where each cycle ends and re-noises, as a fraction of the grid\'s steps; later than cycle_from' },
+    cycles: { type: 'INT', default: 3, min: 0, max: 100, tooltip: 'Re-noise/denoise cycles between cycle_from and cycle_to (0 = one plain inpainting pass)' },
+    cycle_from: { type: 'FLOAT', default: 0.3, min: 0, max: 1, step: 0.05, tooltip: 'Where each cycle starts, as a fraction of the grid\'s steps (0 = its first time): the level it re-noises to' },
+    cycle_to: { type: 'FLOAT', default: 0.8, min: 0, max: 1, step: 0.05, tooltip: 'Where each cycle ends and re-noises, as a fraction of the grid\'s steps; later than cycle_from' },
   },
   outputs: { image: { type: 'IMAGE' }, latent: { type: 'LATENT' } },
   async run(i, ctx) {
