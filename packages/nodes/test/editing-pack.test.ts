@@ -135,6 +135,20 @@ describe('Cyclic One-Way Diffusion on the default pack', () => {
     expect(progress.every((e) => e.max === 25)).toBe(true);
   });
 
+  it('works on the rectified-flow pack too (Euler on a time_uniform grid; the re-noise is the flow\'s forward transition)', async () => {
+    const wf = workflow('cyclic-one-way-shapes.json');
+    wf.nodes.pipeline.inputs.path = 'shapes-32-flow';
+    wf.nodes.schedule.inputs.spacing = 'time_uniform';
+    wf.nodes.solver.inputs = { kind: 'euler' };
+    const { image } = (await run(wf, ['cow'])).values('cow') as Record<string, Tensor>;
+    const keep = redPlane(input('cow-mask.png'));
+    expect(maxError(image, input('cow-canvas.png'), (p) => keep[p] === 0)).toBe(0);
+    const [left] = await classify(store, image);
+    const [right] = await classify(store, mirror(image));
+    expect(left, JSON.stringify(left)).toMatchObject({ shape: 'circle', colour: 'red', count: 'two' });
+    expect(right, JSON.stringify(right)).toMatchObject({ shape: 'triangle', colour: 'yellow' });
+  });
+
   it('stops within a step when cancelled, and refuses a cycle that ends before it starts', async () => {
     const wf = workflow('cyclic-one-way-shapes.json');
     wf.nodes.cow.inputs.cycles = 50;
