@@ -78,6 +78,18 @@ describe('PixelMan on the default pack', () => {
     expect(read, JSON.stringify(read)).toMatchObject({ shape: 'circle', colour: 'red', position: 'right', count: 'one' });
   });
 
+  it('is seeded: the same seed gives the same image, another seed changes only the regenerated region', async () => {
+    const wf = workflow('pixelman-shapes.json');
+    const first = (await run(wf, ['pixelman'])).values('pixelman') as Record<string, Tensor>;
+    const again = (await run(wf, ['pixelman'])).values('pixelman').image as Tensor;
+    wf.nodes.noise.inputs.seed = 4;
+    const other = (await run(wf, ['pixelman'])).values('pixelman').image as Tensor;
+    expect(Array.from(again.data)).toEqual(Array.from(first.image.data));
+    const region = first.mask.data;
+    expect(maxError(other, first.image, (p) => region[p] === 0)).toBe(0);
+    expect(maxError(other, first.image, (p) => region[p] > 0)).toBeGreaterThan(0);
+  });
+
   it('names the node and the input when the mask does not fit the image', async () => {
     const wf = workflow('pixelman-shapes.json');
     wf.nodes.small = { type: 'MaskScale', inputs: { mask: { from: 'mask', output: 'mask' }, width: 16, height: 16 } };
