@@ -11,12 +11,13 @@
  *     to the minimiser of E(x0) + ‖x0 − x̂0‖²/(2ρ), with the energy
  *       E = ½·Σ w_bg·(1 − d)·(x0 − z_bg)² + ½·Σ w_obj·m·(x0 − z_obj)²
  *     (background preservation outside the seam band d, object fidelity on the object) and
- *     ρ = energy_scale·(σ/α)²: the gradient step with G1's Jacobian J ≈ I/α (algorithms §0), solved
- *     in closed form since E is quadratic: x̃0 = (x̂0 + ρ·(w_b·z_bg + w_o·z_obj)) / (1 + ρ·(w_b + w_o)).
+ *     ρ = energy_scale·(σ/α)²: the gradient step with the denoiser's Jacobian skipped, J ≈ I/α
+ *     (G1, as in inverse/jacobian.ts), solved in closed form since E is quadratic:
+ *       x̃0 = (x̂0 + ρ·(w_b·z_bg + w_o·z_obj)) / (1 + ρ·(w_b + w_o)).
  *     At high noise it follows the composite, at low noise the model: the seam band, free of both
  *     terms, is where the model harmonises the object with the background.
- * The paper's energies are on UNet self-attention features; an ONNX UNet exposes none, so the
- * energies here are on the latent x0-prediction.
+ * The paper takes its energy gradients through the UNet; an ONNX UNet gives none, so the energies
+ * here are on the latent x0-prediction, where their gradients are analytic.
  */
 import { defineNode, Tensor } from '@diffgraph/engine';
 import type { Guider, NoiseGenerator, TimeGrid } from '../contracts/sampling.ts';
