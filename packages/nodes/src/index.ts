@@ -3,7 +3,7 @@
  * listed before it, so the sampling contracts every pack stands on never depend on the nodes that
  * use them (packages/nodes/test/layers.test.ts checks this line against every import):
  *
- * @layers contracts io runtime noise schedules image solvers encoders operators models guiders inverse tpm steering sampling search
+ * @layers contracts io runtime noise schedules image solvers encoders operators models guiders inverse tpm steering sampling search editing
  */
 import { definePack, NodeRegistry } from '@diffgraph/engine';
 import './contracts/socket-types.ts';
@@ -40,6 +40,9 @@ import { DDIMInversion, DPMEncode } from './encoders/encoder-nodes.ts';
 import { MixtureConsistencyModel } from './sampling/consistency-model.ts';
 import { DenoisingMCMC } from './sampling/denoising-mcmc-node.ts';
 import { SearchSchedule } from './search/search-node.ts';
+import { PixelMan } from './editing/pixelman.ts';
+import { TALE } from './editing/tale.ts';
+import { CyclicOneWay } from './editing/cyclic-one-way.ts';
 import type { HostServices } from './runtime/host-services.ts';
 
 export const corePack = definePack({
@@ -49,7 +52,8 @@ export const corePack = definePack({
     LoadPipeline, LoadOnnxModel, TextEncode, VAEEncode, VAEDecode, CFGGuider,
     ComposableGuider, RescaleGuidance, GuideAndRescale, SwitchGuider, ClassifierGuider, MixtureClassifier, LoadClassifier, RewardPotential, SteeredSample,
     LearnTPM, LoadTPM, TPMConstraint, MeasurementOperator, Measure, InverseProblemGuider, RedDiffSolver, DDIMInversion, DPMEncode,
-    VolumeOperatorNode, MeasureVolume, RepeatSlices, VolumeInverseGuider, MixtureConsistencyModel, DenoisingMCMC, SearchSchedule],
+    VolumeOperatorNode, MeasureVolume, RepeatSlices, VolumeInverseGuider, MixtureConsistencyModel, DenoisingMCMC, SearchSchedule,
+    PixelMan, TALE, CyclicOneWay],
 });
 
 /** A registry with every built-in pack, and the socket-type relations they rely on. */

@@ -6,31 +6,12 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Executor, Tensor } from '@diffgraph/engine';
-import * as ort from 'onnxruntime-node';
 import { createRegistry } from '../src/index.ts';
 import { ModelStore } from '../src/runtime/model-store.ts';
+import { classify, repoRoot as root } from './attribute-classifier.ts';
 import { isolatedServices } from './services.ts';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const classifierDir = path.join(root, 'models', 'shapes-32', 'attribute_classifier');
-
-interface Head { name: string; offset: number; size: number; labels: string[] }
-
-async function classify(store: ModelStore, image: Tensor): Promise<Record<string, string>[]> {
-  const heads = (JSON.parse(readFileSync(path.join(classifierDir, 'config.json'), 'utf8')) as { heads: Head[] }).heads;
-  const session = await store.open(path.join(classifierDir, 'model.onnx'));
-  const input = Float32Array.from(image.data, (v) => 2 * v - 1);
-  const { logits } = await session.run({ sample: new ort.Tensor('float32', input, image.shape) }, ['logits']);
-  const data = logits.data as Float32Array;
-  const n = data.length / image.shape[0];
-  return Array.from({ length: image.shape[0] }, (_, b) => Object.fromEntries(heads.map((h) => {
-    const row = data.subarray(b * n + h.offset, b * n + h.offset + h.size);
-    return [h.name, h.labels[row.indexOf(Math.max(...row))]];
-  })));
-}
 
 describe('the default pack: samples match their prompts', () => {
   const store = new ModelStore({ roots: [path.join(root, 'models')], intraOpThreads: 1 });

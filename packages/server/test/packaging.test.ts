@@ -71,7 +71,13 @@ describe('the published declarations', () => {
   function declarationImports(name: string): string[] {
     const dist = path.join(repoRoot, 'packages', name, 'dist');
     const files = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.d.ts'));
-    const specifiers = files.flatMap((f) => [...readFileSync(path.join(dist, f), 'utf8').matchAll(/(?:from|import\()\s*['"]([^'"]+)['"]/g)].map((m) => m[1]!));
+    // Import statements and import("…") types only: a string literal type in a declaration (a node's
+    // tooltip such as "… later than cycle_from") must not read as an import.
+    const importPatterns = [/^(?:import|export)\b[^;]*?\bfrom\s+['"]([^'"]+)['"]/gm, /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g];
+    const specifiers = files.flatMap((f) => {
+      const text = readFileSync(path.join(dist, f), 'utf8');
+      return importPatterns.flatMap((pattern) => [...text.matchAll(pattern)].map((m) => m[1]!));
+    });
     const packages = specifiers.filter((s) => !s.startsWith('.') && !s.startsWith('node:')).map((s) => s.split('/').slice(0, s.startsWith('@') ? 2 : 1).join('/'));
     return [...new Set(packages)];
   }
