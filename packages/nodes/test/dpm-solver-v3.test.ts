@@ -1,0 +1,92 @@
+/**
+ * DPM-Solver-v3 (solvers/dpm-solver-v3.ts) and its statistics (solvers/ems-*.ts) on analytic models.
+ */
+import { describe, expect, it } from 'vitest';
+import { maxAbsDiff } from '@diffgraph/engine';
+import { GaussianMixture, makeGmmDenoiser } from '../src/models/gmm.ts';
+import { randomNormal } from '../src/noise/philox.ts';
+import { exactProbabilityFlow } from '../src/sampling/exact-ode.ts';
+import { dpmSolverTimeGrid } from '../src/schedules/grids.ts';
+import { dpmSolver } from '../src/solvers/dpm-solver.ts';
+import { ddim } from '../src/solvers/ddim.ts';
+import { dpmSolverV3 } from '../src/solvers/dpm-solver-v3.ts';
+import { chi } from '../src/solvers/ems-integrals.ts';
+import { estimateModelStatistics } from '../src/solvers/ems-estimate.ts';
+import { loadRefModel } from './refs.ts';
+
+const ref = loadRefModel('gmm2');
+const schedule = ref.schedules.sd_discrete;
+const denoiser = makeGmmDenoiser(ref.gmm, schedule);
+
+describe('DPM-Solver-v3 with neutral statistics', () => {
+  it.each([5, 10, 23])('order 1 equals DPM-Solver++(1) and DDIM to rounding (%i logSNR steps)', async (steps) => {
+    const times = dpmSolverTimeGrid(schedule, 'logSNR', steps);
+    const args = { denoiser, schedule, x: ref.xT, times };
+    const v3 = await dpmSolverV3(args, { order: 1 });
+    const pp = await dpmSolver(args, { order: 1 });
+    const dd = await ddim(args);
+    const scale = Math.max(...Array.from(pp.data, Math.abs));
+    expect(maxAbsDiff(v3, pp)).toBeLessThanOrEqual(1e-12 * scale);
+    expect(maxAbsDiff(v3, dd)).toBeLessThanOrEqual(1e-12 * scale);
+    expect(maxAbsDiff(v3, pp)).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe('chi_m(z) = ∫_0^1 u^m e^(zu) du', () => {
+  it.each([-40, -3, -0.6, -0.4, -1e-3, 0, 1e-6, 0.3, 0.49, 0.51, 2, 10])('matches a fine quadrature at z = %d', (z) => {
+    for (let m = 0; m <= 3; m++) {
+      const n = 20000;
+      let sum = 0;
+      for (let i = 0; i < n; i++) {
+        const u = (i + 0.5) / n;
+        sum += u ** m * Math.exp(z * u);
+      }
+      const quadrature = sum / n;
+      expect(Math.abs(chi(m, z) - quadrature)).toBeLessThanOrEqual(1e-6 * Math.abs(quadrature));
+    }
+  });
+});
+
+describe('statistics of Gaussian data N(0, tau²·I)', () => {
+  const tau = 0.7;
+  const D = 3;
+  const gaussian = new GaussianMixture({ weights: [1], means: [new Array(D).fill(0)], stds: [tau] });
+  const gaussianDenoiser = makeGmmDenoiser(gaussian, schedule);
+  const estimate = (steps: number) =>
+    estimateModelStatistics(gaussianDenoiser, schedule, { sampleShape: [D], dtype: 'float64', samples: 8, steps, probes: 1, difference: 'central', seed: 3 });
+
+  it('the estimator recovers l = sigma²/(alpha²·tau² + sigma²) and s = b = 0', async () => {
+    const { statistics: st, cost } = await estimate(24);
+    expect(cost.modelCalls).toBe(25);
+    expect(cost.sampleEvaluations).toBe(25 * 8 * 3);
+    for (let j = 0; j <= st.steps; j++) {
+      const lambda = st.lambdaStart + (j * (st.lambdaEnd - st.lambdaStart)) / st.steps;
+      const t = schedule.tOfLambda(lambda);
+      const a = schedule.alpha(t), sg = schedule.sigma(t);
+      const exact = (sg * sg) / (a * a * tau * tau + sg * sg);
+      for (let d = 0; d < D; d++) {
+        expect(Math.abs(st.l[j * D + d] - exact)).toBeLessThanOrEqual(1e-8);
+        expect(Math.abs(st.s[j * D + d])).toBeLessThanOrEqual(1e-6);
+        expect(Math.abs(st.b[j * D + d])).toBeLessThanOrEqual(1e-6);
+      }
+    }
+  });
+
+  it('one v3 step matches the exact map up to quadrature error (second order in the grid)', async () => {
+    const x = randomNormal([4, D], 11, 'float64');
+    const t0 = schedule.tMax, t1 = schedule.tMin;
+    const exact = exactProbabilityFlow(gaussian, schedule, x, t0, t1, { rtol: 1e-12, atol: 1e-12 });
+    const errors: number[] = [];
+    for (const steps of [12, 24]) {
+      const { statistics } = await estimate(steps);
+      const one = await dpmSolverV3({ denoiser: gaussianDenoiser, schedule, x, times: [t0, t1] }, { statistics, order: 1 });
+      errors.push(maxAbsDiff(one, exact));
+    }
+    const ddimError = maxAbsDiff(await ddim({ denoiser: gaussianDenoiser, schedule, x, times: [t0, t1] }), exact);
+    console.log(`Gaussian data, one step t = 1 → 1/1000: v3 error ${errors.map((e) => e.toExponential(2)).join(' → ')} (M = 12 → 24), DDIM ${ddimError.toExponential(2)}`);
+    expect(errors[1]).toBeLessThan(1e-3);
+    expect(errors[0] / errors[1]).toBeGreaterThan(3.5);
+    expect(errors[0] / errors[1]).toBeLessThan(4.5);
+    expect(ddimError).toBeGreaterThan(100 * errors[1]);
+  });
+});
