@@ -12,7 +12,11 @@ import { ddim } from '../src/solvers/ddim.ts';
 import { dpmSolverV3 } from '../src/solvers/dpm-solver-v3.ts';
 import { chi } from '../src/solvers/ems-integrals.ts';
 import { estimateModelStatistics } from '../src/solvers/ems-estimate.ts';
+import { DiscreteVPSchedule } from '../src/schedules/noise-schedules.ts';
+import { uniPc } from '../src/solvers/unipc.ts';
 import { loadRefModel } from './refs.ts';
+import { benchModel } from '../../../bench/model.ts';
+import { meanL2 } from '../../../bench/accuracy.ts';
 
 const ref = loadRefModel('gmm2');
 const schedule = ref.schedules.sd_discrete;
@@ -88,5 +92,28 @@ describe('statistics of Gaussian data N(0, tau²·I)', () => {
     expect(errors[0] / errors[1]).toBeGreaterThan(3.5);
     expect(errors[0] / errors[1]).toBeLessThan(4.5);
     expect(ddimError).toBeGreaterThan(100 * errors[1]);
+  });
+});
+
+describe('v3 with estimated statistics on the D = 16 bench mixture (SD scaled_linear schedule)', () => {
+  // The bench's model (bench/model.ts). Statistics from 128 trajectories of start-noise keys 1e6 …;
+  // the error is measured on 64 held-out noises (keys 2024 …, the bench's), against the exact ODE solution.
+  const gmm16 = new GaussianMixture(benchModel());
+  const sd = DiscreteVPSchedule.fromBetas('scaled_linear');
+  const model16 = makeGmmDenoiser(gmm16, sd);
+  const heldOut = randomNormal([64, 16], 2024, 'float64');
+
+  it('at 10 NFE on the logSNR grid, order 3 with corrector beats UniPC-bh2 order 2 (the best official setting)', async () => {
+    const { statistics, cost } = await estimateModelStatistics(model16, sd, { sampleShape: [16], dtype: 'float64', samples: 128, steps: 100, probes: 1, difference: 'central', seed: 1_000_000 });
+    const exact = exactProbabilityFlow(gmm16, sd, heldOut, sd.tMax, sd.tMin, { rtol: 1e-10, atol: 1e-10 });
+    const args = { denoiser: model16, schedule: sd, x: heldOut, times: dpmSolverTimeGrid(sd, 'logSNR', 10) };
+    const v3 = meanL2(await dpmSolverV3(args, { statistics, order: 3 }), exact);
+    const v3Neutral = meanL2(await dpmSolverV3(args, { order: 3 }), exact);
+    const unipc = meanL2(await uniPc(args, { order: 2, variant: 'bh2' }), exact);
+    console.log(`D = 16 mixture, 10 NFE, logSNR: v3 (estimated, ${cost.modelCalls} calls) ${v3.toExponential(3)}, v3 (neutral) ${v3Neutral.toExponential(3)}, UniPC-bh2-2 ${unipc.toExponential(3)}`);
+    // Measured: 0.0252 vs 0.0332 (24 % lower), far from the issue's 3x goal; see docs/sampling.md.
+    expect(v3).toBeLessThan(0.85 * unipc);
+    expect(v3).toBeLessThan(0.6 * v3Neutral);
+    expect(v3).toBeGreaterThan(0.02);
   });
 });

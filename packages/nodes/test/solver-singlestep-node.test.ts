@@ -15,7 +15,7 @@ import type { Solver, TimeGrid } from '../src/contracts/sampling.ts';
 
 const gmm = new GaussianMixture({ weights: [0.6, 0.4], means: [[-1, 0.5], [1.2, -0.3]], stds: [0.3, 0.2] });
 const model = gaussianMixtureModel(gmm, makeNoiseSchedule({ kind: 'discrete', betaSchedule: 'scaled_linear' }), 'float64');
-const SOLVER_DEFAULTS = Object.fromEntries(Object.entries(SolverNode.inputs).map(([k, v]) => [k, v.default]));
+const SOLVER_DEFAULTS = Object.fromEntries(Object.entries(SolverNode.inputs).map(([k, v]) => [k, (v as { default?: unknown }).default]));
 const SCHEDULE_DEFAULTS = { denoise: 1, rho: 7 };
 
 /** The node run functions as the executor calls them (defaults filled in). */

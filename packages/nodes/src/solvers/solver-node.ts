@@ -4,13 +4,13 @@ import { makeSolver, SOLVER_KINDS, type SolverKind } from './catalog.ts';
 /** Which kinds read each setting (makeSolver's mapping), so editors show only those that apply. */
 const kinds = (...values: SolverKind[]) => ({ input: 'kind', values });
 const DPM_SOLVER = ['dpmsolver++', 'dpmsolver'] as const;
-const ORDERED = [...DPM_SOLVER, 'unipc', 'deis'] as const;
+const ORDERED = [...DPM_SOLVER, 'unipc', 'deis', 'dpm_solver_v3'] as const;
 const NOISY = ['dpmpp_2s_ancestral', 'euler_ancestral', 'dpmpp_2m_sde'] as const;
 
 export const SolverNode = defineNode({
   type: 'Solver',
   category: 'sampling/solvers',
-  description: 'Chooses the ODE/SDE solver and its settings. Exponential integrators (DPM-Solver, DPM-Solver++, UniPC, DEIS, DDIM) work in log-SNR; the k-diffusion family works on VE sigmas.',
+  description: 'Chooses the ODE/SDE solver and its settings. Exponential integrators (DPM-Solver, DPM-Solver++, UniPC, DEIS, DDIM, DPM-Solver-v3) work in log-SNR; the k-diffusion family works on VE sigmas.',
   version: 1,
   inputs: {
     kind: { type: 'STRING', enum: SOLVER_KINDS, default: 'dpmsolver++', summary: 'solver' },
@@ -23,6 +23,8 @@ export const SolverNode = defineNode({
     s_noise: { type: 'FLOAT', default: 1, min: 0, max: 2, step: 0.01, appliesWhen: kinds(...NOISY) },
     threshold_ratio: { type: 'FLOAT', default: 0, min: 0, max: 1, appliesWhen: kinds('dpmsolver++'), tooltip: 'DPM-Solver++: dynamic thresholding quantile (0 = off; Imagen uses 0.995)' },
     threshold_max: { type: 'FLOAT', default: 1, min: 0, appliesWhen: kinds('dpmsolver++') },
+    statistics: { type: 'STATISTICS', optional: true, appliesWhen: kinds('dpm_solver_v3'), tooltip: 'DPM-Solver-v3: the model\'s statistics (ModelStatistics); absent: neutral (l = 1, s = b = 0), where order 1 is DDIM' },
+    corrector: { type: 'BOOLEAN', default: true, appliesWhen: kinds('dpm_solver_v3'), tooltip: 'DPM-Solver-v3: correct each step of order ≥ 2 with the next model call (no extra calls; the official advice is off for many steps)' },
   },
   outputs: { solver: { type: 'SOLVER' } },
   run(i) {
@@ -31,6 +33,7 @@ export const SolverNode = defineNode({
     const solve = makeSolver(kind, {
       order, method: i.method, lowerOrderFinal: i.lower_order_final, variant: i.variant,
       prediction: i.prediction, eta: i.eta, sNoise: i.s_noise, thresholdRatio: i.threshold_ratio, thresholdMax: i.threshold_max,
+      statistics: i.statistics, useCorrector: i.corrector,
     });
     return { solver: { kind, solve } };
   },
