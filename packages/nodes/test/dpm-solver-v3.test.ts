@@ -2,7 +2,7 @@
  * DPM-Solver-v3 (solvers/dpm-solver-v3.ts) and its statistics (solvers/ems-*.ts) on analytic models.
  */
 import { describe, expect, it } from 'vitest';
-import { maxAbsDiff } from '@diffgraph/engine';
+import { maxAbsDiff, Tensor } from '@diffgraph/engine';
 import { GaussianMixture, makeGmmDenoiser } from '../src/models/gmm.ts';
 import { randomNormal } from '../src/noise/philox.ts';
 import { exactProbabilityFlow } from '../src/sampling/exact-ode.ts';
@@ -10,7 +10,7 @@ import { dpmSolverTimeGrid } from '../src/schedules/grids.ts';
 import { dpmSolver } from '../src/solvers/dpm-solver.ts';
 import { ddim } from '../src/solvers/ddim.ts';
 import { dpmSolverV3 } from '../src/solvers/dpm-solver-v3.ts';
-import { chi } from '../src/solvers/ems-integrals.ts';
+import { chi, neutralStatistics } from '../src/solvers/ems-integrals.ts';
 import { estimateModelStatistics } from '../src/solvers/ems-estimate.ts';
 import { DiscreteVPSchedule } from '../src/schedules/noise-schedules.ts';
 import { uniPc } from '../src/solvers/unipc.ts';
@@ -115,5 +115,54 @@ describe('v3 with estimated statistics on the D = 16 bench mixture (SD scaled_li
     expect(v3).toBeLessThan(0.85 * unipc);
     expect(v3).toBeLessThan(0.6 * v3Neutral);
     expect(v3).toBeGreaterThan(0.02);
+  });
+});
+
+describe('DPM-Solver-v3 contracts and errors', () => {
+  const times = dpmSolverTimeGrid(schedule, 'logSNR', 6);
+
+  it('onStep after every step, abort between steps, dtype kept', async () => {
+    const seen: number[] = [];
+    const x32 = Tensor.from(ref.xT.shape, ref.xT.data, 'float32');
+    const out = await dpmSolverV3({ denoiser, schedule, x: x32, times, hooks: { onStep: ({ step, t }) => (expect(t).toBe(times[step + 1]), seen.push(step)) } }, { order: 3 });
+    expect(seen).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(out.dtype).toBe('float32');
+    const controller = new AbortController();
+    const run = dpmSolverV3({ denoiser, schedule, x: ref.xT, times, hooks: { signal: controller.signal, onStep: ({ step }) => step === 1 && controller.abort(new Error('stop')) } });
+    await expect(run).rejects.toThrow('stop');
+  });
+
+  it('calls the model once per step', async () => {
+    let calls = 0;
+    await dpmSolverV3({ denoiser: (x, t) => (calls++, denoiser(x, t)), schedule, x: ref.xT, times }, { order: 3 });
+    expect(calls).toBe(6);
+  });
+
+  it('says what is wrong with statistics that do not fit the grid or the sample', async () => {
+    const lambdaOf = (t: number) => schedule.lambda(t);
+    const narrow = neutralStatistics(lambdaOf(times[1]), lambdaOf(times[6]));
+    await expect(dpmSolverV3({ denoiser, schedule, x: ref.xT, times }, { statistics: narrow })).rejects.toThrow(/not covered by the statistics: lambda = .* lies outside the statistics' log-SNR range/);
+    const wide = { ...neutralStatistics(lambdaOf(times[0]), lambdaOf(times[6])), size: 3, l: new Float64Array(6).fill(1), s: new Float64Array(6), b: new Float64Array(6) };
+    await expect(dpmSolverV3({ denoiser, schedule, x: ref.xT, times }, { statistics: wide })).rejects.toThrow('the statistics hold 3 values per grid point but a sample has 2');
+    await expect(dpmSolverV3({ denoiser, schedule, x: ref.xT, times: [...times.slice(0, 6), 0] })).rejects.toThrow(/needs grids with sigma > 0/);
+  });
+});
+
+describe('statistics estimation', () => {
+  it('stops when the run is cancelled', async () => {
+    const controller = new AbortController();
+    const run = estimateModelStatistics(denoiser, schedule, {
+      sampleShape: [2], dtype: 'float64', samples: 4, steps: 50, probes: 1, difference: 'forward', seed: 0,
+      signal: controller.signal, onProgress: (done) => done === 5 && controller.abort(new Error('cancelled')),
+    });
+    await expect(run).rejects.toThrow('cancelled');
+  });
+
+  it('forward differences agree with central ones on a smooth model', async () => {
+    const options = { sampleShape: [2], dtype: 'float64', samples: 16, steps: 20, probes: 2, seed: 5 } as const;
+    const central = (await estimateModelStatistics(denoiser, schedule, { ...options, difference: 'central' })).statistics;
+    const forward = await estimateModelStatistics(denoiser, schedule, { ...options, difference: 'forward' });
+    expect(forward.cost.sampleEvaluations).toBe(21 * 16 * 3);
+    for (let i = 0; i < central.l.length; i++) expect(Math.abs(forward.statistics.l[i] - central.l[i])).toBeLessThan(1e-3);
   });
 });
