@@ -9,7 +9,7 @@ import { exactProbabilityFlow } from '../src/sampling/exact-ode.ts';
 import { dpmSolverTimeGrid } from '../src/schedules/grids.ts';
 import { dpmSolver } from '../src/solvers/dpm-solver.ts';
 import { ddim } from '../src/solvers/ddim.ts';
-import { dpmSolverV3 } from '../src/solvers/dpm-solver-v3.ts';
+import { coefficientMap, dpmSolverV3 } from '../src/solvers/dpm-solver-v3.ts';
 import { chi, neutralStatistics } from '../src/solvers/ems-integrals.ts';
 import { estimateModelStatistics } from '../src/solvers/ems-estimate.ts';
 import { DiscreteVPSchedule } from '../src/schedules/noise-schedules.ts';
@@ -164,5 +164,30 @@ describe('statistics estimation', () => {
     const forward = await estimateModelStatistics(denoiser, schedule, { ...options, difference: 'forward' });
     expect(forward.cost.sampleEvaluations).toBe(21 * 16 * 3);
     for (let i = 0; i < central.l.length; i++) expect(Math.abs(forward.statistics.l[i] - central.l[i])).toBeLessThan(1e-3);
+  });
+});
+
+describe('derivative estimates from the other points of a step', () => {
+  // g(r) − g_s = a·r + c·r² sampled at r1, r2: the exact fit returns (a, c); the official pseudo
+  // estimate (Newton's divided differences) returns (a + c·r1, c).
+  const [a, c, r1, r2] = [0.7, -1.3, -0.4, -0.9];
+  const deltas = [a * r1 + c * r1 * r1, a * r2 + c * r2 * r2];
+  const apply = (map: number[][]) => map.map((row) => row[0] * deltas[0] + row[1] * deltas[1]);
+
+  it('the exact fit recovers the Taylor coefficients', () => {
+    const [c1, c2] = apply(coefficientMap([r1, r2], false));
+    expect(c1).toBeCloseTo(a, 12);
+    expect(c2).toBeCloseTo(c, 12);
+  });
+
+  it('pseudo: the first divided difference, and the same second coefficient', () => {
+    const [c1, c2] = apply(coefficientMap([r1, r2], true));
+    expect(c1).toBeCloseTo(a + c * r1, 12);
+    expect(c2).toBeCloseTo(c, 12);
+  });
+
+  it('one other point: both give the slope', () => {
+    expect(coefficientMap([r1], true)).toEqual(coefficientMap([r1], false));
+    expect(coefficientMap([r1], false)[0][0] * (a * r1)).toBeCloseTo(a, 12);
   });
 });

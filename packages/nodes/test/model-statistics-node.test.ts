@@ -74,6 +74,21 @@ describe('ModelStatistics → Solver(dpm_solver_v3) → Sample', () => {
     expect(progress.length).toBe(22);
   });
 
+  it('passes corrector and pseudo_predictor on to the solver', async () => {
+    const schedule = makeNoiseSchedule({ kind: 'discrete', betaSchedule: 'scaled_linear' });
+    const denoiser = makeGmmDenoiser(new GaussianMixture(MIXTURE), schedule);
+    const { statistics } = await estimateModelStatistics(denoiser, schedule, { sampleShape: [3], dtype: 'float64', ...STATS });
+    const args = { denoiser, schedule, x: randomNormal([8, 3], 2024, 'float64'), times: dpmSolverTimeGrid(schedule, 'logSNR', 8) };
+    for (const [corrector, pseudo] of [[false, false], [true, true]]) {
+      const workflow = v3Workflow();
+      workflow.nodes.solver.inputs = { ...workflow.nodes.solver.inputs, corrector, pseudo_predictor: pseudo };
+      const samples = valuesOf((await run(workflow)).result, 'sample').samples as Tensor;
+      const direct = await dpmSolverV3(args, { statistics, order: 3, useCorrector: corrector, pseudoPredictor: pseudo });
+      expect(maxAbsDiff(samples, direct)).toBe(0);
+      expect(maxAbsDiff(samples, await dpmSolverV3(args, { statistics, order: 3 }))).toBeGreaterThan(1e-6);
+    }
+  });
+
   it('without statistics, order 1 is DDIM', async () => {
     const workflow = v3Workflow();
     workflow.nodes.solver.inputs = { kind: 'dpm_solver_v3', order: 1 };

@@ -36,6 +36,8 @@ export interface SolverSettings {
   statistics?: ModelStatistics;
   /** DPM-Solver-v3: run the corrector (default true). */
   useCorrector?: boolean;
+  /** DPM-Solver-v3: predictor derivatives by divided differences (default false). */
+  pseudoPredictor?: boolean;
 }
 
 export const SOLVER_KINDS = [
@@ -68,7 +70,7 @@ export function makeSolver(kind: SolverKind, s: SolverSettings): SolverFn {
     case 'ddim':
       return (args) => ddim(args, { eta: s.eta });
     case 'dpm_solver_v3':
-      return (args) => dpmSolverV3(args, { statistics: s.statistics, order: s.order, useCorrector: s.useCorrector, lowerOrderFinal: s.lowerOrderFinal });
+      return (args) => dpmSolverV3(args, { statistics: s.statistics, order: s.order, useCorrector: s.useCorrector, pseudoPredictor: s.pseudoPredictor, lowerOrderFinal: s.lowerOrderFinal });
     case 'euler':
       return (args) => sampleEuler(args);
     case 'heun':

@@ -1,6 +1,6 @@
 /**
  * DPM-Solver-v3 (Zheng et al. 2023): the multistep predictor–corrector over empirical model statistics
- * (contracts/model-statistics.ts), following the official `dpm_solver_v3.py` (non-pseudo derivatives).
+ * (contracts/model-statistics.ts), following the official `dpm_solver_v3.py` (derivatives by the exact fit; the predictor's pseudo option too).
  *
  * With u = x/alpha, du/dlambda = −l·u − f where f = (sigma·eps − l·x)/alpha, and g = e^(−S)·f − B is
  * nearly constant when df/dlambda ≈ s·f + b. A step from s to t expands g around lambda_s:
@@ -36,6 +36,8 @@ export interface DpmSolverV3Options {
   useCorrector?: boolean;
   /** Lower the order of the final steps (default true). */
   lowerOrderFinal?: boolean;
+  /** Predictor derivatives by divided differences (the official `p_pseudo`, used at ≤ 5 steps); default false. */
+  pseudoPredictor?: boolean;
 }
 
 /** A point of the multistep history: its statistics values and f there (per batch item, float64). */
@@ -53,21 +55,28 @@ function fOf(x: Tensor, x0: Tensor, point: EmsPoint, alpha: number): Float64Arra
   return f;
 }
 
-/** Inverse of the Vandermonde matrix R[i][k] = r_i^(k+1) for one or two nodes r_i. */
-function vandermondeInverse(r: readonly number[]): number[][] {
+/**
+ * The map from g_i − g_s (other points i) to the expansion coefficients c_k, for nodes r_i = lambda_i − lambda_s.
+ * Exact: the inverse of the Vandermonde matrix R[i][k] = r_i^(k+1). Pseudo (the official `pseudo`
+ * option): Newton's divided differences read as the coefficients — c_1 = (g_1 − g_s)/r_1, the first
+ * divided difference alone, without the exact fit's correction by the second.
+ */
+export function coefficientMap(r: readonly number[], pseudo: boolean): number[][] {
   if (r.length === 1) return [[1 / r[0]]];
   const [r1, r2] = r;
+  // Row 2 is the same either way; pseudo keeps only the first divided difference in row 1.
+  if (pseudo) return [[1 / r1, 0], [1 / (r1 * (r1 - r2)), -1 / (r2 * (r1 - r2))]];
   const det = r1 * r2 * (r2 - r1);
   return [[(r2 * r2) / det, (-r1 * r1) / det], [-r2 / det, r1 / det]];
 }
 
 /** One v3 update from points[0] (= s, at state xs) to t with the given coefficients. */
-function v3Update(xs: Tensor, alphaRatio: number, alphaT: number, coef: EmsStep, points: readonly HistoryPoint[]): Tensor {
+function v3Update(xs: Tensor, alphaRatio: number, alphaT: number, coef: EmsStep, points: readonly HistoryPoint[], pseudo = false): Tensor {
   const s = points[0];
   const per = xs.size / xs.batch;
   const shared = coef.decay.length === 1;
   const others = points.slice(1);
-  const inv = others.length > 0 ? vandermondeInverse(others.map((p) => p.point.lambda - s.point.lambda)) : [];
+  const inv = others.length > 0 ? coefficientMap(others.map((p) => p.point.lambda - s.point.lambda), pseudo) : [];
   const out = xs.zerosLike();
   const c = new Float64Array(others.length);
   for (let e = 0; e < xs.size; e++) {
@@ -125,7 +134,7 @@ export async function dpmSolverV3(args: SolveArgs, options: DpmSolverV3Options =
     const latest = history.slice(-k).reverse();
     const denoised = x0;
     const xs = x;
-    x = v3Update(xs, alphaRatio, alphaT, coef, latest);
+    x = v3Update(xs, alphaRatio, alphaT, coef, latest, options.pseudoPredictor ?? false);
     if (i < steps) {
       x0 = await denoiser(x, t);
       const next: HistoryPoint = { point: points[i], f: fOf(x, x0, points[i], alphaT) };

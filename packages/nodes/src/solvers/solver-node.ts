@@ -25,6 +25,7 @@ export const SolverNode = defineNode({
     threshold_max: { type: 'FLOAT', default: 1, min: 0, appliesWhen: kinds('dpmsolver++') },
     statistics: { type: 'STATISTICS', optional: true, appliesWhen: kinds('dpm_solver_v3'), tooltip: 'DPM-Solver-v3: the model\'s statistics (ModelStatistics); absent: neutral (l = 1, s = b = 0), where order 1 is DDIM' },
     corrector: { type: 'BOOLEAN', default: true, appliesWhen: kinds('dpm_solver_v3'), tooltip: 'DPM-Solver-v3: correct each step of order ≥ 2 with the next model call (no extra calls; the official advice is off for many steps)' },
+    pseudo_predictor: { type: 'BOOLEAN', default: false, appliesWhen: kinds('dpm_solver_v3'), tooltip: 'DPM-Solver-v3, order 3: predictor derivatives by divided differences (the official pseudo-order predictor, used at ≤ 5 steps with lower_order_final off)' },
   },
   outputs: { solver: { type: 'SOLVER' } },
   run(i) {
@@ -33,7 +34,7 @@ export const SolverNode = defineNode({
     const solve = makeSolver(kind, {
       order, method: i.method, lowerOrderFinal: i.lower_order_final, variant: i.variant,
       prediction: i.prediction, eta: i.eta, sNoise: i.s_noise, thresholdRatio: i.threshold_ratio, thresholdMax: i.threshold_max,
-      statistics: i.statistics, useCorrector: i.corrector,
+      statistics: i.statistics, useCorrector: i.corrector, pseudoPredictor: i.pseudo_predictor,
     });
     return { solver: { kind, solve } };
   },
