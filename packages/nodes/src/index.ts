@@ -14,6 +14,7 @@ import { BasicGuider } from './guiders/basic-guider.ts';
 import { Sample } from './sampling/sample-node.ts';
 import { Schedule } from './schedules/schedule-node.ts';
 import { SolverNode } from './solvers/solver-node.ts';
+import { ModelStatisticsNode } from './solvers/model-statistics-node.ts';
 import { LoadImage, PreviewImage, SaveImage } from './image/image-nodes.ts';
 import { ImageToMask, LoadMask, MaskToImage } from './image/mask-nodes.ts';
 import { ImageScale, MaskScale } from './image/scale-node.ts';
@@ -47,7 +48,7 @@ import type { HostServices } from './runtime/host-services.ts';
 
 export const corePack = definePack({
   name: 'diffgraph-core',
-  nodes: [LoadTensor, SaveTensor, EmptyLatent, GaussianMixtureModel, MixtureComponents, RandomNoise, DisableNoise, TensorNoise, BasicGuider, Schedule, SolverNode, Sample,
+  nodes: [LoadTensor, SaveTensor, EmptyLatent, GaussianMixtureModel, MixtureComponents, RandomNoise, DisableNoise, TensorNoise, BasicGuider, Schedule, SolverNode, ModelStatisticsNode, Sample,
     LoadImage, SaveImage, PreviewImage, LoadMask, ImageToMask, MaskToImage, ImageScale, MaskScale, LatentPreview, InpaintGuider, InpaintComposite,
     LoadPipeline, LoadOnnxModel, TextEncode, VAEEncode, VAEDecode, CFGGuider,
     ComposableGuider, RescaleGuidance, GuideAndRescale, SwitchGuider, ClassifierGuider, MixtureClassifier, LoadClassifier, RewardPotential, SteeredSample,

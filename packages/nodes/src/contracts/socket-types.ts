@@ -4,6 +4,7 @@
  * the type that flows through them.
  */
 import type { Tensor } from '@diffgraph/engine';
+import type { ModelStatistics } from './model-statistics.ts';
 import type { Potential } from './potential.ts';
 import type { Conditioning, DiffusionModel, Guider, NoiseGenerator, Solver, TimeGrid } from './sampling.ts';
 
@@ -23,5 +24,7 @@ declare module '@diffgraph/engine' {
     SIGMAS: TimeGrid;
     SOLVER: Solver;
     POTENTIAL: Potential;
+    /** DPM-Solver-v3's empirical model statistics (ModelStatistics node). */
+    STATISTICS: ModelStatistics;
   }
 }

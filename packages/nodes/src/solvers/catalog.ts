@@ -7,6 +7,8 @@ import { ddim } from './ddim.ts';
 import { deis } from './deis.ts';
 import { dpmSolver, dpmSolverFast } from './dpm-solver.ts';
 import { uniPc } from './unipc.ts';
+import { dpmSolverV3 } from './dpm-solver-v3.ts';
+import type { ModelStatistics } from '../contracts/model-statistics.ts';
 import { sampleEuler } from './kdiffusion-euler.ts';
 import { sampleHeun } from './kdiffusion-heun.ts';
 import { sampleDpm2 } from './kdiffusion-dpm2.ts';
@@ -35,10 +37,16 @@ export interface SolverSettings {
   boundary?: ConsistencyBoundaryKind;
   /** Consistency: LCM timestep_scaling; unset: the grid's LCM config, else 10. */
   timestepScaling?: number;
+  /** DPM-Solver-v3: the model's statistics (absent: neutral, l = 1, s = b = 0). */
+  statistics?: ModelStatistics;
+  /** DPM-Solver-v3: run the corrector (default true). */
+  useCorrector?: boolean;
+  /** DPM-Solver-v3: predictor derivatives by divided differences (default false). */
+  pseudoPredictor?: boolean;
 }
 
 export const SOLVER_KINDS = [
-  'dpmsolver++', 'dpmsolver', 'unipc', 'deis', 'ddim',
+  'dpmsolver++', 'dpmsolver', 'unipc', 'deis', 'ddim', 'dpm_solver_v3',
   'euler', 'heun', 'dpm_2', 'lms', 'dpmpp_2m', 'dpmpp_2s_ancestral', 'euler_ancestral', 'dpmpp_2m_sde',
   'consistency',
 ] as const;
@@ -67,6 +75,8 @@ export function makeSolver(kind: SolverKind, s: SolverSettings): SolverFn {
       return (args) => deis(args, { order: s.order, prediction: s.prediction, lowerOrderFinal: s.lowerOrderFinal });
     case 'ddim':
       return (args) => ddim(args, { eta: s.eta });
+    case 'dpm_solver_v3':
+      return (args) => dpmSolverV3(args, { statistics: s.statistics, order: s.order, useCorrector: s.useCorrector, pseudoPredictor: s.pseudoPredictor, lowerOrderFinal: s.lowerOrderFinal });
     case 'euler':
       return (args) => sampleEuler(args);
     case 'heun':
