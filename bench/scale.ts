@@ -29,15 +29,15 @@ const arg = (name: string, fallback: number) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : fallback;
 };
-const RUNS = arg('runs', 24);
-const STEPS = arg('steps', 20);
+const RUNS = arg('runs', 32);
+const STEPS = arg('steps', 60);
 const LATENCY_RUNS = arg('latency-runs', 30);
 const WORKER_COUNTS = [1, 2, 4];
 const write = !args.includes('--no-write');
 const log = (line: string) => console.log(line);
 
 const lab = JSON.parse(readFileSync(path.join(root, 'workflows', 'gmm-solver-lab.json'), 'utf8'));
-/** About 40 ms a step on one core here: a run is pure JavaScript, one core per worker. */
+/** About 10 ms a step on one core here (a run is pure JavaScript: one core per worker). */
 function cpuBound(seed: number): unknown {
   const w = structuredClone(lab);
   const K = 64;
