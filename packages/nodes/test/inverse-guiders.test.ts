@@ -21,6 +21,7 @@ import { blurOperator, gaussianKernel } from '../src/operators/blur-operator.ts'
 import { dpsGuider } from '../src/inverse/dps.ts';
 import { flowChefGuider } from '../src/inverse/flowchef.ts';
 import { redDiff } from '../src/inverse/red-diff.ts';
+import { solveDense as solve } from './linear-algebra.ts';
 
 const tau = 0.8;
 
@@ -52,22 +53,6 @@ function denseMatrix(A: LinearOperator, item: number[]): number[][] {
     cols.push(A.forward(e).data as Float64Array);
   }
   return Array.from({ length: cols[0].length }, (_, i) => cols.map((c) => c[i]));
-}
-
-function solve(M: number[][], b: number[]): number[] {
-  const n = b.length;
-  const a = M.map((row, i) => [...row, b[i]]);
-  for (let c = 0; c < n; c++) {
-    let p = c;
-    for (let r = c + 1; r < n; r++) if (Math.abs(a[r][c]) > Math.abs(a[p][c])) p = r;
-    [a[c], a[p]] = [a[p], a[c]];
-    for (let r = 0; r < n; r++) {
-      if (r === c) continue;
-      const f = a[r][c] / a[c][c];
-      for (let k = c; k <= n; k++) a[r][k] -= f * a[c][k];
-    }
-  }
-  return a.map((row, i) => row[n] / row[i]);
 }
 
 interface Problem {

@@ -8,6 +8,7 @@ import { blurOperator, gaussianKernel } from '../src/operators/blur-operator.ts'
 import { grayscaleOperator } from '../src/operators/grayscale-operator.ts';
 import { makeOperator } from '../src/operators/operator-nodes.ts';
 import type { LinearOperator } from '../src/operators/operator.ts';
+import { expectAdjointIdentity } from './linear-algebra.ts';
 
 const randomMask = (shape: number[], seed: number) => {
   const n = randomNormal(shape, seed, 'float64');
@@ -27,14 +28,7 @@ const cases: [string, LinearOperator, number[]][] = [
 
 describe('measurement operators', () => {
   it.each(cases)('%s satisfies <Ax, r> = <x, Aᵀr>', (_, A, shape) => {
-    const x = randomNormal(shape, 11, 'float64');
-    const r = randomNormal(A.outputShape(shape), 12, 'float64');
-    const ax = A.forward(x);
-    expect(ax.shape).toEqual(A.outputShape(shape));
-    const atr = A.adjoint(r, shape);
-    expect(atr.shape).toEqual(shape);
-    const lhs = dot(ax, r), rhs = dot(x, atr);
-    expect(Math.abs(lhs - rhs)).toBeLessThanOrEqual(1e-12 * Math.max(1, Math.abs(lhs)));
+    expectAdjointIdentity(A, shape);
   });
 
   it.each(cases)('%s: gram bounds ‖Aᵀr‖²/‖r‖² and A A⁺ y = y where A⁺ exists', (_, A, shape) => {

@@ -20,6 +20,7 @@ import { composeOperators, gaussianTaps, zAveragePool, zConvolution, zProjection
 import { dpsGuider } from '../src/inverse/dps.ts';
 import { volumeInverseGuider, type VolumeInverseOptions } from '../src/inverse/volume-guider.ts';
 import { isolatedServices } from './services.ts';
+import { solveDense as solve } from './linear-algebra.ts';
 
 const schedule = makeNoiseSchedule({ kind: 'linear_vp' });
 const report: Record<string, string> = {};
@@ -56,22 +57,6 @@ function dense(A: VolumeOperator, shape: readonly number[]): number[][] {
     return Array.from(A.forward(e).data);
   });
   return cols[0].map((_, i) => cols.map((c) => c[i]));
-}
-
-function solve(M: number[][], b: number[]): number[] {
-  const n = b.length;
-  const a = M.map((row, i) => [...row, b[i]]);
-  for (let c = 0; c < n; c++) {
-    let p = c;
-    for (let r = c + 1; r < n; r++) if (Math.abs(a[r][c]) > Math.abs(a[p][c])) p = r;
-    [a[c], a[p]] = [a[p], a[c]];
-    for (let r = 0; r < n; r++) {
-      if (r === c) continue;
-      const f = a[r][c] / a[c][c];
-      for (let k = c; k <= n; k++) a[r][k] -= f * a[c][k];
-    }
-  }
-  return a.map((row, i) => row[n] / row[i]);
 }
 
 const dist = (a: ArrayLike<number>, b: ArrayLike<number>) => Math.sqrt(Array.from(a).reduce((s, v, i) => s + (v - b[i]) ** 2, 0));

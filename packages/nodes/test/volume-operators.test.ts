@@ -10,6 +10,7 @@ import { makeVolumeOperator, repeatSlices } from '../src/operators/volume-nodes.
 import { measure } from '../src/operators/operator-nodes.ts';
 import { validateWorkflow } from '@diffgraph/engine';
 import { createRegistry } from '../src/index.ts';
+import { expectAdjointIdentity } from './linear-algebra.ts';
 
 const binaryMask = (shape: number[], seed: number) => new Tensor(shape, Float64Array.from(randomNormal(shape, seed, 'float64').data, (v) => (v > 0 ? 1 : 0)));
 
@@ -27,14 +28,7 @@ const cases: [string, VolumeOperator, number[]][] = [
 
 describe('volume operators', () => {
   it.each(cases)('%s satisfies <Ax, r> = <x, Aᵀr> over the whole volume, and gram bounds ‖Aᵀr‖²/‖r‖²', (_, A, shape) => {
-    const x = randomNormal(shape, 11, 'float64');
-    const r = randomNormal(A.outputShape(shape), 12, 'float64');
-    const ax = A.forward(x);
-    expect(ax.shape).toEqual(A.outputShape(shape));
-    const atr = A.adjoint(r, shape);
-    expect(atr.shape).toEqual(shape);
-    const lhs = dot(ax, r), rhs = dot(x, atr);
-    expect(Math.abs(lhs - rhs)).toBeLessThanOrEqual(1e-12 * Math.max(1, Math.abs(lhs)));
+    const { atr, r } = expectAdjointIdentity(A, shape);
     expect(dot(atr, atr) / dot(r, r)).toBeLessThanOrEqual(A.gram * (1 + 1e-12));
   });
 

@@ -2,12 +2,12 @@
  * A private redis-server per test file, on a free loopback port, stopped when the file ends. Where
  * redis-server is missing the tests that need it are skipped, except under CI, where it is required.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll } from 'vitest';
+import { freeLoopbackPort, spawnRedis, stopRedis } from './redis-process.ts';
 
 function findRedisServer(): string | null {
   try {
@@ -37,18 +37,10 @@ afterAll(async () => {
   for (const redis of started) await redis.stop();
 });
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 /** Starts redis-server on 127.0.0.1; with `persistent`, writes an append-only file so a restart keeps the data. */
 export async function startRedis(options: { persistent?: boolean } = {}): Promise<TestRedis> {
   if (!REDIS_SERVER) throw new Error(redisSkipReason as string);
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   const dir = options.persistent ? mkdtempSync(path.join(os.tmpdir(), 'diffgraph-redis-')) : null;
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...(dir ? ['--appendonly', 'yes', '--dir', dir] : ['--appendonly', 'no'])];
   let child: ChildProcess | undefined;
@@ -57,28 +49,12 @@ export async function startRedis(options: { persistent?: boolean } = {}): Promis
     port,
     dir,
     async start() {
-      const proc = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-      child = proc;
-      await new Promise<void>((resolve, reject) => {
-        let out = '';
-        const onData = (c: Buffer) => {
-          out += c;
-          if (/Ready to accept connections/.test(out)) resolve();
-        };
-        proc.stdout!.on('data', onData);
-        proc.stderr!.on('data', onData);
-        proc.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
-      });
+      child = await spawnRedis(REDIS_SERVER, args);
     },
     async stop() {
       const proc = child;
       child = undefined;
-      if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-      const exited = new Promise((resolve) => proc.once('exit', resolve));
-      proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
+      await stopRedis(proc);
     },
   };
   started.add(redis);
