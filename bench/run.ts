@@ -76,7 +76,7 @@ async function main(): Promise<void> {
       ],
       marks: [],
     }],
-    `Mean L2 error vs NFE on held-out noises: D = ${model.D} mixture, SD schedule, float64, batch ${BATCH}`,
+    `Held-out error vs NFE: D = ${model.D} mixture, batch ${BATCH}`,
   );
   writeFileSync(join(root, 'docs/benchmarks/beyond-error-vs-nfe.svg'), beyondSvg);
   writeFileSync(join(root, 'docs/benchmarks/beyond-error-vs-nfe.png'), svgToPng(beyondSvg));
