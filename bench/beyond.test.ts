@@ -24,6 +24,7 @@ describe('beyondSection', () => {
     expect(text).toContain('the best official setting here is official A at 0.0300');
     expect(text).toMatch(/\*\*Met\*\* by searched A 7\.00e-3; not by v3 9\.00e-3/);
     expect(text).toContain('in ≤ 5 NFE: **met** by searched A (0.0200 at 5)');
+    expect(text).toContain('The margin is 13 %, smaller than the spread');
     expect(text).toContain('searched A at NFE 8.');
     expect(text).not.toMatch(/v3 at NFE/);
   });
@@ -36,5 +37,6 @@ describe('beyondSection', () => {
     expect(text).toContain('**Not met**: v3 0.0200.');
     expect(text).toContain('**not met** by any method. The first to reach it: official A at 10 NFE (0.0300), v3 at 10 NFE (0.0200).');
     expect(text).toContain('v3 at NFE 5.');
+    expect(text).not.toContain('The margin is');
   });
 });

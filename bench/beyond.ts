@@ -205,7 +205,10 @@ export function beyondSection(result: BeyondResult): string[] {
     p(
       `- ≤ ${TARGET_AT_10} at 10 NFE (3× below the best official setting): the best official setting here is ${best10.method} at ${num(best10.error)}.`,
       met10.length
-        ? `  **Met** by ${tallied(met10)}${met10.length < newAt10.length ? `; not by ${tallied(newAt10.filter((r) => !met10.includes(r)))}` : ''}.`
+        ? `  **Met** by ${tallied(met10)}${met10.length < newAt10.length ? `; not by ${tallied(newAt10.filter((r) => !met10.includes(r)))}` : ''}.` +
+          (met10[0].error > 0.85 * TARGET_AT_10
+            ? ` The margin is ${(100 * (1 - met10[0].error / TARGET_AT_10)).toFixed(0)} %, smaller than the spread of the searched error over search seeds ([sampling.md](sampling.md), searched grids), so another search may miss the target.`
+            : '')
         : `  **Not met**: ${tallied(newAt10)}.`,
     );
   }
