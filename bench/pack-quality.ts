@@ -19,7 +19,7 @@ import { createRegistry, type HostServices } from '../packages/nodes/src/index.t
 import { decodePng, encodePng } from '../packages/nodes/src/image/png.ts';
 import { loadPipeline } from '../packages/nodes/src/models/onnx/pipeline.ts';
 import { classifyImages, modelStore, MODELS, montage, ROOT, type Attributes } from './pack-common.ts';
-import { mirror } from './judge.ts';
+import { pct, scoreSingle, scoreTwo, SINGLE, TWO, type SingleScore, type TwoScore } from './pack-prompts.ts';
 import { captionOf, drawScenes, labelsOf, randomScenes, COLOURS, POSITIONS, SHAPES, SIZES, type Scene } from './scenes.ts';
 import { formatProportion } from './stats.ts';
 
@@ -31,20 +31,6 @@ const THREADS = Number(process.env.PACK_THREADS ?? 2);
 const OUT = join(ROOT, 'docs', 'pack');
 const DOC = join(ROOT, 'docs', 'model-pack.md');
 const log = (s: string) => console.log(s);
-
-// ---------------------------------------------------------------------------------------------------
-// Prompt set: every shape × colour pair once as a single object (positions and sizes cycle), and
-// 12 left/right two-object prompts.
-
-const SINGLE: Scene[] = SHAPES.flatMap((shape, i) => COLOURS.map((colour, j) => ({
-  objects: [{ shape, colour, position: POSITIONS[(i * 6 + j) % 5], size: (i + j) % 2 === 0 ? 'large' as const : 'small' as const }],
-})));
-const TWO: Scene[] = Array.from({ length: 12 }, (_, k) => ({
-  objects: [
-    { shape: SHAPES[k % 3], colour: COLOURS[k % 6], position: 'left' as const, size: 'medium' as const },
-    { shape: SHAPES[(k + 1 + Math.floor(k / 3)) % 3], colour: COLOURS[(k * 5 + 3) % 6], position: 'right' as const, size: 'medium' as const },
-  ],
-}));
 
 interface Pack { name: string; path: string; solver: Record<string, unknown>; spacing: string }
 const EPS: Pack = { name: 'eps (shapes-32), DPM-Solver++ 2M, trailing', path: 'shapes-32', solver: { kind: 'dpmsolver++', order: 2 }, spacing: 'trailing' };
@@ -79,52 +65,6 @@ async function generate(pack: Pack, prompt: string, steps: number, cfg: number, 
   const out = result.outputs.decode;
   if (out.status !== 'succeeded') throw new Error(`${pack.path} "${prompt}" ${steps} steps cfg ${cfg}: ${JSON.stringify(out)}`);
   return out.values.image as Tensor;
-}
-
-interface SingleScore { shape: number; colour: number; position: number; size: number; count: number; all: number; n: number }
-interface TwoScore { shape: number; colour: number; position: number; count: number; first: number; second: number; both: number; n: number }
-
-const pct = (k: number, n: number) => (n === 0 ? 0 : (100 * k) / n);
-
-async function scoreSingle(pack: Pack, steps: number, cfg: number, keep?: Tensor[]): Promise<SingleScore> {
-  const s = { shape: 0, colour: 0, position: 0, size: 0, count: 0, all: 0, n: 0 };
-  for (const [i, scene] of SINGLE.entries()) {
-    const image = await generate(pack, captionOf(scene), steps, cfg, 1000 + 10 * i);
-    keep?.push(image);
-    const want = scene.objects[0];
-    for (const a of await classifyImages(store, image)) {
-      const ok = { shape: a.shape === want.shape, colour: a.colour === want.colour, position: a.position === want.position, size: a.size === want.size, count: a.count === 'one' };
-      for (const k of Object.keys(ok) as (keyof typeof ok)[]) s[k] += ok[k] ? 1 : 0;
-      s.all += Object.values(ok).every(Boolean) ? 1 : 0;
-      s.n++;
-    }
-  }
-  return s;
-}
-
-const objectOk = (a: Attributes, o: Scene['objects'][number]) => a.shape === o.shape && a.colour === o.colour && a.position === 'left' && a.count === 'two';
-
-async function scoreTwo(pack: Pack, steps: number, cfg: number, keep?: Tensor[]): Promise<TwoScore> {
-  const s = { shape: 0, colour: 0, position: 0, count: 0, first: 0, second: 0, both: 0, n: 0 };
-  for (const [i, scene] of TWO.entries()) {
-    const image = await generate(pack, captionOf(scene), steps, cfg, 5000 + 10 * i);
-    keep?.push(image);
-    const left = await classifyImages(store, image);
-    const right = await classifyImages(store, mirror(image));
-    const [a, b] = scene.objects;
-    left.forEach((l, k) => {
-      s.shape += l.shape === a.shape ? 1 : 0;
-      s.colour += l.colour === a.colour ? 1 : 0;
-      s.position += l.position === 'left' ? 1 : 0;
-      s.count += l.count === 'two' ? 1 : 0;
-      const first = objectOk(l, a), second = objectOk(right[k], b);
-      s.first += first ? 1 : 0;
-      s.second += second ? 1 : 0;
-      s.both += first && second ? 1 : 0;
-      s.n++;
-    });
-  }
-  return s;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -222,8 +162,9 @@ async function main(): Promise<void> {
   for (const steps of STEPS) {
     for (const cfg of CFGS) {
       const keep = steps === 20 && cfg === 4 ? generated : undefined;
-      const single = await scoreSingle(EPS, steps, cfg, keep);
-      const two = await scoreTwo(EPS, steps, cfg, keep);
+      const gen = (prompt: string, seed: number) => generate(EPS, prompt, steps, cfg, seed);
+      const single = await scoreSingle(store, gen, keep);
+      const two = await scoreTwo(store, gen, keep);
       eps.push({ steps, cfg, single, two });
       log(`  eps  steps ${String(steps).padStart(2)} cfg ${cfg}: one object all-correct ${f1(pct(single.all, single.n))} %, two objects both right ${f1(pct(two.both, two.n))} %`);
     }
@@ -231,8 +172,9 @@ async function main(): Promise<void> {
   const flow: { steps: number; cfg: number; single: SingleScore; two: TwoScore }[] = [];
   for (const steps of STEPS) {
     for (const cfg of [4]) {
-      const single = await scoreSingle(FLOW, steps, cfg);
-      const two = await scoreTwo(FLOW, steps, cfg);
+      const gen = (prompt: string, seed: number) => generate(FLOW, prompt, steps, cfg, seed);
+      const single = await scoreSingle(store, gen);
+      const two = await scoreTwo(store, gen);
       flow.push({ steps, cfg, single, two });
       log(`  flow steps ${String(steps).padStart(2)} cfg ${cfg}: one object all-correct ${f1(pct(single.all, single.n))} %, two objects both right ${f1(pct(two.both, two.n))} %`);
     }

@@ -13,13 +13,15 @@ export interface ReportInput {
   gmmCallUs: number;
   batch: number;
   noiseSeed: number;
+  /** The "Beyond the official solvers" section (bench/beyond.ts), placed after the error tables. */
+  beyond: string[];
 }
 
 const e2 = (v: number) => (Number.isFinite(v) ? v.toExponential(2).replace('e+', 'e') : String(v));
 const us = (v: number | null) => (v === null ? 'failed' : v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0));
 const gridOf = (s: SweepResult) => (s.config.family === 'exponential' ? 'logSNR' : 'karras');
 
-export function renderReport({ env, model, accuracy, overhead, gmmCallUs, batch, noiseSeed }: ReportInput): string {
+export function renderReport({ env, model, accuracy, overhead, gmmCallUs, batch, noiseSeed, beyond }: ReportInput): string {
   const ok = accuracy.sweeps.filter((s) => !s.failure);
   const failed = accuracy.sweeps.filter((s) => s.failure);
   const ddim = accuracy.ddim100.logSNR.error;
@@ -35,7 +37,8 @@ export function renderReport({ env, model, accuracy, overhead, gmmCallUs, batch,
     '(`pnpm bench:models`; `--overhead-only` re-measures the Executor against a hand-written loop alone),',
     '[server queue and events](benchmarks-server.md) (`pnpm bench:server`),',
     '[guidance and steering on the default pack](benchmarks-guidance.md) (`pnpm bench:guidance`), prompt',
-    'accuracy of the default pack in [model-pack.md](model-pack.md) (`pnpm bench:pack`), and the CLI\'s',
+    'accuracy of the default pack in [model-pack.md](model-pack.md) (`pnpm bench:pack`; at 4–10 model calls for the official',
+    'solvers, DPM-Solver-v3 and searched grids: `pnpm bench:pack-nfe`, [model-pack.md](model-pack.md)), and the CLI\'s',
     'start-up time, `diffgraph --help` before and after it ran built JavaScript, in [benchmarks-cli.md](benchmarks-cli.md) (`pnpm bench:cli`).',
     '',
     'How accurate each ODE solver is for a given number of model evaluations (NFE), and how much time the',
@@ -152,8 +155,8 @@ export function renderReport({ env, model, accuracy, overhead, gmmCallUs, batch,
     p(`| ${s.config.label} | ${cells.join(' | ')} |`);
   }
 
+  p('', ...beyond);
   p(
-    '',
     '## Solver overhead per step',
     '',
     `Wall time of a whole ${OVERHEAD_STEPS}-step solve with a **zero-cost denoiser** (it returns one preallocated`,

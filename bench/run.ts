@@ -11,6 +11,7 @@ import { GaussianMixture, makeGmmDenoiser } from '../packages/nodes/src/models/g
 import { randomNormal } from '../packages/nodes/src/noise/philox.ts';
 import { DiscreteVPSchedule } from '../packages/nodes/src/schedules/noise-schedules.ts';
 import { ODE_TOL, runAccuracy } from './accuracy.ts';
+import { beyondSection, methodsOf, runBeyond, TARGET_AT_10 } from './beyond.ts';
 import { NFE_BUDGETS, STOCHASTIC_CONFIGS, SWEEP_CONFIGS } from './configs.ts';
 import { benchModel } from './model.ts';
 import { OVERHEAD_CASES, OVERHEAD_REPEATS, OVERHEAD_STEPS, runOverhead, timeGmmCall } from './overhead.ts';
@@ -38,6 +39,9 @@ async function main(): Promise<void> {
   log(`  DDIM 100 steps: logSNR ${accuracy.ddim100.logSNR.error.toExponential(3)}, time_uniform ${accuracy.ddim100.timeUniform.error.toExponential(3)}`);
   log(`  karras floor (sigma_min then denoise vs exact sigma = 0): ${accuracy.karrasFloor.toExponential(3)}`);
 
+  log('Beyond the official solvers: v3 with estimated statistics, searched grids (held-out noises, exact ODE)');
+  const beyond = await runBeyond(log);
+
   log(`Overhead: zero-cost denoiser, ${OVERHEAD_STEPS} steps, median of ${OVERHEAD_REPEATS}`);
   const overhead = await runOverhead([...SWEEP_CONFIGS, ...STOCHASTIC_CONFIGS], schedule, log);
   const gmmDenoiser = makeGmmDenoiser(gmm, schedule);
@@ -61,6 +65,21 @@ async function main(): Promise<void> {
   mkdirSync(join(root, 'docs/benchmarks'), { recursive: true });
   writeFileSync(join(root, 'docs/benchmarks/solver-error-vs-nfe.svg'), svg);
   writeFileSync(join(root, 'docs/benchmarks/solver-error-vs-nfe.png'), svgToPng(svg));
+
+  const beyondSvg = errorPlotSvg(
+    [{
+      title: 'Official solvers, v3 (EMS) and searched grids, t = 1 → 1/1000',
+      series: methodsOf(beyond).map((m) => ({ label: m, points: beyond.rows.filter((r) => r.method === m).map((r) => ({ nfe: r.nfe, error: r.error })) })),
+      hlines: [
+        { y: beyond.ddim80.error, label: `DDIM, 80 logSNR steps\n(error ${beyond.ddim80.error.toExponential(2)})`, dash: '8 4', color: '#555' },
+        { y: TARGET_AT_10, label: `target at NFE 10: ${TARGET_AT_10}`, dash: '2 3', color: '#b22222' },
+      ],
+      marks: [],
+    }],
+    `Held-out error vs NFE: D = ${model.D} mixture, batch ${BATCH}`,
+  );
+  writeFileSync(join(root, 'docs/benchmarks/beyond-error-vs-nfe.svg'), beyondSvg);
+  writeFileSync(join(root, 'docs/benchmarks/beyond-error-vs-nfe.png'), svgToPng(beyondSvg));
 
   const seconds = (performance.now() - started) / 1000;
   const env = {
@@ -89,9 +108,10 @@ async function main(): Promise<void> {
       gmmCallUs,
       rows: overhead.map((r) => ({ label: r.config.label, kind: r.config.kind, usPerStep: r.usPerStep, usPerStepMin: r.usPerStepMin, usPerCall: r.usPerCall, nfe: r.nfe, failure: r.failure })),
     },
+    beyond,
   };
   writeFileSync(join(root, 'bench/results.json'), JSON.stringify(results, null, 1) + '\n');
-  writeFileSync(join(root, 'docs/benchmarks.md'), renderReport({ env, model, accuracy, overhead, gmmCallUs, batch: BATCH, noiseSeed: NOISE_SEED }));
+  writeFileSync(join(root, 'docs/benchmarks.md'), renderReport({ env, model, accuracy, overhead, gmmCallUs, batch: BATCH, noiseSeed: NOISE_SEED, beyond: beyondSection(beyond) }));
   log(`Wrote docs/benchmarks.md, docs/benchmarks/solver-error-vs-nfe.png (${seconds.toFixed(1)} s)`);
 }
 

@@ -14,6 +14,7 @@ import type { Guider, NoiseSchedule, Solver } from '../src/contracts/sampling.ts
 import { makeNoiseSchedule } from '../src/schedules/noise-schedules.ts';
 import { seededNoise } from '../src/noise/seeded-noise.ts';
 import { exactProbabilityFlow } from '../src/sampling/exact-ode.ts';
+import { estimateModelStatistics } from '../src/solvers/ems-estimate.ts';
 import { frameOf, thetaOf, timesOf } from '../src/search/step-parameterization.ts';
 import type { SolverKind, SolverSettings } from '../src/solvers/catalog.ts';
 import { benchModel } from '../../../bench/model.ts';
@@ -106,6 +107,18 @@ describe('searchSchedule', () => {
     expect(grid.times[grid.times.length - 1]).toBe(0);
     expect(grid.times[0]).toBe(start.times[0]);
     expect(grid.times[grid.times.length - 2]).toBe(start.times[start.times.length - 2]);
+  });
+
+  it('searches for DPM-Solver-v3 with per-dimension statistics (the solver is probed on the latent\'s item shape)', async () => {
+    const gmm = new GaussianMixture(benchModel());
+    const { guider } = countingGuider(gmm, sd);
+    const { statistics } = await estimateModelStatistics(guider.denoise, sd, { sampleShape: [16], dtype: 'float64', samples: 32, steps: 20, probes: 1, difference: 'central', seed: 11 });
+    const solver = solverOf('dpm_solver_v3', { order: 3, useCorrector: true, statistics });
+    const start = buildGrid(sd, { spacing: 'logSNR', steps: 6, denoise: 1, rho: 7 });
+    const { grid, report } = await searchSchedule({ ...QUICK, budget: 6, population: 4, generations: 1, refineEvaluations: 4, guider, solver, start, latent: Tensor.zeros([1, 16], 'float64') });
+    expect(report).toMatchObject({ nfe: 6, steps: 6 });
+    expect(grid.times[0]).toBe(start.times[0]);
+    expect(report.error.train.searched).toBeLessThanOrEqual(report.error.train.start);
   });
 });
 

@@ -99,7 +99,7 @@ function words(command: string): string[] {
 const scripts = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).scripts as Record<string, string>;
 const PNPM_BUILTINS = new Set(['install', 'test', 'add', 'run', 'exec']);
 /** Long-running or recursive commands: checked to exist, not run here (CI runs the install and the tests). */
-const NOT_RUN = new Set(['install', 'test', 'start', 'bench', 'bench:server', 'bench:guidance', 'bench:pack', 'bench:models', 'bench:cli']);
+const NOT_RUN = new Set(['install', 'test', 'start', 'bench', 'bench:server', 'bench:guidance', 'bench:pack', 'bench:pack-nfe', 'bench:models', 'bench:cli']);
 
 interface Outcome {
   code: number | null;

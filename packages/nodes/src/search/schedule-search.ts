@@ -174,8 +174,8 @@ export async function searchSchedule(r: ScheduleSearchRequest): Promise<{ grid: 
     fail('sigmas', `is not a usable start grid: ${(e as Error).message}`);
   }
   if (r.latent.batch < 1 || r.latent.size === 0) fail('latent', 'is empty');
-  await solverFingerprint(solver, r.start, schedule);
   const itemShape = r.latent.shape.slice(1);
+  await solverFingerprint(solver, r.start, schedule, itemShape);
 
   let frame: GridFrame;
   try {

@@ -4,8 +4,9 @@
  * - the guider by its answers at three times on two fixed seeded states (3 model calls), with the
  *   schedule's coefficients there;
  * - the solver by its result on the start grid with a fixed synthetic model (no model calls), which
- *   every option that changes its steps changes. Run twice with different step noise, it also tells a
- *   stochastic solver.
+ *   every option that changes its steps changes, on states of the latent's item shape (a solver may only
+ *   take that shape: DPM-Solver-v3 with per-element statistics). Run twice with different step noise,
+ *   it also tells a stochastic solver.
  */
 import { createHash } from 'node:crypto';
 import { canonicalJson, Tensor } from '@diffgraph/engine';
@@ -46,9 +47,9 @@ export async function guiderFingerprint(guider: Guider, itemShape: readonly numb
 const standIn: Denoiser = async (x, t) => Tensor.from(x.shape, x.data.map((v, i) => Math.tanh(v * (1 + t)) * 0.8 + 0.05 * (i % 3)), x.dtype);
 
 /** The solver's identity, or an error when it draws noise (the search fits deterministic solvers). */
-export async function solverFingerprint(solver: Solver, grid: TimeGrid, schedule: NoiseSchedule): Promise<string> {
+export async function solverFingerprint(solver: Solver, grid: TimeGrid, schedule: NoiseSchedule, itemShape: readonly number[]): Promise<string> {
   const times = grid.times;
-  const x = seededNoise(7, 'philox').sample(Tensor.zeros([2, 3], 'float64'), 0);
+  const x = seededNoise(7, 'philox').sample(Tensor.zeros([2, ...itemShape], 'float64'), 0);
   const run = (seed: number) => solver.solve({
     denoiser: standIn, schedule, x, times, spacing: grid.spacing,
     noise: (like, step) => seededNoise(seed, 'philox').sample(like, step + 1),

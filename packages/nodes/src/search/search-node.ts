@@ -62,7 +62,7 @@ export const SearchSchedule = defineNode({
     let key: string | undefined;
     if (cache) {
       const schedule = i.guider.schedule;
-      const [guider, solver] = [await guiderFingerprint(i.guider, i.latent.shape.slice(1), i.latent.dtype), await solverFingerprint(i.solver, i.sigmas, schedule)];
+      const [guider, solver] = [await guiderFingerprint(i.guider, i.latent.shape.slice(1), i.latent.dtype), await solverFingerprint(i.solver, i.sigmas, schedule, i.latent.shape.slice(1))];
       key = searchKey({ guider, solver, start: i.sigmas, latent: i.latent, settings }, !startsFromNoise(i.start_scale, i.sigmas, schedule.tMax));
       const hit = cachedSearch(readCacheEntry(cache, CACHE_KIND, key), schedule);
       if (hit) {
