@@ -232,16 +232,13 @@ export class RunManager {
    */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.active.size > 0 && !this.options.dispatcher) {
+    if (!this.options.dispatcher) {
       for (const active of this.active.values()) {
         active.requeueOnAbort = true;
         active.controller.abort(new Error('the server is shutting down'));
       }
-      await new Promise<void>((resolve) => {
-        const check = () => (this.active.size > 0 ? setTimeout(check, 5) : resolve());
-        check();
-      });
     }
+    // A dispatcher stops following its runs (they end here as detached, not cancelled).
     await this.options.dispatcher?.close();
     await new Promise<void>((resolve) => {
       const check = () => (this.active.size > 0 ? setTimeout(check, 5) : resolve());

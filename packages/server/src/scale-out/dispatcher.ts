@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import { DetachedError, RemoteRunError, type DispatchedRun, type RunDispatcher } from '../run-dispatch.ts';
 import { listWorkers, modelsOf } from './placement.ts';
 import {
-  CANCEL_CHANNEL, cancelledKey, EVENTS_CHANNEL, eventFromWire, eventsKey, PREVIEWS_CHANNEL, QUEUE_NAME, redisConnection, WORKERS_PREFIX,
+  CANCEL_CHANNEL, cancelledKey, EVENTS_CHANNEL, eventFromWire, eventsKey, PREVIEWS_CHANNEL, QUEUE_NAME, redisConnection,
   type RunJob, type WireMessage, type WorkerStatus,
 } from './wire.ts';
 
@@ -96,7 +96,7 @@ export class BullmqDispatcher implements RunDispatcher {
   }
 
   workers(): Promise<WorkerStatus[]> {
-    return listWorkers(this.publisher, WORKERS_PREFIX);
+    return listWorkers(this.publisher);
   }
 
   async run(run: DispatchedRun, signal: AbortSignal, onEvent: (e: EngineEvent, position?: string) => void): Promise<void> {

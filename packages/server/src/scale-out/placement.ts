@@ -7,7 +7,7 @@
  */
 import { isLink, type NodeRegistry, type Workflow } from '@diffgraph/engine';
 import type { Redis } from 'ioredis';
-import { QUEUE_NAME, WORKER_EXPIRY_SECONDS, type WorkerStatus } from './wire.ts';
+import { QUEUE_NAME, WORKER_EXPIRY_SECONDS, WORKERS_PREFIX, type WorkerStatus } from './wire.ts';
 
 /** The longest a run waits for a warm worker, counted from the first time a cold one looked at it. */
 export const PLACEMENT_WAIT_MS = 2000;
@@ -35,11 +35,11 @@ export function covers(loaded: readonly string[], wanted: readonly string[]): bo
 }
 
 /** The workers alive now, as each last published itself (an entry lapses a few seconds after its worker died). */
-export async function listWorkers(redis: Redis, prefix: string): Promise<WorkerStatus[]> {
+export async function listWorkers(redis: Redis): Promise<WorkerStatus[]> {
   const keys: string[] = [];
   let cursor = '0';
   do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 100);
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${WORKERS_PREFIX}*`, 'COUNT', 100);
     cursor = next;
     keys.push(...batch);
   } while (cursor !== '0');
@@ -51,7 +51,6 @@ export interface PlacementQuery {
   redis: Redis;
   /** This worker's id. */
   self: string;
-  prefix: string;
   runId: string;
   /** The run's models, and this worker's loaded ones. */
   wanted: readonly string[];
@@ -63,7 +62,7 @@ export interface PlacementQuery {
 export async function warmWorkerElsewhere(q: PlacementQuery): Promise<boolean> {
   if (q.wanted.length === 0 || covers(q.loaded, q.wanted)) return false;
   const now = q.now ?? Date.now();
-  const warm = (await listWorkers(q.redis, q.prefix)).some((w) =>
+  const warm = (await listWorkers(q.redis)).some((w) =>
     w.id !== q.self && w.state !== 'draining' && w.runs.length < w.concurrency && now - w.heartbeatAt < WORKER_EXPIRY_SECONDS * 1000 && covers(w.models, q.wanted));
   if (!warm) return false;
   const key = firstLookKey(q.runId);

@@ -15,7 +15,7 @@ import { Redis } from 'ioredis';
 import { RunOutputs } from '../run-outputs.ts';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { warmWorkerElsewhere } from './placement.ts';
-import { CANCEL_CHANNEL, cancelledKey, EVENTS_CHANNEL, EVENTS_EXPIRY_SECONDS, eventsKey, eventToWire, HEARTBEAT_SECONDS, PREVIEWS_CHANNEL, QUEUE_NAME, redisConnection, WORKER_EXPIRY_SECONDS, workerKey, WORKERS_PREFIX, type RunJob, type WireMessage, type WorkerStatus } from './wire.ts';
+import { CANCEL_CHANNEL, cancelledKey, EVENTS_CHANNEL, EVENTS_EXPIRY_SECONDS, eventsKey, eventToWire, HEARTBEAT_SECONDS, PREVIEWS_CHANNEL, QUEUE_NAME, redisConnection, WORKER_EXPIRY_SECONDS, workerKey, type RunJob, type WireMessage, type WorkerStatus } from './wire.ts';
 
 export interface WorkerOptions {
   queueUrl: string;
@@ -127,7 +127,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   async function runJob(taken: Job<RunJob>, token: string | undefined): Promise<void> {
     const job = taken.data;
     // Placement: a run for models this worker has not loaded waits briefly for an idle worker that has them.
-    if (await warmWorkerElsewhere({ redis: publisher, self: id, prefix: WORKERS_PREFIX, runId: job.runId, wanted: job.models ?? [], loaded: loadedModels() })) {
+    if (await warmWorkerElsewhere({ redis: publisher, self: id, runId: job.runId, wanted: job.models ?? [], loaded: loadedModels() })) {
       await taken.moveToDelayed(Date.now() + PLACEMENT_RETRY_MS, token);
       throw new DelayedError();
     }
