@@ -65,6 +65,7 @@ const CURRENT_RUN_KEY = 'diffgraph.run';
 const CLIENT_ID_KEY = 'diffgraph.clientId';
 /** Finished runs whose outputs refill the gallery after a reload. */
 const GALLERY_RUNS = 10;
+const MAX_EARLY_EVENTS = 1000;
 
 function recall(key: string): string | null {
   try {
@@ -110,6 +111,9 @@ export class App {
   events!: EventClient;
   private runId: string | undefined;
   private runStatus = 'idle';
+  /** Events of other runs seen while a submission is answered: a fast run's first events can come
+   * over the all-runs subscription before its id does, and are replayed once it is known. */
+  private eventsBeforeRunId: ServerEvent[] = [];
   /** The workflow as last opened or saved (JSON), to tell unsaved changes. */
   private baseline = '';
   /** Node ids of the submitted workflow → planned, for mapping events onto nodes. */
@@ -608,6 +612,7 @@ export class App {
     this.eventLog.length = 0;
     const result = await this.api.submit(workflow, this.clientId);
     if (!result.ok) {
+      this.eventsBeforeRunId = [];
       this.setStatus('invalid', `${result.errors.length} problem${result.errors.length === 1 ? '' : 's'}`);
       this.showErrors(result.errors);
       return;
@@ -617,6 +622,9 @@ export class App {
     for (const id of plannedNodes(workflow, this.catalog)) this.editor.decoration(id).state = 'queued';
     this.editor.redraw();
     this.setStatus('queued');
+    const early = this.eventsBeforeRunId.filter((e) => e.runId === result.runId);
+    this.eventsBeforeRunId = [];
+    for (const e of early) this.onEvent(e);
     remember(CURRENT_RUN_KEY, result.runId);
     this.events.watch(result.runId);
     this.editor.advanceSeeds();
@@ -710,6 +718,7 @@ export class App {
   }
 
   private onEvent(e: ServerEvent): void {
+    if (e.runId && this.runStatus === 'submitting' && this.eventsBeforeRunId.length < MAX_EARLY_EVENTS) this.eventsBeforeRunId.push(e);
     if (!e.runId || e.runId !== this.runId) return;
     const nodeId = typeof e.nodeId === 'string' ? e.nodeId : undefined;
     this.eventLog.push({ type: e.type, nodeId });

@@ -578,9 +578,53 @@ describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () 
     const final = await waitForStatus(['failed', 'done'], 30_000);
     await page.unrouteAll();
     expect(final).toBe('failed');
-    await expect(page.locator('[data-testid="pane-problems"] li[data-node="image"][data-code="NODE_FAILED"]').count()).resolves.toBe(1);
+    await expect.poll(() => page.locator('[data-testid="pane-problems"] li[data-node="image"][data-code="NODE_FAILED"]').count()).toBe(1);
     expect(await page.locator('[data-testid="pane-problems"]').textContent()).toContain('file "missing.png" not found');
     expect(await page.evaluate(() => (window as any).diffgraph.editor.decorationOf('image')?.errors)).toEqual([expect.objectContaining({ code: 'NODE_FAILED' })]);
+  }, 60_000);
+
+  it('a run whose events all arrive before the answer to its submission still shows its node failure', async () => {
+    // The answer to POST /api/runs is held until the run has failed, so the node.failed and
+    // run.failed events reach the editor (over its all-runs subscription) before it knows the run id;
+    // the run's own subscription is held for the whole test, so no run.state can make up for them.
+    let runId = '';
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let releaseSubscription!: () => void;
+    const subscriptionHeld = new Promise<void>((r) => (releaseSubscription = r));
+    await page.routeWebSocket(/\/api\/events/, (ws) => {
+      const server = ws.connectToServer();
+      ws.onMessage((message) => {
+        if (typeof message === 'string' && message.includes('"subscribe"') && message.includes('runId')) void subscriptionHeld.then(() => server.send(message));
+        else server.send(message);
+      });
+    });
+    await page.reload();
+    await page.waitForSelector('body[data-ready]');
+    await page.route(/\/api\/runs$/, async (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      const response = await route.fetch();
+      runId = (await response.json()).runId;
+      await held;
+      await route.fulfill({ response });
+    });
+    const wf = { format: 'diffgraph/workflow@1', nodes: {
+      image: { type: 'LoadImage', inputs: { path: 'missing-early.png' } },
+      save: { type: 'SaveImage', inputs: { images: { from: 'image', output: 'image' } } },
+    } };
+    await openFile('fails-early.json', JSON.stringify(wf));
+    await page.getByTestId('run').click();
+    await expect.poll(() => runId).toBeTruthy();
+    await expect.poll(async () => (await (await fetch(new URL(`/api/runs/${runId}`, baseUrl))).json()).status, { timeout: 30_000 }).toBe('failed');
+    // Let the events arrive over the socket before the answer does.
+    await expect.poll(() => page.evaluate((id) => (window as any).diffgraph.app.eventsBeforeRunId.some((e: { runId: string; type: string }) => e.runId === id && e.type === 'run.failed'), runId)).toBe(true);
+    release();
+    expect(await waitForStatus(['failed', 'done'], 30_000)).toBe('failed');
+    expect(await page.locator('[data-testid="pane-problems"] li[data-node="image"][data-code="NODE_FAILED"]').count()).toBe(1);
+    expect(await page.locator('[data-testid="pane-problems"]').textContent()).toContain('file "missing-early.png" not found');
+    expect(await page.evaluate(() => (window as any).diffgraph.editor.decorationOf('image')?.errors)).toEqual([expect.objectContaining({ code: 'NODE_FAILED' })]);
+    releaseSubscription();
+    await page.unrouteAll();
   }, 60_000);
 
   it('the Queue tab: live running/queued/history, cancel, re-attach after a reload, gallery rebuilt, open and delete a finished run', async () => {
