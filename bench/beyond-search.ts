@@ -37,6 +37,7 @@ export const SEARCH_SETTINGS: Omit<ScheduleSearchSettings, 'budget'> = {
   population: 20,
   generations: 10,
   refineEvaluations: 600,
+  restarts: 1,
   referenceSteps: 400,
   startScale: 'auto',
 };

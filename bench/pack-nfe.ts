@@ -45,7 +45,7 @@ const THREADS = Number(process.env.PACK_THREADS ?? 2);
 const FIT_SEED = 1_000_000;
 const STATISTICS = { samples: 60, steps: 40, probes: 1, difference: 'central', seed: FIT_SEED } as const;
 const SEARCH: Omit<ScheduleSearchSettings, 'budget'> = {
-  noises: 30, heldOut: 30, seed: FIT_SEED, population: 8, generations: 3, refineEvaluations: 24, referenceSteps: 50, startScale: 'auto',
+  noises: 30, heldOut: 30, seed: FIT_SEED, population: 8, generations: 3, refineEvaluations: 24, restarts: 1, referenceSteps: 50, startScale: 'auto',
 };
 const DOC = join(ROOT, 'docs', 'model-pack.md');
 const OUT = join(ROOT, 'docs', 'pack');

@@ -24,7 +24,7 @@ const sd = makeNoiseSchedule({ kind: 'discrete', betaSchedule: 'scaled_linear' }
 const SETTINGS: SolverSettings = { order: 2, method: 'multistep', lowerOrderFinal: true, variant: 'bh2', prediction: 'data', eta: 0, sNoise: 1, thresholdRatio: 0, thresholdMax: 1 };
 const solverOf = (kind: SolverKind, over: Partial<SolverSettings> = {}): Solver => ({ kind, solve: makeSolver(kind, { ...SETTINGS, ...over }) });
 /** Small searches: a few seconds in all. */
-const QUICK: ScheduleSearchSettings = { budget: 10, noises: 32, heldOut: 64, seed: 3, population: 10, generations: 4, refineEvaluations: 80, referenceSteps: 200, startScale: 'auto' };
+const QUICK: ScheduleSearchSettings = { budget: 10, noises: 32, heldOut: 64, seed: 3, population: 10, generations: 4, refineEvaluations: 80, restarts: 1, referenceSteps: 200, startScale: 'auto' };
 
 function countingGuider(gmm: GaussianMixture, schedule: NoiseSchedule): { guider: Guider; calls: () => number } {
   let calls = 0;
@@ -107,6 +107,23 @@ describe('searchSchedule', () => {
     expect(grid.times[grid.times.length - 1]).toBe(0);
     expect(grid.times[0]).toBe(start.times[0]);
     expect(grid.times[grid.times.length - 2]).toBe(start.times[start.times.length - 2]);
+  });
+
+  it('with restarts keeps the run with the smallest training error; its first run is the single search', async () => {
+    const gmm = new GaussianMixture(benchModel());
+    const { guider } = countingGuider(gmm, sd);
+    const start = buildGrid(sd, { spacing: 'logSNR', steps: 6, denoise: 1, rho: 7 });
+    const settings = { ...QUICK, budget: 6, population: 6, generations: 2, refineEvaluations: 12, guider, solver: solverOf('unipc'), start, latent: Tensor.zeros([1, 16], 'float64') };
+    const single = await searchSchedule(settings);
+    const several = await searchSchedule({ ...settings, restarts: 3 });
+    expect(single.report.restartErrors).toEqual([single.report.error.train.searched]);
+    expect(several.report.restartErrors).toHaveLength(3);
+    expect(several.report.restartErrors[0]).toBe(single.report.error.train.searched);
+    // Other random choices lead elsewhere (the objective has many local minima).
+    expect(new Set(several.report.restartErrors).size).toBeGreaterThan(1);
+    expect(several.report.error.train.searched).toBe(Math.min(...several.report.restartErrors));
+    expect(several.report.cost.objectiveEvaluations).toBe(3 * single.report.cost.objectiveEvaluations);
+    await expect(searchSchedule({ ...settings, restarts: 0 })).rejects.toThrow(/SearchSchedule: input "restarts" must be an integer ≥ 1, got 0/);
   });
 
   it('searches for DPM-Solver-v3 with per-dimension statistics (the solver is probed on the latent\'s item shape)', async () => {

@@ -41,6 +41,10 @@ export interface ScheduleSearchSettings {
   generations: number;
   /** Objective evaluations of the local refinement. */
   refineEvaluations: number;
+  /** Independent evolution + refinement runs (from the same start, other random choices); the one with
+   * the smallest training error wins. The objective has many local minima (a sample moving to another
+   * mixture component is a jump), so one run's result depends on its random choices. */
+  restarts: number;
   /** Steps of the reference solve. */
   referenceSteps: number;
   startScale: StartScale;
@@ -73,7 +77,9 @@ export interface ScheduleSearchReport {
   times: number[];
   start: { spacing: string; times: number[] };
   noises: { train: number; heldOut: number; seed: number };
-  settings: { population: number; generations: number; refineEvaluations: number; referenceSteps: number; startScale: StartScale };
+  settings: { population: number; generations: number; refineEvaluations: number; restarts: number; referenceSteps: number; startScale: StartScale };
+  /** Each run's training error, in order (the smallest one's grid is the result). */
+  restartErrors: number[];
   /** Mean per-sample L2 distance to the reference solve. */
   error: { train: ErrorPair; heldOut: ErrorPair };
   cost: {
@@ -87,13 +93,15 @@ export interface ScheduleSearchReport {
 }
 
 const ERROR_PREFIX = 'SearchSchedule:';
+/** Evolution seeds of successive restarts are this far apart (a prime, so they never meet a noise seed pattern). */
+const RESTART_SEED_STRIDE = 7919;
 
 function fail(input: string, message: string): never {
   throw new Error(`${ERROR_PREFIX} input "${input}" ${message}`);
 }
 
 function checkSettings(s: ScheduleSearchSettings): void {
-  const positive: [keyof ScheduleSearchSettings, number][] = [['budget', 1], ['noises', 1], ['heldOut', 1], ['population', 2], ['referenceSteps', 10]];
+  const positive: [keyof ScheduleSearchSettings, number][] = [['budget', 1], ['noises', 1], ['heldOut', 1], ['population', 2], ['restarts', 1], ['referenceSteps', 10]];
   for (const [name, min] of positive) {
     const v = s[name] as number;
     if (!Number.isInteger(v) || v < min) fail(inputName(name), `must be an integer ≥ ${min}, got ${v}`);
@@ -220,7 +228,7 @@ export async function searchSchedule(r: ScheduleSearchRequest): Promise<{ grid: 
     const e = meanDistance(out, ref);
     return Number.isFinite(e) ? e : Infinity;
   };
-  const planned = evolutionEvaluations(r) + r.refineEvaluations;
+  const planned = r.restarts * (evolutionEvaluations(r) + r.refineEvaluations);
   let evaluations = 0;
   const objective: Objective = async (theta) => {
     evaluations++;
@@ -236,10 +244,20 @@ export async function searchSchedule(r: ScheduleSearchRequest): Promise<{ grid: 
   };
 
   const theta0 = thetaOf(frame, startTimes);
-  const evolved = await evolve(theta0, objective, { population: r.population, generations: r.generations, seed: r.seed });
-  r.log?.(`evolution: best train error ${evolved.fitness.toExponential(3)} after ${evaluations} evaluations`);
-  const best = await patternSearch(evolved, objective, { maxEvaluations: r.refineEvaluations });
-  r.log?.(`refinement: train error → ${best.fitness.toExponential(3)} after ${best.evaluations} more evaluations`);
+  const restartErrors: number[] = [];
+  let best: { theta: number[]; fitness: number } | undefined;
+  for (let run = 0; run < r.restarts; run++) {
+    const label = r.restarts > 1 ? `run ${run + 1}/${r.restarts}: ` : '';
+    const before = evaluations;
+    // Run 0 uses the seed itself, so a single run is the search it always was.
+    const evolved = await evolve(theta0, objective, { population: r.population, generations: r.generations, seed: r.seed + run * RESTART_SEED_STRIDE });
+    r.log?.(`${label}evolution: best train error ${evolved.fitness.toExponential(3)} after ${evaluations - before} evaluations`);
+    const refined = await patternSearch(evolved, objective, { maxEvaluations: r.refineEvaluations });
+    r.log?.(`${label}refinement: train error → ${refined.fitness.toExponential(3)} after ${refined.evaluations} more evaluations`);
+    restartErrors.push(refined.fitness);
+    if (!best || refined.fitness < best.fitness) best = refined;
+  }
+  if (!best) throw new Error('unreachable: restarts ≥ 1');
 
   const times = validateTimeGrid(timesOf(frame, best.theta), schedule);
   // The baseline at the searched step count: the start grid itself, or its shape resampled to that count.
@@ -260,7 +278,8 @@ export async function searchSchedule(r: ScheduleSearchRequest): Promise<{ grid: 
     times,
     start: { spacing: baselineSpacing, times: baseline },
     noises: { train: r.noises, heldOut: r.heldOut, seed: r.seed },
-    settings: { population: r.population, generations: r.generations, refineEvaluations: r.refineEvaluations, referenceSteps: r.referenceSteps, startScale: r.startScale },
+    settings: { population: r.population, generations: r.generations, refineEvaluations: r.refineEvaluations, restarts: r.restarts, referenceSteps: r.referenceSteps, startScale: r.startScale },
+    restartErrors,
     error: { train, heldOut },
     cost: {
       modelCalls: { reference: referenceCalls, search: modelCalls - referenceCalls, total: modelCalls },

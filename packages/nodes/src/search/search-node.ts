@@ -31,7 +31,7 @@ function cachedSearch(value: unknown, schedule: NoiseSchedule): CachedSearch | u
 export const SearchSchedule = defineNode({
   type: 'SearchSchedule',
   category: 'sampling/schedulers',
-  description: 'Searches the time steps for a solver and a budget of model calls: the grid whose solve comes closest to a many-step reference on fixed noises (evolutionary search as AutoDiffusion, then a compass-search refinement), starting from and keeping the ends of the given grid. Outputs the searched SIGMAS, usable by any solver, and a report: the search cost and the error on the training noises and on held-out noises, against the start grid. Time steps only: per-step orders cannot be expressed through a SOLVER. Results are cached by what they depend on, also on disk when the host has a cache folder.',
+  description: 'Searches the time steps for a solver and a budget of model calls: the grid whose solve comes closest to a many-step reference on fixed noises (evolutionary search as AutoDiffusion, then a compass-search refinement; best of several restarts if asked), starting from and keeping the ends of the given grid. Outputs the searched SIGMAS, usable by any solver, and a report: the search cost and the error on the training noises and on held-out noises, against the start grid. Time steps only: per-step orders cannot be expressed through a SOLVER. Results are cached by what they depend on, also on disk when the host has a cache folder.',
   version: 1,
   inputs: {
     guider: { type: 'GUIDER', tooltip: 'The denoiser Sample will call' },
@@ -45,6 +45,7 @@ export const SearchSchedule = defineNode({
     population: { type: 'INT', default: 20, min: 2, max: 500 },
     generations: { type: 'INT', default: 10, min: 0, max: 1000 },
     refine_evaluations: { type: 'INT', default: 300, min: 0, max: 100_000, tooltip: 'Solves the local refinement may spend after the evolution' },
+    restarts: { type: 'INT', default: 1, min: 1, max: 64, tooltip: 'Independent evolution + refinement runs with other random choices; the one with the smallest training error wins (costs that many times the search)' },
     reference_steps: { type: 'INT', default: 400, min: 10, max: 10_000, tooltip: 'Steps of the reference solve (DPM-Solver++ 3M, logSNR grid between the same ends)' },
     start_scale: { type: 'STRING', enum: START_SCALES, default: 'auto', tooltip: 'As Sample\'s: how a full denoise starts from the noise' },
     use_cache: { type: 'BOOLEAN', default: true, tooltip: 'Read and write the host\'s cache folder (the server\'s <data>/cache, diffgraph run --cache)' },
@@ -56,7 +57,7 @@ export const SearchSchedule = defineNode({
   async run(i, ctx) {
     const settings: ScheduleSearchSettings = {
       budget: i.budget, noises: i.noises, heldOut: i.held_out, seed: i.seed, population: i.population, generations: i.generations,
-      refineEvaluations: i.refine_evaluations, referenceSteps: i.reference_steps, startScale: i.start_scale,
+      refineEvaluations: i.refine_evaluations, restarts: i.restarts, referenceSteps: i.reference_steps, startScale: i.start_scale,
     };
     const cache = i.use_cache ? cacheFolder(ctx) : undefined;
     let key: string | undefined;
