@@ -3,7 +3,7 @@
  * SamplerCustomAdvanced graph and an img2img graph convert, validate and run on the bundled
  * shapes-32 pack — through the converter, `diffgraph import|run|validate` and POST /api/runs.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -154,6 +154,17 @@ describe('diffgraph import / run / validate with a ComfyUI file', () => {
     expect(result.stderr).toContain('this is a ComfyUI workflow');
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/^succeeded/);
+  }, 120_000);
+
+  it.each([['lcm', 'karras', 1], ['ddpm', 'normal', 4]])('a KSampler with sampler_name %s (scheduler %s, cfg %s) runs from diffgraph run', async (sampler, scheduler, cfg) => {
+    const workflow = fixture('txt2img-api.json');
+    Object.assign(workflow['3'].inputs, { sampler_name: sampler, scheduler, cfg });
+    const file = path.join(out, `txt2img-${sampler}.json`);
+    writeFileSync(file, JSON.stringify(workflow));
+    const result = await cli(['run', file, '--models', models, '--out', path.join(out, sampler)], fixtures);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^succeeded/);
+    expect(readdirSync(path.join(out, sampler)).filter((f) => f.endsWith('.png'))).toHaveLength(1);
   }, 120_000);
 
   it('diffgraph import --out writes a diffgraph workflow that validates', async () => {

@@ -20,6 +20,11 @@ export const COMFY_SAMPLERS: Record<string, SolverSettings | null> = {
   dpmpp_2m_sde: { kind: 'dpmpp_2m_sde', ...ancestral },
   dpmpp_2m_sde_gpu: { kind: 'dpmpp_2m_sde', ...ancestral },
   ddim: { kind: 'ddim', eta: 0 },
+  // ComfyUI's DDPMSampler_step is the DDPM posterior draw, which is DDIM with eta 1.
+  ddpm: { kind: 'ddim', eta: 1 },
+  // sample_lcm: x0, then re-noised to the next sigma with fresh noise; the last step returns x0. With
+  // the model's own (eps) sampling ComfyUI applies no boundary scalings, so x0 is the consistency function.
+  lcm: { kind: 'consistency', boundary: 'none' },
   uni_pc: { kind: 'unipc', variant: 'bh1', order: 3 },
   uni_pc_bh2: { kind: 'unipc', variant: 'bh2', order: 3 },
   deis: { kind: 'deis', order: 3 },
@@ -37,8 +42,6 @@ export const COMFY_SAMPLERS: Record<string, SolverSettings | null> = {
   dpmpp_2m_sde_heun_gpu: null,
   dpmpp_3m_sde: null,
   dpmpp_3m_sde_gpu: null,
-  ddpm: null,
-  lcm: null,
   ipndm: null,
   ipndm_v: null,
   res_multistep: null,
