@@ -57,7 +57,7 @@ describe('ComfyUI conversion', () => {
     const api = convertComfyWorkflow(fixture('txt2img-api.json')).workflow;
     const ui = convertComfyWorkflow(fixture('txt2img-ui.json')).workflow;
     expect(ui.nodes['3_noise'].inputs!).toEqual({ seed: 156680208700286, rng: 'cpu' });
-    expect(ui.nodes['3_schedule'].inputs!).toEqual({ model: { from: '4', output: 'model' }, spacing: 'uniform', steps: 4, denoise: 1 });
+    expect(ui.nodes['3_schedule'].inputs!).toEqual({ model: { from: '4', output: 'model' }, spacing: 'comfy_normal', steps: 4, denoise: 1 });
     expect({ ...ui.nodes, '3_noise': null }).toEqual({ ...api.nodes, '3_noise': null });
     expect(ui.nodes['4'].inputs!).toEqual({ path: 'shapes-32' });
     expect((ui.ui as { positions: Record<string, number[]> }).positions['3']).toEqual([863, 186]);

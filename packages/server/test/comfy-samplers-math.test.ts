@@ -2,7 +2,7 @@
  * The ComfyUI samplers the import maps onto other solvers compute what ComfyUI's do: its `ddpm`
  * (generic_step_sampler with DDPMSampler_step) and `lcm` (sample_lcm), written here as ComfyUI writes
  * them on k-diffusion's VE state x/alpha, against the Solver settings COMFY_SAMPLERS gives them, on the
- * exact denoiser of an analytic mixture, over the grid a KSampler with scheduler "karras" converts to,
+ * exact denoiser of an analytic mixture, over the grid a KSampler with scheduler "normal" converts to,
  * with the same per-step noise.
  */
 import { describe, expect, it } from 'vitest';
@@ -14,7 +14,7 @@ const schedule = makeNoiseSchedule({ kind: 'discrete', betaSchedule: 'scaled_lin
 const gmm = new GaussianMixture({ weights: [0.3, 0.7], means: [[1, -1, 0.5], [-1, 0.5, 1]], stds: [0.3, 0.5] });
 const model = gaussianMixtureModel(gmm, schedule, 'float64');
 const STEPS = 6;
-const grid = buildGrid(schedule, { spacing: COMFY_SCHEDULERS.karras!, steps: STEPS, denoise: 1, rho: 7 });
+const grid = buildGrid(schedule, { spacing: COMFY_SCHEDULERS.normal as 'comfy_normal', steps: STEPS, denoise: 1, rho: 7 });
 const start = Tensor.from([4, 3], [0.3, -1.2, 0.8, 1.5, 0.1, -0.4, -0.9, 0.6, 1.1, 0.2, -0.7, -1.3], 'float64');
 /** Step i's noise, the same for both sides. */
 const noises = Array.from({ length: STEPS }, (_, i) => Tensor.from([4, 3], Array.from({ length: 12 }, (_, j) => Math.sin(7.1 * i + 1.3 * j + 0.5)), 'float64'));
@@ -30,7 +30,7 @@ async function ours(sampler: string): Promise<Tensor> {
 }
 
 describe('ComfyUI samplers mapped onto ours', () => {
-  it('the grid of scheduler "karras" has its steps and ends at sigma 0, as ComfyUI\'s', () => {
+  it('the grid of scheduler "normal" has its steps and ends at sigma 0, as ComfyUI\'s', () => {
     expect(grid.times).toHaveLength(STEPS + 1);
     expect(schedule.sigma(grid.times[STEPS])).toBe(0);
   });

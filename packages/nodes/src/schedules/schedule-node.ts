@@ -1,10 +1,11 @@
 import { defineNode, jsonInput } from '@diffgraph/engine';
 import type { NoiseSchedule, TimeGrid } from '../contracts/sampling.ts';
+import { COMFY_GRIDS, comfyTimes, type ComfyGrid } from './comfy-grids.ts';
 import { diffusersStart, diffusersTimes, type DiffusersGridConfig } from './diffusers-grids.ts';
 import { customTimeGrid, timeGrid, truncateForDenoise, type GridSpacing } from './grids.ts';
 import { kdiffusionTimes } from './sigma-grids.ts';
 
-export const SPACINGS = ['auto', 'logSNR', 'time_uniform', 'time_quadratic', 'karras', 'exponential', 'uniform', 'trailing', 'leading', 'custom'] as const;
+export const SPACINGS = ['auto', 'logSNR', 'time_uniform', 'time_quadratic', 'karras', 'exponential', 'uniform', 'trailing', 'leading', ...COMFY_GRIDS, 'custom'] as const;
 export type Spacing = (typeof SPACINGS)[number];
 
 export interface GridRequest {
@@ -27,7 +28,7 @@ function autoRuleLabel(cfg: DiffusersGridConfig): string {
   return cfg.timestepSpacing;
 }
 
-/** A time grid by name. karras and exponential end at t = 0 (sigma = 0), as k-diffusion's do. */
+/** A time grid by name. karras, exponential and ComfyUI's (comfy_*) end at t = 0 (sigma = 0), as k-diffusion's do. */
 export function buildGrid(schedule: NoiseSchedule, r: GridRequest): TimeGrid {
   switch (r.spacing) {
     case 'auto': {
@@ -42,6 +43,11 @@ export function buildGrid(schedule: NoiseSchedule, r: GridRequest): TimeGrid {
     case 'custom':
       if (!r.custom) throw new Error('spacing "custom" needs the "times" input (a decreasing list of times)');
       return { times: customTimeGrid(r.custom, schedule), spacing: r.spacing };
+    case 'comfy_normal':
+    case 'comfy_sgm_uniform':
+    case 'comfy_simple':
+    case 'comfy_ddim_uniform':
+      return { times: truncateForDenoise((n) => comfyTimes(schedule, r.spacing as ComfyGrid, n), r.steps, r.denoise), spacing: r.spacing };
     case 'karras':
     case 'exponential':
       return { times: truncateForDenoise((n) => kdiffusionTimes(schedule, r.spacing as 'karras', n, { rho: r.rho }), r.steps, r.denoise), spacing: r.spacing };
@@ -53,7 +59,7 @@ export function buildGrid(schedule: NoiseSchedule, r: GridRequest): TimeGrid {
 export const Schedule = defineNode({
   type: 'Schedule',
   category: 'sampling/schedulers',
-  description: 'The time grid a solver steps over, built on the model\'s noise schedule. auto is the grid the model\'s own scheduler config asks for (diffusers\' set_timesteps); logSNR / time_uniform / time_quadratic are DPM-Solver\'s; karras and exponential are k-diffusion\'s and end at sigma = 0; uniform / trailing / leading are diffusers\' discrete spacings.',
+  description: 'The time grid a solver steps over, built on the model\'s noise schedule. auto is the grid the model\'s own scheduler config asks for (diffusers\' set_timesteps); logSNR / time_uniform / time_quadratic are DPM-Solver\'s; karras and exponential are k-diffusion\'s and end at sigma = 0; uniform / trailing / leading are diffusers\' discrete spacings; comfy_normal / comfy_sgm_uniform / comfy_simple / comfy_ddim_uniform are ComfyUI\'s KSampler schedulers (steps intervals ending at sigma = 0).',
   // 2: the default spacing became auto, so a node without "spacing" means another grid than in version 1.
   version: 2,
   inputs: {

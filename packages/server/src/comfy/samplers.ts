@@ -59,12 +59,12 @@ export const COMFY_SAMPLERS: Record<string, SolverSettings | null> = {
 
 /** Schedule `spacing` per ComfyUI scheduler (null: no equivalent). */
 export const COMFY_SCHEDULERS: Record<string, string | null> = {
-  normal: 'uniform',
+  normal: 'comfy_normal',
   karras: 'karras',
   exponential: 'exponential',
-  simple: 'trailing',
-  sgm_uniform: 'trailing',
-  ddim_uniform: 'leading',
+  simple: 'comfy_simple',
+  sgm_uniform: 'comfy_sgm_uniform',
+  ddim_uniform: 'comfy_ddim_uniform',
   beta: null,
   linear_quadratic: null,
   kl_optimal: null,
