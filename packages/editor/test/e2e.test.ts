@@ -94,6 +94,33 @@ function waitForStatus(statuses: string[], timeout = 20_000): Promise<string> {
   return waitForRunStatus(page, statuses, timeout);
 }
 
+/**
+ * Reloads the page with its subscriptions to single runs held back until the returned function is
+ * called (the all-runs subscription passes), so a test decides when the editor hears of its run.
+ */
+async function holdRunSubscriptions(): Promise<() => void> {
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  await page.routeWebSocket(/\/api\/events/, (ws) => {
+    const server = ws.connectToServer();
+    ws.onMessage((message) => {
+      if (typeof message === 'string' && message.includes('"subscribe"') && message.includes('runId')) void held.then(() => server.send(message));
+      else server.send(message);
+    });
+  });
+  await page.reload();
+  await page.waitForSelector('body[data-ready]');
+  return release;
+}
+
+/** A missing input file passes validation and fails the node when it runs. */
+function failingWorkflow(missing: string) {
+  return { format: 'diffgraph/workflow@1', nodes: {
+    image: { type: 'LoadImage', inputs: { path: missing } },
+    save: { type: 'SaveImage', inputs: { images: { from: 'image', output: 'image' } } },
+  } };
+}
+
 function replacing(action: () => Promise<unknown>, options: { refused?: boolean } = {}): Promise<void> {
   return replaceGraph(page, action, options);
 }
@@ -554,23 +581,8 @@ describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () 
   it('a run that failed before the editor subscribed still shows its reason on the node and in Problems', async () => {
     // The editor's subscription is held back until the run has failed on the server, so all the
     // editor gets is the run's state.
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    await page.routeWebSocket(/\/api\/events/, (ws) => {
-      const server = ws.connectToServer();
-      ws.onMessage((message) => {
-        if (typeof message === 'string' && message.includes('"subscribe"') && message.includes('runId')) void held.then(() => server.send(message));
-        else server.send(message);
-      });
-    });
-    await page.reload();
-    await page.waitForSelector('body[data-ready]');
-    // A missing input file passes validation and fails the node when it runs.
-    const wf = { format: 'diffgraph/workflow@1', nodes: {
-      image: { type: 'LoadImage', inputs: { path: 'missing.png' } },
-      save: { type: 'SaveImage', inputs: { images: { from: 'image', output: 'image' } } },
-    } };
-    await openFile('fails.json', JSON.stringify(wf));
+    const release = await holdRunSubscriptions();
+    await openFile('fails.json', JSON.stringify(failingWorkflow('missing.png')));
     await page.getByTestId('run').click();
     const runId = await expect.poll(() => page.evaluate(() => (window as any).diffgraph.app.runId as string | undefined)).toBeTruthy().then(() => page.evaluate(() => (window as any).diffgraph.app.runId as string));
     await expect.poll(async () => (await (await fetch(new URL(`/api/runs/${runId}`, baseUrl))).json()).status, { timeout: 30_000 }).toMatch(/failed|succeeded/);
@@ -590,17 +602,7 @@ describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () 
     let runId = '';
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
-    let releaseSubscription!: () => void;
-    const subscriptionHeld = new Promise<void>((r) => (releaseSubscription = r));
-    await page.routeWebSocket(/\/api\/events/, (ws) => {
-      const server = ws.connectToServer();
-      ws.onMessage((message) => {
-        if (typeof message === 'string' && message.includes('"subscribe"') && message.includes('runId')) void subscriptionHeld.then(() => server.send(message));
-        else server.send(message);
-      });
-    });
-    await page.reload();
-    await page.waitForSelector('body[data-ready]');
+    const releaseSubscription = await holdRunSubscriptions();
     await page.route(/\/api\/runs$/, async (route) => {
       if (route.request().method() !== 'POST') return route.continue();
       const response = await route.fetch();
@@ -608,11 +610,7 @@ describe.skipIf(!haveChromium)('editor in Chromium against diffgraph serve', () 
       await held;
       await route.fulfill({ response });
     });
-    const wf = { format: 'diffgraph/workflow@1', nodes: {
-      image: { type: 'LoadImage', inputs: { path: 'missing-early.png' } },
-      save: { type: 'SaveImage', inputs: { images: { from: 'image', output: 'image' } } },
-    } };
-    await openFile('fails-early.json', JSON.stringify(wf));
+    await openFile('fails-early.json', JSON.stringify(failingWorkflow('missing-early.png')));
     await page.getByTestId('run').click();
     await expect.poll(() => runId).toBeTruthy();
     await expect.poll(async () => (await (await fetch(new URL(`/api/runs/${runId}`, baseUrl))).json()).status, { timeout: 30_000 }).toBe('failed');
