@@ -37,7 +37,7 @@ export const SEARCH_SETTINGS: Omit<ScheduleSearchSettings, 'budget'> = {
   population: 20,
   generations: 10,
   refineEvaluations: 600,
-  restarts: 1,
+  restarts: 4,
   referenceSteps: 400,
   startScale: 'auto',
 };

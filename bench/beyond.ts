@@ -159,7 +159,7 @@ export function beyondSection(result: BeyondResult): string[] {
     `  ${e.probes} probes, central differences; cost ${e.modelCalls} model calls (${e.sampleEvaluations.toLocaleString('en-US')} sample evaluations), ${e.seconds.toFixed(1)} s, once for every NFE.`,
     '- **searched**: `SearchSchedule` (`searchSchedule`) for that solver and budget, started from its logSNR grid:',
     `  B = ${SEARCH_SETTINGS.noises} training noises (${SEARCH_SETTINGS.heldOut} of its own held-out), population ${SEARCH_SETTINGS.population}, ${SEARCH_SETTINGS.generations} generations, ${SEARCH_SETTINGS.refineEvaluations} refinement`,
-    `  solves, ${SEARCH_SETTINGS.referenceSteps}-step DPM-Solver++ 3M reference; "searched v3" searches the grid with the v3 solver (same`,
+    `  solves, best of ${SEARCH_SETTINGS.restarts} restarts, ${SEARCH_SETTINGS.referenceSteps}-step DPM-Solver++ 3M reference; "searched v3" searches the grid with the v3 solver (same`,
     '  statistics) as its SOLVER. Cost per search below; calls are on a batch of the search\'s noises.',
     '',
     '![Error vs NFE, official solvers, v3 and searched grids](benchmarks/beyond-error-vs-nfe.png)',
