@@ -30,8 +30,11 @@ export interface NoiseSchedule {
 export type Denoiser = (x: Tensor, t: number) => Promise<Tensor>;
 
 export interface SolverHooks {
-  /** Called after each step with the new state and the step's x0-prediction. */
-  onStep?: (info: { step: number; steps: number; t: number; x: Tensor; denoised: Tensor }) => void;
+  /**
+   * Called after each step with the new state and the step's x0-prediction; solvers that take per-step
+   * orders (SolveArgs.orders) also say the order the step ran at.
+   */
+  onStep?: (info: { step: number; steps: number; t: number; x: Tensor; denoised: Tensor; order?: number }) => void;
   /** Checked between steps: a solver throws the signal's reason when aborted. */
   signal?: AbortSignal;
 }

@@ -355,7 +355,7 @@ export async function dpmSolver(args: SolveArgs, options: DpmSolverOptions = {})
       prev.push(await model(x, t));
       if (prev.length > history) prev.shift();
     }
-    hooks?.onStep?.({ step: i - 1, steps, t, x, denoised: used.x0 });
+    hooks?.onStep?.({ step: i - 1, steps, t, x, denoised: used.x0, order: k });
   }
   return x;
 }

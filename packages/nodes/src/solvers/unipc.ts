@@ -158,7 +158,7 @@ export async function uniPc(args: SolveArgs, options: UniPcOptions = {}): Promis
       prev.push(next ?? (await model(x, t)));
       if (prev.length > history) prev.shift();
     }
-    hooks?.onStep?.({ step: i - 1, steps, t, x, denoised: m0.x0 });
+    hooks?.onStep?.({ step: i - 1, steps, t, x, denoised: m0.x0, order: k });
   }
   return x;
 }
