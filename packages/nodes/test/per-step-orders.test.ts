@@ -8,12 +8,18 @@ import { Tensor } from '@diffgraph/engine';
 import { basicGuider, buildGrid, gaussianMixtureModel, GaussianMixture, makeSolver } from '../src/index.ts';
 import type { SolveArgs, TimeGrid } from '../src/contracts/sampling.ts';
 import { makeNoiseSchedule } from '../src/schedules/noise-schedules.ts';
+import { segmentOrders } from '../src/schedules/grids.ts';
 import { seededNoise } from '../src/noise/seeded-noise.ts';
 import { sample } from '../src/sampling/sample-node.ts';
 import { multistepOrders } from '../src/solvers/exponential-common.ts';
 import { uniPcPlan } from '../src/solvers/unipc.ts';
 import type { SolverKind, SolverSettings } from '../src/solvers/catalog.ts';
 import { benchModel } from '../../../bench/model.ts';
+import { denoisingMcmc } from '../src/sampling/denoising-mcmc.ts';
+import { chainLevels } from '../src/sampling/noise-level.ts';
+import { steeredSample } from '../src/steering/fk-sample.ts';
+import { solveSegment } from '../src/editing/common.ts';
+import type { Reward } from '../src/contracts/potential.ts';
 
 const sd = makeNoiseSchedule({ kind: 'discrete', betaSchedule: 'scaled_linear' });
 const SETTINGS: SolverSettings = { order: 2, method: 'multistep', lowerOrderFinal: true, variant: 'bh2', prediction: 'data', eta: 0, sNoise: 1, thresholdRatio: 0, thresholdMax: 1 };
@@ -87,5 +93,44 @@ describe('per-step orders of a grid', () => {
     const grid: TimeGrid = { times, spacing: 'searched', orders: ones };
     await expect(sample({ guider, solver: { kind: 'euler', solve: makeSolver('euler', SETTINGS) }, grid, latent: Tensor.zeros([1, 16], 'float64'), noise: seededNoise(1, 'philox'), addNoise: true, startScale: 'auto' }))
       .rejects.toThrow(/solver "euler" does not take per-step orders/);
+  });
+});
+
+describe('samplers that run a grid in pieces pass each piece its own orders', () => {
+  const orders = [1, 2, 3, 1, 3, 2, 1];
+  const grid: TimeGrid = { times, spacing: 'searched', orders };
+  /** UniPC that records the intervals and orders of every solve it is given. */
+  function recordingSolver() {
+    const seen: { intervals: number; orders?: readonly number[] }[] = [];
+    const inner = makeSolver('unipc', SETTINGS);
+    return { seen, solver: { kind: 'unipc', solve: (args: SolveArgs) => (seen.push({ intervals: args.times.length - 1, orders: args.orders }), inner(args)) } };
+  }
+
+  it('DenoisingMCMC: the full grid, then the orders of the grid\'s last intervals for each tail', async () => {
+    const { seen, solver } = recordingSolver();
+    await denoisingMcmc({
+      guider, solver, grid, latent: Tensor.zeros([3, 16], 'float64'), noise: seededNoise(5, 'philox'), levels: chainLevels(sd, 0.03, 5, 20),
+      estimator: 'exact', mixture: new GaussianMixture(benchModel()), eta: 0.5, skp: 1, burnIn: 1, rounds: 1, initSigma: 0.5,
+    });
+    expect(seen[0]).toEqual({ intervals: 7, orders });
+    expect(seen.length).toBeGreaterThan(1);
+    for (const s of seen.slice(1)) expect(s.orders).toEqual(orders.slice(orders.length - s.intervals));
+  });
+
+  it('FK steering: one step per solve, with that step\'s order', async () => {
+    const { seen, solver } = recordingSolver();
+    const reward: Reward = { name: 'zero', evaluate: async (x0) => new Float64Array(x0.batch) };
+    await steeredSample({
+      guider, solver, grid, latent: Tensor.zeros([2, 16], 'float64'), noise: seededNoise(5, 'philox'), addNoise: true, startScale: 'unit',
+      potential: { reward, method: 'fk', kind: 'diff', lambda: 1, particles: 2, resampleStart: 0, resampleEvery: 1, resampleEnd: -1, essThreshold: 1, selection: 'weighted', seed: 3 },
+    });
+    expect(seen.map((s) => s.orders)).toEqual(orders.map((k) => [k]));
+  });
+
+  it('a segment of a grid (CyclicOneWay) runs its intervals\' orders', async () => {
+    const { seen, solver } = recordingSolver();
+    const x0 = seededNoise(5, 'philox').sample(Tensor.zeros([2, 16], 'float64'), 0);
+    await solveSegment({ solver, guider, x: x0, times: times.slice(2, 6), spacing: grid.spacing, orders: segmentOrders(grid, 2, 5), noise: seededNoise(5, 'philox'), stream: 1 });
+    expect(seen).toEqual([{ intervals: 3, orders: [3, 1, 3] }]);
   });
 });
