@@ -373,6 +373,14 @@ describe('SearchSchedule through a workflow', () => {
     const fresh = await runIn(executor(), { ...withOrders(), outputs: ['search'] }, cacheDir);
     expect(searchOutputs(fresh.result).report.cache.hit).toBe(true);
     expect(searchOutputs(fresh.result).sigmas.orders).toEqual(sigmas.orders);
+    // An entry of a search with orders that lost them (damaged) is a miss: searched again.
+    const entryFor = (file: string) => path.join(cacheDir, 'schedule-search', file);
+    const withOrdersEntry = readdirSync(path.join(cacheDir, 'schedule-search')).find((f) => JSON.parse(readFileSync(entryFor(f), 'utf8')).orders);
+    const { orders: _dropped, ...damaged } = JSON.parse(readFileSync(entryFor(withOrdersEntry!), 'utf8'));
+    writeFileSync(entryFor(withOrdersEntry!), JSON.stringify(damaged));
+    const researched = await runIn(executor(), { ...withOrders(), outputs: ['search'] }, cacheDir);
+    expect(searchOutputs(researched.result).report.cache.hit).toBe(false);
+    expect(searchOutputs(researched.result).sigmas.orders).toEqual(sigmas.orders);
 
     const withEuler = withOrders();
     withEuler.nodes.euler = { type: 'Solver', inputs: { kind: 'euler' } };

@@ -21,13 +21,16 @@ function validOrders(orders: unknown, intervals: number): boolean {
   return Array.isArray(orders) && orders.length === intervals && orders.every((k) => k === 1 || k === 2 || k === 3);
 }
 
-/** A cache entry as written, with a grid valid on this schedule; anything else (a damaged file) is a miss. */
-function cachedSearch(value: unknown, schedule: NoiseSchedule): CachedSearch | undefined {
+/**
+ * A cache entry as written, with a grid valid on this schedule and orders exactly when they were
+ * searched; anything else (a damaged file) is a miss.
+ */
+function cachedSearch(value: unknown, schedule: NoiseSchedule, searchOrders: boolean): CachedSearch | undefined {
   const v = value as Partial<CachedSearch> | undefined;
   if (typeof v !== 'object' || v === null || !Array.isArray(v.times) || typeof v.spacing !== 'string') return undefined;
   const heldOut = v.report?.error?.heldOut;
   if (typeof heldOut?.start !== 'number' || typeof heldOut.searched !== 'number') return undefined;
-  if (v.orders !== undefined && !validOrders(v.orders, v.times.length - 1)) return undefined;
+  if (searchOrders ? !validOrders(v.orders, v.times.length - 1) : v.orders !== undefined) return undefined;
   try {
     return { ...v, times: validateTimeGrid(v.times, schedule) } as CachedSearch;
   } catch {
@@ -74,7 +77,7 @@ export const SearchSchedule = defineNode({
       const schedule = i.guider.schedule;
       const [guider, solver] = [await guiderFingerprint(i.guider, i.latent.shape.slice(1), i.latent.dtype), await solverFingerprint(i.solver, i.sigmas, schedule, i.latent.shape.slice(1))];
       key = searchKey({ guider, solver, start: i.sigmas, latent: i.latent, settings }, !startsFromNoise(i.start_scale, i.sigmas, schedule.tMax));
-      const hit = cachedSearch(readCacheEntry(cache, CACHE_KIND, key), schedule);
+      const hit = cachedSearch(readCacheEntry(cache, CACHE_KIND, key), schedule, i.search_orders);
       if (hit) {
         ctx.log(`cached search ${key.slice(0, 12)}: held-out error ${hit.report.error.heldOut.searched.toExponential(3)} (start grid ${hit.report.error.heldOut.start.toExponential(3)})`);
         const sigmas: TimeGrid = { times: hit.times, spacing: hit.spacing, ...(hit.start && { start: hit.start }), ...(hit.orders && { orders: hit.orders }) };
