@@ -62,18 +62,27 @@ const SOLVERS: { label: string; kind: SolverKind; order: 2 }[] = [
   { label: 'DPM-Solver++ 2M', kind: 'dpmsolver++', order: 2 },
 ];
 
-export async function runBeyondSearch(log: (line: string) => void = () => {}, nfes: readonly number[] = SEARCH_NFES): Promise<SearchRow[]> {
+/**
+ * The benchmark's mixture, guider and held-out noises, and `measure`: the mean and median L2 distance of
+ * a solve from t = 1 to 1/1000 (with a grid's per-step orders, if given) to the exact ODE solution.
+ */
+export function searchBench() {
   const gmm = new GaussianMixture(benchModel());
   const schedule = DiscreteVPSchedule.fromBetas('scaled_linear');
   const guider = basicGuider(gaussianMixtureModel(gmm, schedule, 'float64'));
   const x = randomNormal([HELD_OUT.batch, gmm.D], HELD_OUT.seed, 'float64');
   // Every grid here runs from t = 1 to 1/1000, so one exact solve serves all of them.
   const exact = exactProbabilityFlow(gmm, schedule, x, schedule.tMax, schedule.tMin, ODE_TOL);
-  const measure = async (solver: Solver, times: readonly number[], spacing: string) => {
-    const out = await solver.solve({ denoiser: guider.denoise, schedule, x, times, spacing });
+  const measure = async (solver: Solver, times: readonly number[], spacing: string, orders?: readonly number[]) => {
+    const out = await solver.solve({ denoiser: guider.denoise, schedule, x, times, spacing, orders });
     const distances = Array.from(batchNorms(combine([1, -1], [out, exact]))).sort((a, b) => a - b);
     return { error: meanL2(out, exact), medianError: distances[Math.floor(distances.length / 2)] };
   };
+  return { gmm, schedule, guider, measure };
+}
+
+export async function runBeyondSearch(log: (line: string) => void = () => {}, nfes: readonly number[] = SEARCH_NFES): Promise<SearchRow[]> {
+  const { gmm, schedule, guider, measure } = searchBench();
 
   const rows: SearchRow[] = [];
   for (const s of SOLVERS) {

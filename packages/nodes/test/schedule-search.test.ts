@@ -17,6 +17,9 @@ import { exactProbabilityFlow } from '../src/sampling/exact-ode.ts';
 import { estimateModelStatistics } from '../src/solvers/ems-estimate.ts';
 import { frameOf, thetaOf, timesOf } from '../src/search/step-parameterization.ts';
 import type { SolverKind, SolverSettings } from '../src/solvers/catalog.ts';
+import { multistepOrders } from '../src/solvers/exponential-common.ts';
+import { uniPcPlan } from '../src/solvers/unipc.ts';
+import { evolve, patternSearch } from '../src/search/optimisers.ts';
 import { benchModel } from '../../../bench/model.ts';
 import { isolatedServices } from './services.ts';
 
@@ -55,6 +58,40 @@ describe('the searched-grid parameterisation', () => {
     const half = timesOf(frame, thetaOf(frame, quadratic));
     // Every other point of the 12-step grid, up to the round trip through lambda.
     half.forEach((t, i) => expect(t).toBeCloseTo(quadratic[2 * i], 6));
+  });
+});
+
+/** evolve's result on the toy objective below (seed 7) as the optimiser without genes gave it (commit ccc3fb7). */
+const EVOLVED_WITHOUT_GENES = [1.0941799454846863, -1.5745324987688547, 0.7777890760558293];
+
+describe('the optimisers with discrete genes', () => {
+  // A separable toy objective: its minimum is theta = (1, −2) with genes (3, 1, 2).
+  const target = [3, 1, 2];
+  const objective = async (p: { theta: readonly number[]; genes: readonly number[] }) =>
+    (p.theta[0] - 1) ** 2 + (p.theta[1] + 2) ** 2 + p.genes.reduce((s, g, j) => s + Math.abs(g - target[j]), 0);
+  const choices = [1, 2, 3];
+
+  it('evolve keeps every gene among the choices and the start in its first population', async () => {
+    const seen: number[][] = [];
+    const best = await evolve({ theta: [0, 0], genes: [1, 1, 1] }, async (p) => (seen.push([...p.genes]), objective(p)), { population: 8, generations: 4, seed: 2, choices });
+    expect(seen[0]).toEqual([1, 1, 1]);
+    for (const genes of seen) for (const g of genes) expect(choices).toContain(g);
+    expect(new Set(seen.map((g) => g.join())).size).toBeGreaterThan(5);
+    expect(best.fitness).toBeLessThanOrEqual(await objective({ theta: [0, 0], genes: [1, 1, 1] }));
+  });
+
+  it('patternSearch moves genes by one choice at a time and reaches the minimum', async () => {
+    const start = { theta: [0, 0], genes: [1, 3, 3] };
+    const result = await patternSearch({ ...start, fitness: await objective(start) }, objective, { maxEvaluations: 400, initialStep: 0.5, choices });
+    expect(result.genes).toEqual(target);
+    expect(result.theta[0]).toBeCloseTo(1, 2);
+    expect(result.theta[1]).toBeCloseTo(-2, 2);
+  });
+
+  it('without genes evolve makes the same choices as before genes existed (a time-only search is unchanged)', async () => {
+    const first = await evolve({ theta: [0.3, -0.2, 0.1], genes: [] }, objective as never, { population: 6, generations: 3, seed: 7 });
+    // The result of the time-only optimiser before genes were added (same seed, same objective).
+    expect(first.theta).toEqual(EVOLVED_WITHOUT_GENES);
   });
 });
 
@@ -124,6 +161,48 @@ describe('searchSchedule', () => {
     expect(several.report.error.train.searched).toBe(Math.min(...several.report.restartErrors));
     expect(several.report.cost.objectiveEvaluations).toBe(3 * single.report.cost.objectiveEvaluations);
     await expect(searchSchedule({ ...settings, restarts: 0 })).rejects.toThrow(/SearchSchedule: input "restarts" must be an integer ≥ 1, got 0/);
+  });
+
+  it.each([
+    ['unipc', {}],
+    ['dpmsolver++', { order: 3 }],
+  ] as const)('with searchOrders also chooses each step\'s order in 1–3 for %s, from its own plan, never worse on the training noises', async (kind, over) => {
+    const gmm = new GaussianMixture(benchModel());
+    const { guider } = countingGuider(gmm, sd);
+    const solver = solverOf(kind, over);
+    const start = buildGrid(sd, { spacing: 'logSNR', steps: 6, denoise: 1, rho: 7 });
+    const settings = { ...QUICK, budget: 6, population: 8, generations: 3, refineEvaluations: 40, guider, solver, start, latent: Tensor.zeros([1, 16], 'float64') };
+    const { grid, report } = await searchSchedule({ ...settings, searchOrders: true });
+    expect(report).toMatchObject({ nfe: 6, steps: 6, settings: { searchOrders: true } });
+    expect(report.start.orders).toEqual(kind === 'unipc' ? uniPcPlan(6, 2).map((p) => p.order) : multistepOrders(6, 3));
+    expect(grid.orders).toHaveLength(6);
+    expect(report.orders).toEqual(grid.orders);
+    for (const k of grid.orders!) expect([1, 2, 3]).toContain(k);
+    expect(report.error.train.searched).toBeLessThanOrEqual(report.error.train.start);
+    // The report's held-out error is the solver's on the grid with its orders: Sample's result.
+    const x = seededNoise(QUICK.seed + QUICK.noises, 'philox').sample(Tensor.zeros([QUICK.heldOut, 16], 'float64'), 0);
+    const reference = await solverOf('dpmsolver++', { order: 3 }).solve({ denoiser: guider.denoise, schedule: sd, x, times: buildGrid(sd, { spacing: 'logSNR', steps: QUICK.referenceSteps, denoise: 1, rho: 7 }).times });
+    const withOrders = await solver.solve({ denoiser: guider.denoise, schedule: sd, x, times: grid.times, spacing: grid.spacing, orders: grid.orders });
+    expect(meanL2(withOrders, reference)).toBeCloseTo(report.error.heldOut.searched, 6);
+
+    const timesOnly = await searchSchedule(settings);
+    expect(timesOnly.grid.orders).toBeUndefined();
+    expect(timesOnly.report).toMatchObject({ orders: null, start: { orders: null }, settings: { searchOrders: false } });
+  });
+
+  it('with searchOrders refuses a solver that does not take per-step orders, naming the node, the input and the solver', async () => {
+    const gmm = new GaussianMixture(benchModel());
+    const { guider } = countingGuider(gmm, sd);
+    const settings = { ...QUICK, budget: 6, population: 4, generations: 1, refineEvaluations: 4, searchOrders: true, guider, latent: Tensor.zeros([1, 16], 'float64') };
+    const karras = buildGrid(sd, { spacing: 'karras', steps: 6, denoise: 1, rho: 7 });
+    await expect(searchSchedule({ ...settings, solver: solverOf('euler'), start: karras }))
+      .rejects.toThrow(/SearchSchedule: input "search_orders" needs a solver that takes per-step orders \(unipc, or dpmsolver\+\+\/dpmsolver with method multistep\); solver "euler" does not: solver "euler" does not take per-step orders/);
+    const logSnr = buildGrid(sd, { spacing: 'logSNR', steps: 6, denoise: 1, rho: 7 });
+    await expect(searchSchedule({ ...settings, solver: solverOf('dpmsolver++', { method: 'singlestep' }), start: logSnr }))
+      .rejects.toThrow(/input "search_orders" needs a solver .* solver "dpmsolver\+\+" does not/);
+    // A solver of its own that ignores the grid's orders is found out, too.
+    const ignoring: Solver = { kind: 'mine', solve: (args) => solverOf('unipc').solve({ ...args, orders: undefined }) };
+    await expect(searchSchedule({ ...settings, solver: ignoring, start: logSnr })).rejects.toThrow(/solver "mine" does not: it does not follow the orders a grid carries/);
   });
 
   it('searches for DPM-Solver-v3 with per-dimension statistics (the solver is probed on the latent\'s item shape)', async () => {
@@ -203,7 +282,7 @@ async function runIn(ex: Executor, workflow: Workflow, cacheDir?: string) {
 function searchOutputs(result: Awaited<ReturnType<Executor['run']>>) {
   const r = result.outputs.search;
   if (r.status !== 'succeeded') throw new Error(JSON.stringify(r));
-  return r.values as { sigmas: { times: number[]; spacing: string }; report: ScheduleSearchReport & { cache: { hit: boolean } } };
+  return r.values as { sigmas: { times: number[]; spacing: string; orders?: number[] }; report: ScheduleSearchReport & { cache: { hit: boolean } } };
 }
 
 describe('SearchSchedule through a workflow', () => {
@@ -263,6 +342,54 @@ describe('SearchSchedule through a workflow', () => {
     expect(readdirSync(path.join(cacheDir, 'schedule-search'))).toHaveLength(2);
   });
 
+  it('with search_orders feeds Sample a grid with orders (the result of the solver called with them); engine and file cache keep it apart from a time-only search; a solver without per-step orders refuses it', async () => {
+    const cacheDir = mkdtempSync(path.join(tmpdir(), 'diffgraph-search-orders-'));
+    const ex = executor();
+    // A solver set to order 1: the search may still give steps orders 2 and 3.
+    const withOrders = () => searchWorkflow({ search_orders: true }, { order: 1 });
+    const { result } = await runIn(ex, withOrders(), cacheDir);
+    const { sigmas, report } = searchOutputs(result);
+    expect(sigmas.orders).toHaveLength(8);
+    expect(sigmas.orders![0]).toBe(1);
+    expect(sigmas.orders!.some((k) => k > 1)).toBe(true);
+    expect(report.orders).toEqual(sigmas.orders);
+    expect(report.error.train.searched).toBeLessThanOrEqual(report.error.train.start);
+    const sample = result.outputs.sample;
+    if (sample.status !== 'succeeded') throw new Error(JSON.stringify(sample));
+    const x = seededNoise(9, 'philox').sample(Tensor.zeros([32, 16], 'float64'), 0);
+    const denoiser = gaussianMixtureModel(new GaussianMixture(benchModel()), sd, 'float64').predictX0;
+    const unipc1 = solverOf('unipc', { order: 1 });
+    const direct = await unipc1.solve({ denoiser, schedule: sd, x, times: sigmas.times, spacing: sigmas.spacing, orders: sigmas.orders });
+    expect(Array.from((sample.values.samples as Tensor).data)).toEqual(Array.from(direct.data));
+    const withoutOrders = await unipc1.solve({ denoiser, schedule: sd, x, times: sigmas.times, spacing: sigmas.spacing });
+    expect(Array.from(withoutOrders.data)).not.toEqual(Array.from(direct.data));
+
+    // The time-only search is another node signature and another cache file.
+    const timesOnly = await runIn(ex, { ...searchWorkflow({}, { order: 1 }), outputs: ['search'] }, cacheDir);
+    expect(timesOnly.events.some((e) => e.type === 'node.cached' && e.nodeId === 'search')).toBe(false);
+    expect(searchOutputs(timesOnly.result).sigmas.orders).toBeUndefined();
+    expect(readdirSync(path.join(cacheDir, 'schedule-search'))).toHaveLength(2);
+    // A fresh engine reads the orders back from the cache folder.
+    const fresh = await runIn(executor(), { ...withOrders(), outputs: ['search'] }, cacheDir);
+    expect(searchOutputs(fresh.result).report.cache.hit).toBe(true);
+    expect(searchOutputs(fresh.result).sigmas.orders).toEqual(sigmas.orders);
+    // An entry of a search with orders that lost them (damaged) is a miss: searched again.
+    const entryFor = (file: string) => path.join(cacheDir, 'schedule-search', file);
+    const withOrdersEntry = readdirSync(path.join(cacheDir, 'schedule-search')).find((f) => JSON.parse(readFileSync(entryFor(f), 'utf8')).orders);
+    const { orders: _dropped, ...damaged } = JSON.parse(readFileSync(entryFor(withOrdersEntry!), 'utf8'));
+    writeFileSync(entryFor(withOrdersEntry!), JSON.stringify(damaged));
+    const researched = await runIn(executor(), { ...withOrders(), outputs: ['search'] }, cacheDir);
+    expect(searchOutputs(researched.result).report.cache.hit).toBe(false);
+    expect(searchOutputs(researched.result).sigmas.orders).toEqual(sigmas.orders);
+
+    const withEuler = withOrders();
+    withEuler.nodes.euler = { type: 'Solver', inputs: { kind: 'euler' } };
+    withEuler.nodes.sample.inputs = { ...withEuler.nodes.sample.inputs, solver: link('euler', 'solver') };
+    const refused = (await runIn(ex, withEuler)).result.outputs.sample;
+    expect(refused.status).toBe('failed');
+    if (refused.status === 'failed') expect(refused.error.message).toMatch(/solver "euler" does not take per-step orders, but the grid carries them/);
+  });
+
   it('stops within one solve when the run is cancelled', async () => {
     const ex = executor();
     const controller = new AbortController();
@@ -286,6 +413,7 @@ describe('SearchSchedule through a workflow', () => {
     ['a budget that leaves one step', { budget: 1 }, {}, /SearchSchedule: input "budget" \(K = 1\) leaves solver "unipc" only 1 step/],
     ['a budget below one Heun step', { budget: 1 }, { kind: 'heun' }, /SearchSchedule: input "budget" \(K = 1\) is too small for solver "heun"/],
     ['a stochastic solver', {}, { kind: 'euler_ancestral', eta: 1 }, /SearchSchedule: input "solver" \("euler_ancestral"\) draws noise/],
+    ['search_orders for a k-diffusion solver', { search_orders: true }, { kind: 'euler' }, /SearchSchedule: input "search_orders" needs a solver that takes per-step orders .*solver "euler" does not/],
   ])('refuses %s with an error naming the node and the input', async (_, search, solver, message) => {
     const { result } = await runIn(executor(), { ...searchWorkflow(search, solver), outputs: ['search'] });
     const r = result.outputs.search;

@@ -52,6 +52,24 @@ describe('SearchSchedule cache folder', () => {
     expect(remote.stderr).toContain('--cache applies to local runs only');
   }, 60_000);
 
+  it('diffgraph run --set search.search_orders=true: the grid carries per-step orders into Sample, kept by the cache; a solver without them is refused', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'diffgraph-search-orders-cli-'));
+    const args = ['run', workflowFile, '--out', path.join(dir, 'out'), '--json', '--cache', 'cache', '--set', 'search.search_orders=true'];
+    const first = await cli(args, dir);
+    expect(first.code, first.stderr).toBe(0);
+    const searched = searchResult(first.stdout) as unknown as { sigmas: { times: number[]; orders: number[] }; report: { orders: number[]; cache: { hit: boolean } } };
+    expect(searched.sigmas.orders).toHaveLength(searched.sigmas.times.length - 1);
+    expect(searched.report.orders).toEqual(searched.sigmas.orders);
+    expect(existsSync(path.join(dir, 'out', 'samples-searched.npy'))).toBe(true);
+    const second = await cli([...args, '--outputs', 'search'], dir);
+    expect((searchResult(second.stdout) as unknown as typeof searched).sigmas.orders).toEqual(searched.sigmas.orders);
+    expect(searchResult(second.stdout).report.cache.hit).toBe(true);
+
+    const refused = await cli([...args, '--set', 'solver.kind="euler"'], dir);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stdout + refused.stderr).toMatch(/SearchSchedule: input \\?"search_orders\\?" needs a solver that takes per-step orders/);
+  }, 60_000);
+
   it('the server keeps searches in <data>/cache, across a restart', async () => {
     const workflow = JSON.parse(readFileSync(workflowFile, 'utf8'));
     const first = await tempServer();

@@ -30,8 +30,11 @@ export interface NoiseSchedule {
 export type Denoiser = (x: Tensor, t: number) => Promise<Tensor>;
 
 export interface SolverHooks {
-  /** Called after each step with the new state and the step's x0-prediction. */
-  onStep?: (info: { step: number; steps: number; t: number; x: Tensor; denoised: Tensor }) => void;
+  /**
+   * Called after each step with the new state and the step's x0-prediction; solvers that take per-step
+   * orders (SolveArgs.orders) also say the order the step ran at.
+   */
+  onStep?: (info: { step: number; steps: number; t: number; x: Tensor; denoised: Tensor; order?: number }) => void;
   /** Checked between steps: a solver throws the signal's reason when aborted. */
   signal?: AbortSignal;
 }
@@ -52,6 +55,12 @@ export interface SolveArgs {
   spacing?: string;
   /** The consistency boundary of the LCM scheduler config the grid reproduces (TimeGrid.lcm). */
   lcm?: LcmBoundary;
+  /**
+   * The order of each step, one per interval of `times` (TimeGrid.orders). Multistep DPM-Solver(++) and
+   * UniPC take it in place of their own plan, capped by the history available (step i, 0-based, has
+   * i + 1 model values); every other solver of the catalog rejects it.
+   */
+  orders?: readonly number[];
 }
 
 /** A solver is a pure function over a denoiser and a time grid. */
@@ -119,6 +128,11 @@ export interface TimeGrid {
   readonly start?: 'noise' | 'sigma';
   /** A grid of an LCMScheduler config (spacing auto): the config's consistency boundary, for the consistency solver. */
   readonly lcm?: LcmBoundary;
+  /**
+   * The order of each step (1–3), one per interval: a grid searched together with its solver's orders
+   * (SearchSchedule's search_orders). Only solvers that take per-step orders can run it.
+   */
+  readonly orders?: readonly number[];
 }
 
 /** An LCMScheduler config's boundary scalings: c_skip/c_out at network timestep n use n·timestepScaling. */

@@ -61,6 +61,8 @@ export interface SegmentRun {
   /** Decreasing times of this segment (at least two). */
   times: readonly number[];
   spacing?: string;
+  /** The grid's per-step orders of this segment's intervals (segmentOrders). */
+  orders?: readonly number[];
   noise: NoiseGenerator;
   /** First noise stream of this segment's stochastic steps (segments must not reuse streams). */
   stream: number;
@@ -82,6 +84,7 @@ export async function solveSegment(r: SegmentRun): Promise<Tensor> {
     x: r.x,
     times: r.times,
     spacing: r.spacing,
+    orders: r.orders,
     noise: (like, step) => r.noise.sample(like, r.stream + step),
     hooks: { signal: r.signal, onStep: () => r.onStep?.() },
   });

@@ -16,6 +16,7 @@
 import { defineNode, Tensor } from '@diffgraph/engine';
 import type { NoiseGenerator, NoiseSchedule, TimeGrid } from '../contracts/sampling.ts';
 import { startState } from '../contracts/start-state.ts';
+import { segmentOrders } from '../schedules/grids.ts';
 import { inpaintGuider } from '../sampling/inpaint-guider.ts';
 import { inpaintComposite } from '../sampling/inpaint-composite.ts';
 import { assertFiniteLatent, gridIndex, maskPlane, pasteBack, planeMask, requireGuider, requireVae, singleImage, solveSegment } from './common.ts';
@@ -71,7 +72,7 @@ export const CyclicOneWay = defineNode({
     const segment = async (x: Tensor, from: number, to: number) => {
       const times = grid.times.slice(from, to + 1);
       const out = await solveSegment({
-        solver: i.solver, guider, x, times, spacing: grid.spacing, noise, stream, signal: ctx.signal,
+        solver: i.solver, guider, x, times, spacing: grid.spacing, orders: segmentOrders(grid, from, to), noise, stream, signal: ctx.signal,
         onStep: () => ctx.progress(++done, total),
       });
       stream += times.length;

@@ -22,6 +22,7 @@
 import { Tensor, throttledYield } from '@diffgraph/engine';
 import type { Guider, NoiseGenerator, Solver, TimeGrid } from '../contracts/sampling.ts';
 import { startState } from '../contracts/start-state.ts';
+import { segmentOrders } from '../schedules/grids.ts';
 import type { GaussianMixture } from '../models/gmm.ts';
 import { normalCdf } from '../noise/normal-cdf.ts';
 import { exactMixtureLevel, residualEnergyLevel, type ChainLevels, type LevelDenoiser, type NoiseLevelEstimator } from './noise-level.ts';
@@ -129,6 +130,8 @@ export async function denoisingMcmc(r: DenoisingMcmcRequest): Promise<DenoisingM
     const base = takeStreams(times.length);
     return solver.solve({
       denoiser: denoise, schedule, x, times, spacing: grid.spacing, lcm: grid.lcm,
+      // A sub-grid [t, later grid times] runs the orders of the grid's last intervals.
+      orders: segmentOrders(grid, grid.times.length - times.length, grid.times.length - 1),
       noise: (_like, step) => rowsOf(noise.sample(r.latent, base + step), rows),
       hooks: { signal: r.signal },
     });

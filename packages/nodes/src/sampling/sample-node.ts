@@ -20,6 +20,7 @@ export async function sample(r: SampleRequest): Promise<{ samples: Tensor; denoi
     times: r.grid.times,
     spacing: r.grid.spacing,
     lcm: r.grid.lcm,
+    orders: r.grid.orders,
     noise: (like, step) => r.noise.sample(like, step + 1),
     hooks: {
       signal: r.signal,

@@ -10,7 +10,7 @@
  * - `custom`: a validated user list.
  * - `denoise` < 1 (img2img): see `truncateForDenoise`.
  */
-import type { NoiseSchedule } from '../contracts/sampling.ts';
+import type { NoiseSchedule, TimeGrid } from '../contracts/sampling.ts';
 import { linspace, timeOfVeSigma } from './noise-schedules.ts';
 
 export type ContinuousSpacing = 'time_uniform' | 'logSNR' | 'time_quadratic';
@@ -196,4 +196,13 @@ export function customTimeGrid(times: readonly number[], schedule?: NoiseSchedul
  */
 export function timesFromVeSigmas(schedule: NoiseSchedule, sigmas: readonly number[]): number[] {
   return validateTimeGrid(sigmas.map((s) => timeOfVeSigma(schedule, s)), schedule);
+}
+
+/**
+ * The per-step orders of intervals `from`..`to` of a grid (a segment run as a grid of its own), or
+ * undefined for a grid without orders. A solve of the segment starts with no history, so its solver
+ * caps the first orders again.
+ */
+export function segmentOrders(grid: Pick<TimeGrid, 'orders'>, from: number, to: number): number[] | undefined {
+  return grid.orders?.slice(from, to);
 }

@@ -13,8 +13,9 @@
  * - Generalisation: the start and searched grids are both measured on held-out noises the search never
  *   saw, and both numbers are reported.
  *
- * Only the time steps are searched. A SOLVER socket is a solver with its options bound over a whole
- * grid, so per-step orders (S³ / USF) cannot be expressed through it.
+ * - Per-step orders (S³ / USF style, `searchOrders`): for a solver that takes a grid's orders
+ *   (TimeGrid.orders: UniPC, multistep DPM-Solver(++)), each step's order in 1–3 is a discrete gene
+ *   searched together with the times, starting from the solver's own plan; the grid carries the result.
  */
 import { batchNorms, combine, Tensor, throttledYield } from '@diffgraph/engine';
 import type { Denoiser, Guider, NoiseSchedule, Solver, TimeGrid } from '../contracts/sampling.ts';
@@ -22,8 +23,9 @@ import { startState, type StartScale } from '../contracts/start-state.ts';
 import { seededNoise } from '../noise/seeded-noise.ts';
 import { dpmSolverTimeGrid, validateTimeGrid } from '../schedules/grids.ts';
 import { dpmSolver } from '../solvers/dpm-solver.ts';
-import { evolutionEvaluations, evolve, patternSearch, type Objective } from './optimisers.ts';
+import { evolutionEvaluations, evolve, patternSearch, type Objective, type Point } from './optimisers.ts';
 import { solverFingerprint } from './search-fingerprint.ts';
+import { ORDER_CHOICES, solverPlan } from './step-orders.ts';
 import { frameOf, parameterisedIntervals, thetaOf, timesOf, type GridFrame } from './step-parameterization.ts';
 
 /** The spacing name of a searched grid (singlestep solvers then take its own points as outer steps). */
@@ -48,6 +50,8 @@ export interface ScheduleSearchSettings {
   /** Steps of the reference solve. */
   referenceSteps: number;
   startScale: StartScale;
+  /** Also search each step's order in 1–3 (solvers that take per-step orders only); default false. */
+  searchOrders?: boolean;
 }
 
 export interface ScheduleSearchRequest extends ScheduleSearchSettings {
@@ -75,9 +79,12 @@ export interface ScheduleSearchReport {
   /** Intervals of the searched grid. */
   steps: number;
   times: number[];
-  start: { spacing: string; times: number[] };
+  /** The searched order of each step (search_orders), else null: the solver's own plan. */
+  orders: number[] | null;
+  /** The baseline grid, and with search_orders the solver's own orders on it (where the search started). */
+  start: { spacing: string; times: number[]; orders: number[] | null };
   noises: { train: number; heldOut: number; seed: number };
-  settings: { population: number; generations: number; refineEvaluations: number; restarts: number; referenceSteps: number; startScale: StartScale };
+  settings: { population: number; generations: number; refineEvaluations: number; restarts: number; referenceSteps: number; startScale: StartScale; searchOrders: boolean };
   /** Each run's training error, in order (the smallest one's grid is the result). */
   restartErrors: number[];
   /** Mean per-sample L2 distance to the reference solve. */
@@ -197,6 +204,18 @@ export async function searchSchedule(r: ScheduleSearchRequest): Promise<{ grid: 
     fail('budget', `(K = ${r.budget}) leaves solver "${r.solver.kind}" only ${intervals} step${intervals === 1 ? '' : 's'}${frame.toZero ? ' (one of them the final step to sigma = 0)' : ''}: a search needs at least two steps to place a time between the ends`);
   }
   frame = { ...frame, intervals: searched };
+  const searchOrders = r.searchOrders ?? false;
+  let plan: number[] = [];
+  if (searchOrders) {
+    try {
+      plan = await solverPlan(solver, schedule, Tensor.zeros([1, ...itemShape], r.latent.dtype), logSnrGrid(schedule, frame.tStart, frame.tEnd, searched, frame.toZero));
+    } catch (e) {
+      fail('search_orders', `needs a solver that takes per-step orders (unipc, or dpmsolver++/dpmsolver with method multistep); solver "${solver.kind}" does not: ${(e as Error).message}`);
+    }
+  }
+  // The parameterised steps' orders are genes; a final step to t = 0 keeps the solver's own order.
+  // The first steps' orders are capped by the history as the solver caps them, so the grid says what runs.
+  const ordersOf = (point: Readonly<Point>): number[] | undefined => (searchOrders ? [...point.genes, ...plan.slice(searched)].map((k, i) => Math.min(k, i + 1)) : undefined);
 
   // Model calls, counted, between which cancellation and the event loop get their turn.
   let modelCalls = 0, sampleEvaluations = 0;
@@ -223,36 +242,37 @@ export async function searchSchedule(r: ScheduleSearchRequest): Promise<{ grid: 
   const heldOutRef = await reference(heldOutX);
   const referenceCalls = modelCalls;
 
-  const errorOf = async (times: readonly number[], x: Tensor, ref: Tensor, spacing = SEARCHED_SPACING): Promise<number> => {
-    const out = await solver.solve({ denoiser, schedule, x, times, spacing, hooks: { signal } });
+  const errorOf = async (times: readonly number[], x: Tensor, ref: Tensor, spacing = SEARCHED_SPACING, orders?: readonly number[]): Promise<number> => {
+    const out = await solver.solve({ denoiser, schedule, x, times, spacing, orders, hooks: { signal } });
     const e = meanDistance(out, ref);
     return Number.isFinite(e) ? e : Infinity;
   };
   const planned = r.restarts * (evolutionEvaluations(r) + r.refineEvaluations);
   let evaluations = 0;
-  const objective: Objective = async (theta) => {
+  const objective: Objective = async (point) => {
     evaluations++;
     r.onProgress?.(evaluations, planned);
     let times: number[];
     try {
       // Two steps that merge in float64 (an extreme candidate) are not a grid.
-      times = validateTimeGrid(timesOf(frame, theta), schedule);
+      times = validateTimeGrid(timesOf(frame, point.theta), schedule);
     } catch {
       return Infinity;
     }
-    return errorOf(times, trainX, trainRef);
+    return errorOf(times, trainX, trainRef, SEARCHED_SPACING, ordersOf(point));
   };
 
   const theta0 = thetaOf(frame, startTimes);
+  const start: Point = { theta: theta0, genes: plan.slice(0, searched) };
   const restartErrors: number[] = [];
-  let best: { theta: number[]; fitness: number } | undefined;
+  let best: (Point & { fitness: number }) | undefined;
   for (let run = 0; run < r.restarts; run++) {
     const label = r.restarts > 1 ? `run ${run + 1}/${r.restarts}: ` : '';
     const before = evaluations;
     // Run 0 uses the seed itself, so a single run is the search it always was.
-    const evolved = await evolve(theta0, objective, { population: r.population, generations: r.generations, seed: r.seed + run * RESTART_SEED_STRIDE });
+    const evolved = await evolve(start, objective, { population: r.population, generations: r.generations, seed: r.seed + run * RESTART_SEED_STRIDE, choices: ORDER_CHOICES });
     r.log?.(`${label}evolution: best train error ${evolved.fitness.toExponential(3)} after ${evaluations - before} evaluations`);
-    const refined = await patternSearch(evolved, objective, { maxEvaluations: r.refineEvaluations });
+    const refined = await patternSearch(evolved, objective, { maxEvaluations: r.refineEvaluations, choices: ORDER_CHOICES });
     r.log?.(`${label}refinement: train error → ${refined.fitness.toExponential(3)} after ${refined.evaluations} more evaluations`);
     restartErrors.push(refined.fitness);
     if (!best || refined.fitness < best.fitness) best = refined;
@@ -260,13 +280,14 @@ export async function searchSchedule(r: ScheduleSearchRequest): Promise<{ grid: 
   if (!best) throw new Error('unreachable: restarts ≥ 1');
 
   const times = validateTimeGrid(timesOf(frame, best.theta), schedule);
+  const orders = ordersOf(best);
   // The baseline at the searched step count: the start grid itself, or its shape resampled to that count.
   const asGiven = startTimes.length - 1 === intervals;
   const baseline = asGiven ? startTimes : timesOf(frame, theta0);
   // Measured as Sample would run it: singlestep solvers read the grid's spacing.
   const baselineSpacing = asGiven ? r.start.spacing : SEARCHED_SPACING;
   const train = { start: await errorOf(baseline, trainX, trainRef, baselineSpacing), searched: best.fitness };
-  const heldOut = { start: await errorOf(baseline, heldOutX, heldOutRef, baselineSpacing), searched: await errorOf(times, heldOutX, heldOutRef) };
+  const heldOut = { start: await errorOf(baseline, heldOutX, heldOutRef, baselineSpacing), searched: await errorOf(times, heldOutX, heldOutRef, SEARCHED_SPACING, orders) };
   r.onProgress?.(planned, planned);
   if (heldOut.searched > heldOut.start) r.log?.(`warning: on held-out noises the searched grid (${heldOut.searched.toExponential(3)}) is worse than the start grid (${heldOut.start.toExponential(3)}); try more noises`);
 
@@ -276,9 +297,10 @@ export async function searchSchedule(r: ScheduleSearchRequest): Promise<{ grid: 
     nfe,
     steps: intervals,
     times,
-    start: { spacing: baselineSpacing, times: baseline },
+    orders: orders ?? null,
+    start: { spacing: baselineSpacing, times: baseline, orders: searchOrders ? plan : null },
     noises: { train: r.noises, heldOut: r.heldOut, seed: r.seed },
-    settings: { population: r.population, generations: r.generations, refineEvaluations: r.refineEvaluations, restarts: r.restarts, referenceSteps: r.referenceSteps, startScale: r.startScale },
+    settings: { population: r.population, generations: r.generations, refineEvaluations: r.refineEvaluations, restarts: r.restarts, referenceSteps: r.referenceSteps, startScale: r.startScale, searchOrders },
     restartErrors,
     error: { train, heldOut },
     cost: {
@@ -288,7 +310,7 @@ export async function searchSchedule(r: ScheduleSearchRequest): Promise<{ grid: 
       seconds: (performance.now() - began) / 1000,
     },
   };
-  const grid: TimeGrid = r.start.start ? { times, spacing: SEARCHED_SPACING, start: r.start.start } : { times, spacing: SEARCHED_SPACING };
+  const grid: TimeGrid = { times, spacing: SEARCHED_SPACING, ...(r.start.start && { start: r.start.start }), ...(orders && { orders }) };
   return { grid, report };
 }
 

@@ -12,15 +12,25 @@ interface CachedSearch {
   times: number[];
   spacing: string;
   start?: TimeGrid['start'];
+  orders?: number[];
   report: ScheduleSearchReport;
 }
 
-/** A cache entry as written, with a grid valid on this schedule; anything else (a damaged file) is a miss. */
-function cachedSearch(value: unknown, schedule: NoiseSchedule): CachedSearch | undefined {
+/** Per-step orders as a searched grid carries them: one of 1–3 per interval. */
+function validOrders(orders: unknown, intervals: number): boolean {
+  return Array.isArray(orders) && orders.length === intervals && orders.every((k) => k === 1 || k === 2 || k === 3);
+}
+
+/**
+ * A cache entry as written, with a grid valid on this schedule and orders exactly when they were
+ * searched; anything else (a damaged file) is a miss.
+ */
+function cachedSearch(value: unknown, schedule: NoiseSchedule, searchOrders: boolean): CachedSearch | undefined {
   const v = value as Partial<CachedSearch> | undefined;
   if (typeof v !== 'object' || v === null || !Array.isArray(v.times) || typeof v.spacing !== 'string') return undefined;
   const heldOut = v.report?.error?.heldOut;
   if (typeof heldOut?.start !== 'number' || typeof heldOut.searched !== 'number') return undefined;
+  if (searchOrders ? !validOrders(v.orders, v.times.length - 1) : v.orders !== undefined) return undefined;
   try {
     return { ...v, times: validateTimeGrid(v.times, schedule) } as CachedSearch;
   } catch {
@@ -31,7 +41,7 @@ function cachedSearch(value: unknown, schedule: NoiseSchedule): CachedSearch | u
 export const SearchSchedule = defineNode({
   type: 'SearchSchedule',
   category: 'sampling/schedulers',
-  description: 'Searches the time steps for a solver and a budget of model calls: the grid whose solve comes closest to a many-step reference on fixed noises (evolutionary search as AutoDiffusion, then a compass-search refinement; best of several restarts if asked), starting from and keeping the ends of the given grid. Outputs the searched SIGMAS, usable by any solver, and a report: the search cost and the error on the training noises and on held-out noises, against the start grid. Time steps only: per-step orders cannot be expressed through a SOLVER. Results are cached by what they depend on, also on disk when the host has a cache folder.',
+  description: 'Searches the time steps for a solver and a budget of model calls: the grid whose solve comes closest to a many-step reference on fixed noises (evolutionary search as AutoDiffusion, then a compass-search refinement; best of several restarts if asked), starting from and keeping the ends of the given grid. Outputs the searched SIGMAS (usable by any solver when only the times are searched) and a report: the search cost and the error on the training noises and on held-out noises, against the start grid. With search_orders it also searches each step\'s order (1–3) for a solver that takes per-step orders (UniPC, multistep DPM-Solver(++)); the grid then carries them, and other solvers refuse it. Results are cached by what they depend on, also on disk when the host has a cache folder.',
   version: 1,
   inputs: {
     guider: { type: 'GUIDER', tooltip: 'The denoiser Sample will call' },
@@ -48,6 +58,7 @@ export const SearchSchedule = defineNode({
     restarts: { type: 'INT', default: 1, min: 1, max: 64, tooltip: 'Independent evolution + refinement runs with other random choices; the one with the smallest training error wins (costs that many times the search)' },
     reference_steps: { type: 'INT', default: 400, min: 10, max: 10_000, tooltip: 'Steps of the reference solve (DPM-Solver++ 3M, logSNR grid between the same ends)' },
     start_scale: { type: 'STRING', enum: START_SCALES, default: 'auto', tooltip: 'As Sample\'s: how a full denoise starts from the noise' },
+    search_orders: { type: 'BOOLEAN', default: false, tooltip: 'Also search each step\'s solver order in 1–3 (whatever the solver\'s own order), starting from its own plan; the grid then carries the orders, and only solvers that take per-step orders can run it (unipc, multistep dpmsolver++/dpmsolver)' },
     use_cache: { type: 'BOOLEAN', default: true, tooltip: 'Read and write the host\'s cache folder (the server\'s <data>/cache, diffgraph run --cache)' },
   },
   outputs: {
@@ -58,6 +69,7 @@ export const SearchSchedule = defineNode({
     const settings: ScheduleSearchSettings = {
       budget: i.budget, noises: i.noises, heldOut: i.held_out, seed: i.seed, population: i.population, generations: i.generations,
       refineEvaluations: i.refine_evaluations, restarts: i.restarts, referenceSteps: i.reference_steps, startScale: i.start_scale,
+      searchOrders: i.search_orders,
     };
     const cache = i.use_cache ? cacheFolder(ctx) : undefined;
     let key: string | undefined;
@@ -65,10 +77,10 @@ export const SearchSchedule = defineNode({
       const schedule = i.guider.schedule;
       const [guider, solver] = [await guiderFingerprint(i.guider, i.latent.shape.slice(1), i.latent.dtype), await solverFingerprint(i.solver, i.sigmas, schedule, i.latent.shape.slice(1))];
       key = searchKey({ guider, solver, start: i.sigmas, latent: i.latent, settings }, !startsFromNoise(i.start_scale, i.sigmas, schedule.tMax));
-      const hit = cachedSearch(readCacheEntry(cache, CACHE_KIND, key), schedule);
+      const hit = cachedSearch(readCacheEntry(cache, CACHE_KIND, key), schedule, i.search_orders);
       if (hit) {
         ctx.log(`cached search ${key.slice(0, 12)}: held-out error ${hit.report.error.heldOut.searched.toExponential(3)} (start grid ${hit.report.error.heldOut.start.toExponential(3)})`);
-        const sigmas: TimeGrid = hit.start ? { times: hit.times, spacing: hit.spacing, start: hit.start } : { times: hit.times, spacing: hit.spacing };
+        const sigmas: TimeGrid = { times: hit.times, spacing: hit.spacing, ...(hit.start && { start: hit.start }), ...(hit.orders && { orders: hit.orders }) };
         return { sigmas, report: { ...hit.report, cache: { hit: true, key } } };
       }
     }
@@ -78,7 +90,7 @@ export const SearchSchedule = defineNode({
       log: (message) => ctx.log(message),
     });
     if (cache && key) {
-      const entry: CachedSearch = { times: grid.times as number[], spacing: grid.spacing, start: grid.start, report };
+      const entry: CachedSearch = { times: grid.times as number[], spacing: grid.spacing, start: grid.start, orders: grid.orders as number[] | undefined, report };
       try {
         ctx.log(`saved the search to ${writeCacheEntry(cache, CACHE_KIND, key, entry)}`);
       } catch (e) {

@@ -55,7 +55,28 @@ export type SolverKind = (typeof SOLVER_KINDS)[number];
 /** Kinds that draw fresh noise during sampling (given eta > 0). */
 export const STOCHASTIC_KINDS: ReadonlySet<SolverKind> = new Set(['ddim', 'dpmpp_2s_ancestral', 'euler_ancestral', 'dpmpp_2m_sde', 'consistency']);
 
+/** Whether a solver of this kind and settings runs a grid's per-step orders (TimeGrid.orders). */
+export function takesPerStepOrders(kind: SolverKind, s: Pick<SolverSettings, 'method'>): boolean {
+  return kind === 'unipc' || ((kind === 'dpmsolver++' || kind === 'dpmsolver') && s.method === 'multistep');
+}
+
+/**
+ * Every solver by name. One that does not take per-step orders refuses a grid that carries them rather
+ * than running a grid whose times were searched for other orders.
+ */
 export function makeSolver(kind: SolverKind, s: SolverSettings): SolverFn {
+  const solve = solverOf(kind, s);
+  if (takesPerStepOrders(kind, s)) return solve;
+  return (args) => {
+    if (args.orders) {
+      const which = kind === 'dpmsolver++' || kind === 'dpmsolver' ? `"${kind}" (${s.method})` : `"${kind}"`;
+      return Promise.reject(new Error(`solver ${which} does not take per-step orders, but the grid carries them (SearchSchedule with search_orders); use unipc or multistep dpmsolver++/dpmsolver, or a grid without orders`));
+    }
+    return solve(args);
+  };
+}
+
+function solverOf(kind: SolverKind, s: SolverSettings): SolverFn {
   const noiseOptions = { eta: s.eta, sNoise: s.sNoise };
   switch (kind) {
     case 'dpmsolver++':

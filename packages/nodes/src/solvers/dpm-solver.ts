@@ -15,7 +15,7 @@
 import { Tensor, combine } from '@diffgraph/engine';
 import type { NoiseSchedule, SolveArgs, SolverHooks } from '../contracts/sampling.ts';
 import { dpmSolverTimeGrid, type ContinuousSpacing } from '../schedules/grids.ts';
-import { checkOrderAndGrid, modelValues, multistepOrders, throwIfAborted, type ModelValue } from './exponential-common.ts';
+import { checkOrderAndGrid, modelValues, multistepOrders, stepOrders, throwIfAborted, type ModelValue } from './exponential-common.ts';
 
 export type DpmSolverAlgorithm = 'dpmsolver' | 'dpmsolver++';
 export type DpmSolverMethod = 'singlestep' | 'multistep';
@@ -306,7 +306,10 @@ async function singlestepUpdate(
   return { x: combine([T.ratio, -T.c * p1 - e, e], [x, ms.m, m2.m]), first: ms };
 }
 
-/** DPM-Solver / DPM-Solver++ from x at times[0] down to times[times.length − 1]. */
+/**
+ * DPM-Solver / DPM-Solver++ from x at times[0] down to times[times.length − 1]. Multistep takes the
+ * grid's per-step orders (args.orders) in place of its own plan, capped by the history available.
+ */
 export async function dpmSolver(args: SolveArgs, options: DpmSolverOptions = {}): Promise<Tensor> {
   const { denoiser, schedule: ns, times, hooks } = args;
   const plusPlus = (options.algorithm ?? 'dpmsolver++') === 'dpmsolver++';
@@ -319,6 +322,7 @@ export async function dpmSolver(args: SolveArgs, options: DpmSolverOptions = {})
   let x = args.x;
 
   if (method === 'singlestep') {
+    if (args.orders) throw new Error('dpmSolver: singlestep takes its orders from its own options, not from the grid (per-step grid orders are multistep only)');
     const orders = options.orders ?? new Array<number>(steps).fill(order);
     if (orders.length !== steps) throw new Error(`dpmSolver: ${orders.length} orders for ${steps} outer steps`);
     const skipType = options.skipType ?? 'logSNR';
@@ -335,7 +339,9 @@ export async function dpmSolver(args: SolveArgs, options: DpmSolverOptions = {})
   }
 
   // Multistep: one model call at times[0], then one after every step but the last (NFE = steps).
-  const orders = multistepOrders(steps, order, options.lowerOrderFinal ?? true);
+  const orders = stepOrders('dpmSolver', multistepOrders(steps, order, options.lowerOrderFinal ?? true), args.orders);
+  // Model values kept for the steps to come: the highest order any step uses.
+  const history = Math.max(order, ...orders);
   const prev: ModelValue[] = [await model(x, times[0])];
   for (let i = 1; i <= steps; i++) {
     throwIfAborted(hooks);
@@ -347,9 +353,9 @@ export async function dpmSolver(args: SolveArgs, options: DpmSolverOptions = {})
     x = k === 1 && ns.sigma(t) === 0 ? combine([ns.alpha(t)], [used.x0]) : multistepUpdate(ns, plusPlus, x, prev, t, k);
     if (i < steps) {
       prev.push(await model(x, t));
-      if (prev.length > order) prev.shift();
+      if (prev.length > history) prev.shift();
     }
-    hooks?.onStep?.({ step: i - 1, steps, t, x, denoised: used.x0 });
+    hooks?.onStep?.({ step: i - 1, steps, t, x, denoised: used.x0, order: k });
   }
   return x;
 }

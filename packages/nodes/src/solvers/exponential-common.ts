@@ -64,3 +64,19 @@ export function multistepOrders(steps: number, order: number, lowerOrderFinal = 
     return lowerOrderFinal && steps < 10 ? Math.min(order, steps + 1 - i) : order;
   });
 }
+
+/**
+ * The orders a multistep solver runs: its own plan, or the grid's per-step `requested` orders
+ * (SolveArgs.orders), each capped by the history available (step i, 0-based, has i + 1 model values),
+ * so the warm-up still applies. Requested orders must be one integer in 1–3 per interval.
+ */
+export function stepOrders(solver: string, plan: readonly number[], requested: readonly number[] | undefined): number[] {
+  if (requested === undefined) return [...plan];
+  if (requested.length !== plan.length) {
+    throw new Error(`${solver}: the grid carries ${requested.length} per-step orders for its ${plan.length} steps`);
+  }
+  return requested.map((k, i) => {
+    if (!(k === 1 || k === 2 || k === 3)) throw new Error(`${solver}: per-step order ${i} must be 1, 2 or 3, got ${k}`);
+    return Math.min(k, i + 1);
+  });
+}

@@ -12,10 +12,12 @@
  *   x_i is never re-evaluated, so NFE = steps.
  * - With the corrector off (the last step, or `useCorrector: false`), a non-final step evaluates the
  *   model at its own result instead.
+ * - A grid's per-step orders (SolveArgs.orders) replace the plan's orders, capped by the history (the
+ *   corrector of a step has the same order as its predictor); where the corrector runs stays as planned.
  */
 import { Tensor, combine } from '@diffgraph/engine';
 import type { SolveArgs } from '../contracts/sampling.ts';
-import { checkOrderAndGrid, modelValues, throwIfAborted, type ModelValue } from './exponential-common.ts';
+import { checkOrderAndGrid, modelValues, stepOrders, throwIfAborted, type ModelValue } from './exponential-common.ts';
 
 export interface UniPcOptions {
   /** 'bh2' (default) or 'bh1': B(h) = e^{hh} − 1 or B(h) = hh. */
@@ -79,13 +81,17 @@ export async function uniPc(args: SolveArgs, options: UniPcOptions = {}): Promis
   const steps = times.length - 1;
   checkOrderAndGrid('uniPc', order, steps);
   const plan = uniPcPlan(steps, order, options.lowerOrderFinal ?? true, options.useCorrector ?? true);
+  const orders = stepOrders('uniPc', plan.map((p) => p.order), args.orders);
+  // Model values kept for the steps to come: the highest order any step uses.
+  const history = Math.max(order, ...orders);
   const model = modelValues(denoiser, ns, dataPred);
 
   let x = args.x;
   const prev: ModelValue[] = [await model(x, times[0])];
   for (let i = 1; i <= steps; i++) {
     throwIfAborted(hooks);
-    const { order: k, useCorrector } = plan[i - 1];
+    const { useCorrector } = plan[i - 1];
+    const k = orders[i - 1];
     const t = times[i];
 
     // --- one UniPC-B(h) step of order k from s to t ---
@@ -150,9 +156,9 @@ export async function uniPc(args: SolveArgs, options: UniPcOptions = {}): Promis
     }
     if (i < steps) {
       prev.push(next ?? (await model(x, t)));
-      if (prev.length > order) prev.shift();
+      if (prev.length > history) prev.shift();
     }
-    hooks?.onStep?.({ step: i - 1, steps, t, x, denoised: m0.x0 });
+    hooks?.onStep?.({ step: i - 1, steps, t, x, denoised: m0.x0, order: k });
   }
   return x;
 }

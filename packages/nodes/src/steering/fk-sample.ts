@@ -15,6 +15,7 @@
  */
 import { Tensor, throttledYield } from '@diffgraph/engine';
 import { startState, type SampleRequest } from '../contracts/start-state.ts';
+import { segmentOrders } from '../schedules/grids.ts';
 import { effectiveSampleSize, normalizedWeights, stepPotential } from './potentials.ts';
 import { isScheduled, type Potential } from '../contracts/potential.ts';
 import { multinomial, resampleUniforms } from './resample.ts';
@@ -146,6 +147,7 @@ export async function steeredSample(r: SteerRequest): Promise<SteerResult> {
       x: state,
       times: [s, t],
       spacing: r.grid.spacing,
+      orders: segmentOrders(r.grid, i, i + 1),
       noise: (like, step) => r.noise.sample(like, i + step + 1),
       hooks: { signal: r.signal },
     });
