@@ -33,11 +33,14 @@ describe('ComfyUI scheduler grids', () => {
     close(comfySigmas(sd, 'comfy_simple', 3), [table(999), table(666), table(333), 0]);
   });
 
-  it('ddim_uniform: sigmas 1, 1 + 1000//steps, … reversed, then 0', () => {
+  it('ddim_uniform: sigmas 1, 1 + 1000//steps, … reversed, then 0 — more steps than asked where 1000//steps falls short', () => {
     close(comfySigmas(sd, 'comfy_ddim_uniform', 4), [table(751), table(501), table(251), table(1), 0]);
+    // 1000 // 7 = 142: timesteps 1, 143, …, 995 are eight.
+    close(comfySigmas(sd, 'comfy_ddim_uniform', 7), [995, 853, 711, 569, 427, 285, 143, 1].map(table).concat(0));
   });
 
   it.each(COMFY_GRIDS)('%s through Schedule: steps intervals ending at t = 0, img2img keeps the last ones', (spacing) => {
+    // Step counts that divide evenly enough for ddim_uniform to take exactly steps (see above).
     for (const steps of [1, 4, 20, 37]) {
       const { times } = buildGrid(sd, { spacing, steps, denoise: 1, rho: 7 });
       expect(times, `${steps} steps`).toHaveLength(steps + 1);
