@@ -109,7 +109,7 @@ export class RunManager {
    * elsewhere and are followed again from the last event recorded.
    */
   start(): { requeued: string[]; interrupted: string[]; resumed: string[] } {
-    const resumed = this.options.dispatcher ? this.store.running() : [];
+    const resumed = this.options.dispatcher ? this.store.dispatched() : [];
     for (const run of resumed) void this.execute(run, this.store.dispatchCursor(run.id)).then(() => this.schedule());
     if (resumed.length > 0) this.log(`following ${resumed.length} run(s) on workers again`);
     const recovered = this.options.dispatcher ? { requeued: [], interrupted: [] } : this.store.recoverInterrupted(this.options.maxRequeues);
@@ -165,7 +165,8 @@ export class RunManager {
     const run = this.store.get(id);
     if (!run) return undefined;
     const active = this.active.get(id);
-    if (active && run.status === 'running') {
+    // Active and queued: dispatched, waiting for a worker; the dispatcher takes it back or stops it.
+    if (active && (run.status === 'running' || run.status === 'queued')) {
       active.controller.abort(new Error('cancelled through the API'));
       return { result: 'cancelling', status: run.status };
     }
@@ -217,7 +218,8 @@ export class RunManager {
 
   /** The run started first among those running now. */
   get runningId(): string | undefined {
-    return this.active.keys().next().value;
+    for (const id of this.active.keys()) if (this.store.get(id)?.status === 'running') return id;
+    return undefined;
   }
 
   /** Resolves once the queue is empty and nothing runs. */
@@ -267,7 +269,7 @@ export class RunManager {
       const next = this.store.nextQueued();
       if (!next) break;
       // Not claimed: cancelled meanwhile; the next one is looked at.
-      if (!this.store.markStarted(next.id)) continue;
+      if (!(this.options.dispatcher ? this.store.markDispatched(next.id) : this.store.markStarted(next.id))) continue;
       void this.execute(next).then(() => this.schedule());
     }
     if (this.active.size === 0 && !this.closed && this.store.counts().queued === 0) {
@@ -336,7 +338,7 @@ export class RunManager {
 
   /** Puts a run the shutdown interrupted back in the queue, as if it had never started. */
   private requeueForShutdown(runId: string): void {
-    this.store.db.prepare(`UPDATE runs SET status = 'queued', started_at = NULL, attempts = attempts - 1 WHERE id = ?`).run(runId);
+    this.store.db.prepare(`UPDATE runs SET status = 'queued', started_at = NULL, dispatched_at = NULL, attempts = attempts - 1 WHERE id = ?`).run(runId);
     this.outputs.discard(runId);
     for (const n of this.store.nodes(runId)) this.store.setNode(runId, { nodeId: n.nodeId, nodeType: n.nodeType, state: 'pending' });
     this.publish(runId, { type: 'run.interrupted', runId, time: Date.now(), requeued: true, reason: 'the server is shutting down' });
@@ -358,6 +360,7 @@ export class RunManager {
     const { runId } = e;
     switch (e.type) {
       case 'run.started':
+        this.store.markRunning(runId);
         if (active.started) {
           this.store.countRetry(runId);
           active.progress.clear();

@@ -81,7 +81,8 @@ CREATE TABLE IF NOT EXISTS runs (
   attempts INTEGER NOT NULL DEFAULT 0,
   interruptions INTEGER NOT NULL DEFAULT 0,
   error TEXT,
-  results TEXT
+  results TEXT,
+  dispatched_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status, seq);
 CREATE INDEX IF NOT EXISTS runs_client ON runs(client_id, seq);
@@ -148,12 +149,19 @@ export class RunStore {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    // A data folder from before dispatched runs stayed queued until a worker started them.
+    const columns = this.db.prepare(`PRAGMA table_info(runs)`).all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'dispatched_at')) this.db.exec(`ALTER TABLE runs ADD COLUMN dispatched_at INTEGER`);
     const db = this.db;
     this.stmt = {
       insertRun: db.prepare(`INSERT INTO runs (id, status, workflow, outputs, client_id, created_at) VALUES (?, 'queued', ?, ?, ?, ?)`),
       getRun: db.prepare(`SELECT * FROM runs WHERE id = ?`),
-      nextQueued: db.prepare(`SELECT * FROM runs WHERE status = 'queued' ORDER BY seq LIMIT 1`),
-      setStarted: db.prepare(`UPDATE runs SET status = 'running', started_at = ?, attempts = attempts + 1 WHERE id = ? AND status = 'queued'`),
+      nextQueued: db.prepare(`SELECT * FROM runs WHERE status = 'queued' AND dispatched_at IS NULL ORDER BY seq LIMIT 1`),
+      setStarted: db.prepare(`UPDATE runs SET status = 'running', started_at = ?, attempts = attempts + 1 WHERE id = ? AND status = 'queued' AND dispatched_at IS NULL`),
+      setDispatched: db.prepare(`UPDATE runs SET dispatched_at = ?, attempts = attempts + 1 WHERE id = ? AND status = 'queued' AND dispatched_at IS NULL`),
+      setRunning: db.prepare(`UPDATE runs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued' AND dispatched_at IS NOT NULL`),
+      dispatched: db.prepare(`SELECT * FROM runs WHERE status = 'running' OR (status = 'queued' AND dispatched_at IS NOT NULL) ORDER BY seq`),
+      undispatch: db.prepare(`UPDATE runs SET dispatched_at = NULL WHERE status = 'queued' AND dispatched_at IS NOT NULL`),
       setFinished: db.prepare(`UPDATE runs SET status = ?, finished_at = ?, error = ?, results = ? WHERE id = ?`),
       countRetry: db.prepare(`UPDATE runs SET attempts = attempts + 1, interruptions = interruptions + 1 WHERE id = ? AND status = 'running'`),
       cancelQueued: db.prepare(`UPDATE runs SET status = 'cancelled', finished_at = ? WHERE id = ? AND status = 'queued'`),
@@ -170,7 +178,7 @@ export class RunStore {
       maxEventSeq: db.prepare(`SELECT MAX(seq) AS seq FROM events WHERE run_id = ?`),
       eventsOf: db.prepare(`SELECT seq, body FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?`),
       running: db.prepare(`SELECT * FROM runs WHERE status = 'running' ORDER BY seq`),
-      requeue: db.prepare(`UPDATE runs SET status = 'queued', started_at = NULL, interruptions = interruptions + 1 WHERE id = ?`),
+      requeue: db.prepare(`UPDATE runs SET status = 'queued', started_at = NULL, dispatched_at = NULL, interruptions = interruptions + 1 WHERE id = ?`),
       markInterrupted: db.prepare(`UPDATE runs SET status = 'interrupted', finished_at = ?, interruptions = interruptions + 1, error = ? WHERE id = ?`),
       counts: db.prepare(`SELECT status, COUNT(*) AS n FROM runs GROUP BY status`),
       getCursor: db.prepare(`SELECT position FROM dispatch_cursors WHERE run_id = ?`),
@@ -199,6 +207,20 @@ export class RunStore {
   /** Claims a queued run; false when it is no longer queued (cancelled meanwhile). */
   markStarted(id: string): boolean {
     return this.stmt.setStarted.run(Date.now(), id).changes === 1;
+  }
+
+  /**
+   * Claims a queued run for a worker elsewhere: it stays `queued` (waiting for a worker, as a run waits
+   * for the executor here) until `markRunning`, when a worker has started it. False when it is no longer
+   * queued (cancelled meanwhile).
+   */
+  markDispatched(id: string): boolean {
+    return this.stmt.setDispatched.run(Date.now(), id).changes === 1;
+  }
+
+  /** A dispatched run's worker started it. */
+  markRunning(id: string): void {
+    this.stmt.setRunning.run(Date.now(), id);
   }
 
   markFinished(id: string, status: RunStatus, error: string | null, results: Record<string, unknown>, files: { nodeId: string; name: string; value: unknown; file: string | null }[]): void {
@@ -305,6 +327,8 @@ export class RunStore {
     const requeued: string[] = [];
     const interrupted: string[] = [];
     this.db.transaction(() => {
+      // Runs a dispatcher handed to workers that never started them are plain queued runs here.
+      this.stmt.undispatch.run();
       for (const run of (this.stmt.running.all() as RunRow[]).map(toRecord)) {
         if (run.interruptions < maxRequeues) {
           this.stmt.requeue.run(run.id);
@@ -326,6 +350,11 @@ export class RunStore {
   /** Runs left `running` (by a stop or a crash), oldest first. */
   running(): RunRecord[] {
     return (this.stmt.running.all() as RunRow[]).map(toRecord);
+  }
+
+  /** Runs handed to workers and not finished (waiting for a worker, or running), oldest first. */
+  dispatched(): RunRecord[] {
+    return (this.stmt.dispatched.all() as RunRow[]).map(toRecord);
   }
 
   /** Where in a dispatched run's event stream this node last recorded an event (null: nowhere yet). */

@@ -83,6 +83,30 @@ describe.skipIf(redisSkipReason)(`scale-out through BullMQ on Redis${redisSkipRe
     await ws.close();
   }, 60_000);
 
+  it('runs waiting for a busy worker are queued, not running; cancelling one takes its job back at once, and no worker starts it', async () => {
+    const ws = await WsClient.connect(apiNode.url, { query: '?all=1' });
+    await ws.next((m) => m.type === 'subscribed');
+    const long = await submit(apiNode.url, slowWorkflow(400, 31));
+    await ws.next((m) => m.runId === long && m.type === 'node.progress', 30_000);
+    const [waiting, next] = [await submit(apiNode.url, smallWorkflow(6, 31)), await submit(apiNode.url, smallWorkflow(7, 31))];
+    const statuses = async () => Object.fromEntries((await api(apiNode.url, '/api/runs?limit=3')).body.runs.map((r: any) => [r.id, r.status]));
+    // Both are handed to BullMQ (--dispatch 16), and both wait there for the one worker.
+    expect(await statuses()).toEqual({ [long]: 'running', [waiting]: 'queued', [next]: 'queued' });
+    expect((await api(apiNode.url, `/api/runs/${waiting}`)).body.startedAt).toBeNull();
+    const cancel = await api(apiNode.url, `/api/runs/${waiting}/cancel`, { method: 'POST' });
+    expect(cancel.body).toMatchObject({ result: 'cancelling', status: 'queued' });
+    expect((await ws.next(isTerminal(waiting), 10_000)).type).toBe('run.cancelled');
+    // Taken back from the queue while the worker was still busy with the long run.
+    expect((await api(apiNode.url, `/api/runs/${long}`)).body.status).toBe('running');
+    const cancelled = await waitForStatus(apiNode.url, waiting, ['cancelled'], 5_000);
+    expect(Object.values(cancelled.nodes).map((n: any) => n.state)).toEqual(Object.values(cancelled.nodes).map(() => 'cancelled'));
+    await api(apiNode.url, `/api/runs/${long}/cancel`, { method: 'POST' });
+    await waitForStatus(apiNode.url, next, ['succeeded'], 30_000);
+    expect(eventTypes(ws, waiting)).toEqual(['run.queued', 'run.cancelled']);
+    expect(eventTypes(ws, next)[1]).toBe('run.started');
+    await ws.close();
+  }, 60_000);
+
   it('two workers run two runs at once: a short run finishes on one while a long one samples on the other', async () => {
     const second = await startWorkerProcess(['--queue', redis.url, '--data', data, '--models', path.join(data, 'models')], data);
     try {

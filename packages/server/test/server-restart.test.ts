@@ -54,6 +54,38 @@ describe('persistence across a crash', () => {
     expect(store.nodes('r1')[0].state).toBe('cancelled');
     store.close();
   });
+
+  it('a dispatched run stays queued until its worker starts it; a node without a dispatcher runs it itself; an older data folder opens', async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'diffgraph-store-')), 'db.sqlite');
+    // A data folder written before dispatched_at existed: the column is added, its queued run still runs.
+    const Database = (await import('better-sqlite3')).default;
+    const old = new Database(file);
+    old.exec(`CREATE TABLE runs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, status TEXT NOT NULL, workflow TEXT NOT NULL, outputs TEXT NOT NULL,
+      client_id TEXT, created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER, attempts INTEGER NOT NULL DEFAULT 0, interruptions INTEGER NOT NULL DEFAULT 0, error TEXT, results TEXT)`);
+    old.prepare(`INSERT INTO runs (id, status, workflow, outputs, created_at) VALUES ('old', 'queued', '{}', '[]', 1)`).run();
+    old.close();
+    const store = new RunStore(file);
+    expect(store.nextQueued()!.id).toBe('old');
+    store.insertRun('r2', smallWorkflow(), ['save'], null, []);
+    expect(store.markDispatched('old')).toBe(true);
+    expect(store.markDispatched('old')).toBe(false);
+    expect(store.markStarted('old')).toBe(false);
+    // Handed to a worker: queued for the user, not offered again, followed after a restart.
+    expect(store.get('old')).toMatchObject({ status: 'queued', startedAt: null, attempts: 1 });
+    expect(store.nextQueued()!.id).toBe('r2');
+    expect(store.dispatched().map((r) => r.id)).toEqual(['old']);
+    store.markRunning('old');
+    expect(store.get('old')!.status).toBe('running');
+    expect(store.get('old')!.startedAt).toBeGreaterThan(0);
+    expect(store.markDispatched('r2')).toBe(true);
+    expect(store.dispatched().map((r) => r.id)).toEqual(['old', 'r2']);
+    // Opened without a dispatcher: the waiting one is a plain queued run again, the running one is re-queued.
+    expect(store.recoverInterrupted(3)).toEqual({ requeued: ['old'], interrupted: [] });
+    expect(store.dispatched()).toEqual([]);
+    expect(store.nextQueued()!.id).toBe('old');
+    expect(store.markStarted('r2')).toBe(true);
+    store.close();
+  });
 });
 
 describe('diffgraph serve / run --server', () => {

@@ -29,9 +29,13 @@ interface Following {
   readAgain: boolean;
   /** Sweeps that found the job completed with no end in its stream (the stream was lost). */
   completedSweeps: number;
+  /** The job is in the queue (a new run is followed before its job is added: see run()). */
+  enqueued: boolean;
 }
 
 const TERMINAL = new Set(['run.finished', 'run.failed', 'run.cancelled']);
+/** Job states in which no worker holds the job, so it can be taken back. */
+const WAITING_STATES = new Set(['waiting', 'delayed', 'prioritized', 'waiting-children']);
 /** How long a cancellation mark outlives the run's job (a worker checks it when it takes the job). */
 const CANCEL_MARK_SECONDS = 24 * 3600;
 /** Finished jobs stay this long, so a run is never queued twice under its id (BullMQ ignores a known id). */
@@ -103,7 +107,7 @@ export class BullmqDispatcher implements RunDispatcher {
     const job: RunJob = { runId: run.runId, workflow: run.workflow, outputs: run.outputs, stagingDir: run.stagingDir, models: modelsOf(run.workflow as Workflow, this.registry) };
     let f!: Following;
     const done = new Promise<void>((resolve, reject) => {
-      f = { job, cursor: run.resumeAfter ?? '0', attempt: undefined, onEvent, resolve, reject, done: false, reading: false, readAgain: false, completedSweeps: 0 };
+      f = { job, cursor: run.resumeAfter ?? '0', attempt: undefined, onEvent, resolve, reject, done: false, reading: false, readAgain: false, completedSweeps: 0, enqueued: run.resumeAfter !== undefined };
     });
     const cancel = () => void this.cancel(run.runId);
     signal.addEventListener('abort', cancel, { once: true });
@@ -111,9 +115,14 @@ export class BullmqDispatcher implements RunDispatcher {
       if (run.resumeAfter === undefined) {
         // A new run: nothing of an earlier dispatch under its id may stand in its way (none should exist).
         await this.publisher.del(cancelledKey(run.runId), eventsKey(run.runId));
+        // Followed before its job exists: a quick worker's live-only previews come over pub/sub, and
+        // would find no one to take them if the job were added first.
+        this.following.set(run.runId, f);
         await this.enqueue(job, true);
+        f.enqueued = true;
+      } else {
+        this.following.set(run.runId, f);
       }
-      this.following.set(run.runId, f);
       void this.read(f);
       if (signal.aborted) cancel();
       await done;
@@ -141,6 +150,26 @@ export class BullmqDispatcher implements RunDispatcher {
     } catch (e) {
       this.log(`could not send the cancellation of run ${runId} through Redis: ${(e as Error).message}`);
     }
+    await this.withdraw(runId);
+  }
+
+  /**
+   * A run no worker has taken yet ends cancelled here at once: its job is taken out of the queue. Once a
+   * worker holds the job, BullMQ refuses the removal and the cancellation mark stops the run instead.
+   */
+  private async withdraw(runId: string): Promise<void> {
+    const f = this.following.get(runId);
+    if (!f || f.done || f.attempt !== undefined) return;
+    try {
+      const job = await this.queue.getJob(runId);
+      if (!job || !WAITING_STATES.has(await job.getState())) return;
+      await job.remove();
+    } catch {
+      return;
+    }
+    const outputs = Object.fromEntries(f.job.outputs.map((o) => [o, { status: 'cancelled' as const }]));
+    f.onEvent({ type: 'run.cancelled', runId, time: Date.now(), outputs });
+    this.settle(f);
   }
 
   /** Reads the run's stream past its cursor; one read at a time per run, again if a doorbell rang meanwhile. */
@@ -214,7 +243,7 @@ export class BullmqDispatcher implements RunDispatcher {
         if (state === 'failed') {
           const job = await this.queue.getJob(f.job.runId);
           await this.giveUp(f, job?.failedReason ?? 'failed');
-        } else if (state === 'unknown') {
+        } else if (state === 'unknown' && f.enqueued) {
           this.log(`run ${f.job.runId} is no longer in the queue (did Redis restart without persistence?); queueing it again`);
           await this.enqueue(f.job, false);
         } else if (state === 'completed' && ++f.completedSweeps > 3) {
