@@ -178,5 +178,12 @@ describe('Cyclic One-Way Diffusion on the default pack', () => {
     const failed = (await run(wf, ['cow'])).result.outputs.cow;
     expect(failed.status).toBe('failed');
     expect(JSON.stringify(failed)).toContain('CyclicOneWay input \\"cycle_to\\"');
+
+    // Its segments are solved one after another, which a consistency solver cannot do.
+    const consistency = workflow('cyclic-one-way-shapes.json');
+    consistency.nodes.solver.inputs = { kind: 'consistency' };
+    const refused = (await run(consistency, ['cow'])).result.outputs.cow;
+    expect(refused.status).toBe('failed');
+    expect(JSON.stringify(refused)).toContain('CyclicOneWay: input \\"solver\\" (\\"consistency\\") runs whole grids only');
   });
 });

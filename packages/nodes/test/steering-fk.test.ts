@@ -18,6 +18,7 @@ import { brightnessReward, classifierReward, colorReward, onImages, targetDistan
 import type { Reward } from '../src/contracts/potential.ts';
 import { mixtureClassifier } from '../src/guiders/mixture-classifier.ts';
 import { parseTarget } from '../src/guiders/classifier.ts';
+import { makeSolver } from '../src/solvers/catalog.ts';
 import { ancestralSolver, componentMasses, ddpmSolver, gmm, MIXTURE, model, schedule } from './guiders-toy.ts';
 import { isolatedServices } from './services.ts';
 
@@ -109,6 +110,11 @@ describe('the steering driver', () => {
     const plain = await sample({ guider: basicGuider(model), solver: ddpmSolver, grid, latent: Tensor.zeros([64, 2], 'float64'), noise: seededNoise(5), addNoise: true, startScale: 'unit' });
     const steered = await steer(potential(classReward, { particles: 1, method: 'best_of_n' }), 64, 5, ddpmSolver);
     expect(Array.from(steered.samples.data)).toEqual(Array.from(plain.samples.data));
+  });
+
+  it('refuses the consistency solver, which cannot be run one interval at a time', async () => {
+    const consistency = { kind: 'consistency', solve: makeSolver('consistency', { order: 1, method: 'multistep', lowerOrderFinal: true, variant: 'bh2', prediction: 'data', eta: 0, sNoise: 1, thresholdRatio: 0, thresholdMax: 1, boundary: 'none' }) };
+    await expect(steer(potential(classReward), 4, 5, consistency as never)).rejects.toThrow(/SteeredSample: input "solver" \("consistency"\) runs whole grids only/);
   });
 
   it('is reproducible: the same seeds give the same samples, another resampling seed others', async () => {

@@ -17,6 +17,7 @@ import { defineNode, Tensor } from '@diffgraph/engine';
 import type { NoiseGenerator, NoiseSchedule, TimeGrid } from '../contracts/sampling.ts';
 import { startState } from '../contracts/start-state.ts';
 import { segmentOrders } from '../schedules/grids.ts';
+import { checkSolvesInParts } from '../solvers/catalog.ts';
 import { inpaintGuider } from '../sampling/inpaint-guider.ts';
 import { inpaintComposite } from '../sampling/inpaint-composite.ts';
 import { assertFiniteLatent, gridIndex, maskPlane, pasteBack, planeMask, requireGuider, requireVae, singleImage, solveSegment } from './common.ts';
@@ -51,6 +52,7 @@ export const CyclicOneWay = defineNode({
   },
   outputs: { image: { type: 'IMAGE' }, latent: { type: 'LATENT' } },
   async run(i, ctx) {
+    checkSolvesInParts(NODE, i.solver);
     const dims = singleImage(i.image, NODE, 'image');
     const generate = maskPlane(i.mask, dims, NODE, 'mask', 'image');
     const vae = requireVae(i.vae, NODE);

@@ -55,6 +55,19 @@ export type SolverKind = (typeof SOLVER_KINDS)[number];
 /** Kinds that draw fresh noise during sampling (given eta > 0). */
 export const STOCHASTIC_KINDS: ReadonlySet<SolverKind> = new Set(['ddim', 'dpmpp_2s_ancestral', 'euler_ancestral', 'dpmpp_2m_sde', 'consistency']);
 
+/**
+ * Kinds whose solve of a grid is not the solves of its parts one after another: consistency sampling
+ * ends every solve with its clean estimate, not the state re-noised to the last time.
+ */
+const WHOLE_GRID_KINDS: ReadonlySet<string> = new Set(['consistency']);
+
+/** For nodes that run the solver over one interval or segment of a grid at a time. */
+export function checkSolvesInParts(node: string, solver: { kind: string }): void {
+  if (WHOLE_GRID_KINDS.has(solver.kind)) {
+    throw new Error(`${node}: input "solver" ("${solver.kind}") runs whole grids only: each of its solves ends with the clean estimate, not the state at the grid's last time, and ${node} solves the grid in parts; sample with Sample, or use another solver`);
+  }
+}
+
 /** Whether a solver of this kind and settings runs a grid's per-step orders (TimeGrid.orders). */
 export function takesPerStepOrders(kind: SolverKind, s: Pick<SolverSettings, 'method'>): boolean {
   return kind === 'unipc' || ((kind === 'dpmsolver++' || kind === 'dpmsolver') && s.method === 'multistep');

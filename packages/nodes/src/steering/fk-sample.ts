@@ -16,6 +16,7 @@
 import { Tensor, throttledYield } from '@diffgraph/engine';
 import { startState, type SampleRequest } from '../contracts/start-state.ts';
 import { segmentOrders } from '../schedules/grids.ts';
+import { checkSolvesInParts } from '../solvers/catalog.ts';
 import { effectiveSampleSize, normalizedWeights, stepPotential } from './potentials.ts';
 import { isScheduled, type Potential } from '../contracts/potential.ts';
 import { multinomial, resampleUniforms } from './resample.ts';
@@ -73,6 +74,7 @@ function sameState(a: Tensor, b: Tensor): boolean {
 }
 
 export async function steeredSample(r: SteerRequest): Promise<SteerResult> {
+  checkSolvesInParts('SteeredSample', r.solver);
   const p = r.potential;
   const { times } = r.grid;
   const steps = times.length - 1;
