@@ -158,8 +158,8 @@ export class RunStore {
       getRun: db.prepare(`SELECT * FROM runs WHERE id = ?`),
       nextQueued: db.prepare(`SELECT * FROM runs WHERE status = 'queued' AND dispatched_at IS NULL ORDER BY seq LIMIT 1`),
       setStarted: db.prepare(`UPDATE runs SET status = 'running', started_at = ?, attempts = attempts + 1 WHERE id = ? AND status = 'queued' AND dispatched_at IS NULL`),
-      setDispatched: db.prepare(`UPDATE runs SET dispatched_at = ?, attempts = attempts + 1 WHERE id = ? AND status = 'queued' AND dispatched_at IS NULL`),
-      setRunning: db.prepare(`UPDATE runs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued' AND dispatched_at IS NOT NULL`),
+      setDispatched: db.prepare(`UPDATE runs SET dispatched_at = ? WHERE id = ? AND status = 'queued' AND dispatched_at IS NULL`),
+      setRunning: db.prepare(`UPDATE runs SET status = 'running', started_at = ?, attempts = attempts + 1 WHERE id = ? AND status = 'queued' AND dispatched_at IS NOT NULL`),
       dispatched: db.prepare(`SELECT * FROM runs WHERE status = 'running' OR (status = 'queued' AND dispatched_at IS NOT NULL) ORDER BY seq`),
       undispatch: db.prepare(`UPDATE runs SET dispatched_at = NULL WHERE status = 'queued' AND dispatched_at IS NOT NULL`),
       setFinished: db.prepare(`UPDATE runs SET status = ?, finished_at = ?, error = ?, results = ? WHERE id = ?`),
@@ -218,7 +218,7 @@ export class RunStore {
     return this.stmt.setDispatched.run(Date.now(), id).changes === 1;
   }
 
-  /** A dispatched run's worker started it. */
+  /** A dispatched run's worker started it: its first attempt (a takeover counts the next ones, countRetry). */
   markRunning(id: string): void {
     this.stmt.setRunning.run(Date.now(), id);
   }

@@ -92,7 +92,7 @@ describe.skipIf(redisSkipReason)(`scale-out through BullMQ on Redis${redisSkipRe
     const statuses = async () => Object.fromEntries((await api(apiNode.url, '/api/runs?limit=3')).body.runs.map((r: any) => [r.id, r.status]));
     // Both are handed to BullMQ (--dispatch 16), and both wait there for the one worker.
     expect(await statuses()).toEqual({ [long]: 'running', [waiting]: 'queued', [next]: 'queued' });
-    expect((await api(apiNode.url, `/api/runs/${waiting}`)).body.startedAt).toBeNull();
+    expect((await api(apiNode.url, `/api/runs/${waiting}`)).body).toMatchObject({ startedAt: null, attempts: 0 });
     const cancel = await api(apiNode.url, `/api/runs/${waiting}/cancel`, { method: 'POST' });
     expect(cancel.body).toMatchObject({ result: 'cancelling', status: 'queued' });
     expect((await ws.next(isTerminal(waiting), 10_000)).type).toBe('run.cancelled');

@@ -71,11 +71,12 @@ describe('persistence across a crash', () => {
     expect(store.markDispatched('old')).toBe(false);
     expect(store.markStarted('old')).toBe(false);
     // Handed to a worker: queued for the user, not offered again, followed after a restart.
-    expect(store.get('old')).toMatchObject({ status: 'queued', startedAt: null, attempts: 1 });
+    expect(store.get('old')).toMatchObject({ status: 'queued', startedAt: null, attempts: 0 });
     expect(store.nextQueued()!.id).toBe('r2');
     expect(store.dispatched().map((r) => r.id)).toEqual(['old']);
     store.markRunning('old');
-    expect(store.get('old')!.status).toBe('running');
+    store.markRunning('old');
+    expect(store.get('old')).toMatchObject({ status: 'running', attempts: 1 });
     expect(store.get('old')!.startedAt).toBeGreaterThan(0);
     expect(store.markDispatched('r2')).toBe(true);
     expect(store.dispatched().map((r) => r.id)).toEqual(['old', 'r2']);
