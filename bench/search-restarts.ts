@@ -6,33 +6,21 @@
  *
  *   tsx --conditions=@diffgraph/source bench/search-restarts.ts [K = 10] [R = 4]
  */
-import { batchNorms, combine, Tensor } from '../packages/engine/src/tensor.ts';
+import { Tensor } from '../packages/engine/src/tensor.ts';
 import type { Solver } from '../packages/nodes/src/contracts/sampling.ts';
-import { basicGuider } from '../packages/nodes/src/guiders/basic-guider.ts';
-import { GaussianMixture } from '../packages/nodes/src/models/gmm.ts';
-import { gaussianMixtureModel } from '../packages/nodes/src/models/gmm-node.ts';
-import { randomNormal } from '../packages/nodes/src/noise/philox.ts';
-import { exactProbabilityFlow } from '../packages/nodes/src/sampling/exact-ode.ts';
-import { DiscreteVPSchedule } from '../packages/nodes/src/schedules/noise-schedules.ts';
 import { buildGrid } from '../packages/nodes/src/schedules/schedule-node.ts';
 import { searchSchedule } from '../packages/nodes/src/search/schedule-search.ts';
 import { makeSolver } from '../packages/nodes/src/solvers/catalog.ts';
-import { meanL2, ODE_TOL } from './accuracy.ts';
 import { DEFAULT_SETTINGS } from './configs.ts';
-import { benchModel } from './model.ts';
-import { SEARCH_SETTINGS } from './beyond-search.ts';
+import { SEARCH_SETTINGS, searchBench } from './beyond-search.ts';
 
-const gmm = new GaussianMixture(benchModel());
-const schedule = DiscreteVPSchedule.fromBetas('scaled_linear');
-const guider = basicGuider(gaussianMixtureModel(gmm, schedule, 'float64'));
-const x = randomNormal([128, gmm.D], 2024, 'float64');
-const exact = exactProbabilityFlow(gmm, schedule, x, schedule.tMax, schedule.tMin, ODE_TOL);
+const { gmm, schedule, guider, measure } = searchBench();
 const solver: Solver = { kind: 'unipc', solve: makeSolver('unipc', { ...DEFAULT_SETTINGS, order: 2 }) };
 const nfe = Number(process.argv[2] ?? 10);
 const many = Number(process.argv[3] ?? 4);
 for (const restarts of [1, many]) for (const seedOffset of [0, 1, 2, 3]) {
   const start = buildGrid(schedule, { spacing: 'logSNR', steps: nfe, denoise: 1, rho: 7 });
   const { grid, report } = await searchSchedule({ ...SEARCH_SETTINGS, seed: SEARCH_SETTINGS.seed + seedOffset * 100_000, restarts, budget: nfe, guider, solver, start, latent: Tensor.zeros([1, gmm.D], 'float64') });
-  const out = await solver.solve({ denoiser: guider.denoise, schedule, x, times: grid.times, spacing: grid.spacing });
-  console.log(`nfe ${nfe} restarts ${restarts} seed+${seedOffset}: bench ${meanL2(out, exact).toFixed(5)} train ${report.error.train.searched.toFixed(5)} heldout ${report.error.heldOut.searched.toFixed(5)} runs ${report.restartErrors.map((e) => e.toFixed(5)).join(',')} ${report.cost.seconds.toFixed(1)}s`);
+  const { error } = await measure(solver, grid.times, grid.spacing);
+  console.log(`nfe ${nfe} restarts ${restarts} seed+${seedOffset}: bench ${error.toFixed(5)} train ${report.error.train.searched.toFixed(5)} heldout ${report.error.heldOut.searched.toFixed(5)} runs ${report.restartErrors.map((e) => e.toFixed(5)).join(',')} ${report.cost.seconds.toFixed(1)}s`);
 }

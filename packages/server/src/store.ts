@@ -347,11 +347,6 @@ export class RunStore {
     return { requeued, interrupted };
   }
 
-  /** Runs left `running` (by a stop or a crash), oldest first. */
-  running(): RunRecord[] {
-    return (this.stmt.running.all() as RunRow[]).map(toRecord);
-  }
-
   /** Runs handed to workers and not finished (waiting for a worker, or running), oldest first. */
   dispatched(): RunRecord[] {
     return (this.stmt.dispatched.all() as RunRow[]).map(toRecord);

@@ -23,13 +23,12 @@ import { startState, type StartScale } from '../contracts/start-state.ts';
 import { seededNoise } from '../noise/seeded-noise.ts';
 import { dpmSolverTimeGrid, validateTimeGrid } from '../schedules/grids.ts';
 import { dpmSolver } from '../solvers/dpm-solver.ts';
-import { evolutionEvaluations, evolve, patternSearch, type Objective, type Point } from './optimisers.ts';
+import { evolutionEvaluations, evolve, patternSearch, type Objective, type Point, type Scored } from './optimisers.ts';
 import { solverFingerprint } from './search-fingerprint.ts';
-import { ORDER_CHOICES, solverPlan } from './step-orders.ts';
+import { ORDER_CHOICES, probeSolve, SEARCHED_SPACING, solverPlan } from './step-orders.ts';
 import { frameOf, parameterisedIntervals, thetaOf, timesOf, type GridFrame } from './step-parameterization.ts';
 
-/** The spacing name of a searched grid (singlestep solvers then take its own points as outer steps). */
-export const SEARCHED_SPACING = 'searched';
+export { SEARCHED_SPACING } from './step-orders.ts';
 
 export interface ScheduleSearchSettings {
   /** Model calls one solve may spend (K). */
@@ -132,20 +131,12 @@ function logSnrGrid(schedule: NoiseSchedule, tStart: number, tEnd: number, inter
   return toZero ? [...times, 0] : times;
 }
 
-/** Model calls the solver makes on a grid. The count depends only on the grid, so a free stand-in denoiser answers. */
-async function callsOn(solver: Solver, schedule: NoiseSchedule, x: Tensor, times: readonly number[]): Promise<number> {
-  let calls = 0;
-  const standIn: Denoiser = async (state) => (calls++, combine([0.5], [state]));
-  await solver.solve({ denoiser: standIn, schedule, x, times, spacing: SEARCHED_SPACING, noise: (like) => like.zerosLike() });
-  return calls;
-}
-
 /** The most grid intervals whose solve stays within the budget, and the calls it makes. */
 async function intervalsForBudget(
   solver: Solver, schedule: NoiseSchedule, x: Tensor, tStart: number, tEnd: number, toZero: boolean, budget: number,
 ): Promise<{ intervals: number; calls: number }> {
   const minimum = toZero ? 2 : 1;
-  const count = (n: number) => callsOn(solver, schedule, x, logSnrGrid(schedule, tStart, tEnd, n - (toZero ? 1 : 0), toZero));
+  const count = async (n: number) => (await probeSolve(solver, schedule, x, logSnrGrid(schedule, tStart, tEnd, n - (toZero ? 1 : 0), toZero))).calls;
   let n = Math.max(budget, minimum);
   let calls = await count(n);
   while (calls > budget && n > minimum) {
@@ -264,8 +255,7 @@ export async function searchSchedule(r: ScheduleSearchRequest): Promise<{ grid: 
 
   const theta0 = thetaOf(frame, startTimes);
   const start: Point = { theta: theta0, genes: plan.slice(0, searched) };
-  const restartErrors: number[] = [];
-  let best: (Point & { fitness: number }) | undefined;
+  const runs: Scored[] = [];
   for (let run = 0; run < r.restarts; run++) {
     const label = r.restarts > 1 ? `run ${run + 1}/${r.restarts}: ` : '';
     const before = evaluations;
@@ -274,10 +264,10 @@ export async function searchSchedule(r: ScheduleSearchRequest): Promise<{ grid: 
     r.log?.(`${label}evolution: best train error ${evolved.fitness.toExponential(3)} after ${evaluations - before} evaluations`);
     const refined = await patternSearch(evolved, objective, { maxEvaluations: r.refineEvaluations, choices: ORDER_CHOICES });
     r.log?.(`${label}refinement: train error → ${refined.fitness.toExponential(3)} after ${refined.evaluations} more evaluations`);
-    restartErrors.push(refined.fitness);
-    if (!best || refined.fitness < best.fitness) best = refined;
+    runs.push(refined);
   }
-  if (!best) throw new Error('unreachable: restarts ≥ 1');
+  const restartErrors = runs.map((run) => run.fitness);
+  const best = runs.reduce((a, b) => (b.fitness < a.fitness ? b : a));
 
   const times = validateTimeGrid(timesOf(frame, best.theta), schedule);
   const orders = ordersOf(best);
